@@ -1,0 +1,76 @@
+"""`acme serve | worker | demo`: the console scripts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app.config import Settings, SettingsError, load_settings
+from app.logs import configure_logging
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _settings_and_logging() -> Settings:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format, settings.secret_values())
+    return settings
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn  # noqa: PLC0415 - keep `acme --help` quick
+
+    from app.services import build_services  # noqa: PLC0415
+    from app.web import create_web_app  # noqa: PLC0415
+
+    if settings.slack_app_token is not None:
+        raise SettingsError("SLACK_APP_TOKEN is set, but Socket Mode is not supported yet: unset it to serve over "
+                            "HTTP at /slack/events.")
+    app = create_web_app(build_services(settings))
+    # Our own logging config stays in force; uvicorn's access log would log every ack at INFO.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+                lifespan="off")
+
+
+def worker(settings: Settings, burst: bool) -> None:
+    from app.jobs.worker import run_worker  # noqa: PLC0415
+    from app.services import build_services  # noqa: PLC0415
+
+    settings.require("slack_bot_token", command="worker")
+    run_worker(build_services(settings), burst=burst)
+
+
+def demo(script: str | None) -> None:
+    from app.demo import run_demo  # noqa: PLC0415
+
+    if script:
+        with open(script) as lines:
+            run_demo(lines)
+    else:
+        run_demo(sys.stdin, interactive=sys.stdin.isatty())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="acme", description="ACME Assistant: the Slack bot that connects "
+                                     "the company's systems.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="the HTTP server: /slack/events, /healthz, /readyz, /metrics")
+    worker_parser = commands.add_parser("worker", help="run queued jobs")
+    worker_parser.add_argument("--burst", action="store_true", help="drain the queues, then exit")
+    demo_parser = commands.add_parser("demo", help="everything offline, with a console Slack")
+    demo_parser.add_argument("--script", metavar="FILE", help="read the lines from FILE, then exit when done")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "demo":
+            demo(args.script)
+            return
+        settings = _settings_and_logging()
+        if args.command == "serve":
+            serve(settings)
+        else:
+            worker(settings, args.burst)
+    except SettingsError as exc:
+        print(f"acme {args.command}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

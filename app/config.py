@@ -1,0 +1,104 @@
+"""Settings: the environment, a `.env` file, and `*_FILE` paths for secrets.
+
+This is the only module that reads the environment; everything else is handed
+a `Settings` by the composition root.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_FIELDS = ("slack_bot_token", "slack_signing_secret", "slack_app_token", "crm_api_token", "crm_webhook_secret")
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message says which and what to do."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_notify_channel: str | None = None
+
+    crm_base_url: str = "http://127.0.0.1:8001"
+    crm_api_token: SecretStr | None = None
+    crm_webhook_secret: SecretStr | None = None
+    crm_breaker_fail_max: int = Field(default=5, ge=1)
+    crm_breaker_reset_s: float = Field(default=60, gt=0)
+    crm_timeout_s: float = Field(default=5.0, gt=0)
+    crm_max_rps: float = Field(default=100.0, ge=0)
+
+    slack_breaker_fail_max: int = Field(default=5, ge=1)
+    slack_breaker_reset_s: float = Field(default=30, gt=0)
+    slack_timeout_s: float = Field(default=10.0, gt=0)
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    log_level: str = "INFO"
+    log_format: str = "text"
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value not in ("text", "json"):
+            raise ValueError("LOG_FORMAT must be 'text' or 'json'")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_ends_with_slash(cls, value: str) -> str:
+        # slack-sdk joins method names onto base_url as plain strings.
+        return value if value.endswith("/") else value + "/"
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, so the log filter can mask them."""
+        values = []
+        for name in SECRET_FIELDS:
+            secret = getattr(self, name)
+            if secret is not None and secret.get_secret_value():
+                values.append(secret.get_secret_value())
+        return values
+
+    def require(self, *names: str, command: str) -> None:
+        """Refuse to start `command` unless every named setting is present."""
+        missing = [name.upper() for name in names if not _present(getattr(self, name))]
+        if missing:
+            raise SettingsError(
+                f"`acme {command}` needs {', '.join(missing)}: set it in the environment, in .env, "
+                f"or as a path in {missing[0]}_FILE."
+            )
+
+
+def _present(value: Any) -> bool:
+    if isinstance(value, SecretStr):
+        return bool(value.get_secret_value())
+    return bool(value)
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings, reading each secret from the file named by `<NAME>_FILE` when that is set."""
+    env = os.environ if environ is None else environ
+    from_files: dict[str, Any] = {}
+    for name in SECRET_FIELDS:
+        path = env.get(f"{name.upper()}_FILE")
+        if path and name not in overrides:
+            try:
+                from_files[name] = Path(path).read_text().strip()
+            except OSError as exc:
+                raise SettingsError(f"{name.upper()}_FILE names {path!r}, which cannot be read: {exc.strerror}") from None
+    try:
+        return Settings(**{**from_files, **overrides})
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None

@@ -1,0 +1,84 @@
+"""The CRM's HTTP API, called only through the CRM downstream (retry, breaker, throttle)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from app.domain.customers import Customer, Ticket
+from app.integrations.errors import DownstreamFailed, DownstreamRejected
+from app.integrations.resilience import Downstream, RetryableFailure
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return float(response.headers["Retry-After"])
+    except (KeyError, ValueError):
+        return None
+
+
+class CrmClient:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        downstream: Downstream,
+        token: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Accept": "application/json", "User-Agent": "acme-assistant"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self._downstream = downstream
+        # One client for the process: a new one per call costs far more than the call.
+        self._http = httpx.Client(
+            base_url=base_url, headers=headers, timeout=downstream.timeout_s, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> Any | None:
+        """GET a JSON document; None when the CRM says 404."""
+
+        def attempt() -> httpx.Response:
+            try:
+                response = self._http.get(path, params=params)
+            except httpx.TimeoutException:
+                raise RetryableFailure("timed out") from None
+            except httpx.TransportError as exc:
+                raise RetryableFailure(f"connection failed: {type(exc).__name__}") from None
+            if response.status_code == 429 or response.status_code >= 500:
+                raise RetryableFailure(f"HTTP {response.status_code}", _retry_after(response))
+            return response
+
+        response = self._downstream.call(attempt)
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise DownstreamRejected(self._downstream.name, f"HTTP {response.status_code}", response.status_code)
+        try:
+            return response.json()
+        except ValueError:
+            raise DownstreamFailed(self._downstream.name, "the answer was not JSON") from None
+
+    def search_customers(self, query: str, limit: int = 6) -> list[Customer]:
+        found = self._get("/customers", {"q": query, "limit": limit}) or {}
+        return [Customer.from_crm(record) for record in _list(found, "customers", self._downstream.name)]
+
+    def get_customer(self, customer_id: str) -> Customer | None:
+        record = self._get(f"/customers/{quote(customer_id, safe='')}")
+        return Customer.from_crm(record) if record else None
+
+    def list_tickets(self, customer_id: str) -> list[Ticket]:
+        found = self._get(f"/customers/{quote(customer_id, safe='')}/tickets") or {}
+        return [Ticket.from_crm(record) for record in _list(found, "tickets", self._downstream.name)]
+
+
+def _list(document: Any, key: str, downstream: str) -> list[dict[str, Any]]:
+    items = document.get(key) if isinstance(document, dict) else None
+    if not isinstance(items, list) or not all(isinstance(item, dict) and "id" in item for item in items):
+        raise DownstreamFailed(downstream, f"the answer had no valid {key!r} list")
+    return items

@@ -1,0 +1,206 @@
+"""Retry, circuit breaker and throttle: the plumbing every outbound call goes through.
+
+Nesting (see shared/LIBRARY-NOTES.md): tenacity outside, the breaker around each
+attempt, and a breaker error is never retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import pybreaker
+import redis
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from app.integrations.errors import DownstreamFailed, DownstreamUnavailable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+TRIPPED = "Circuit Breaker Tripped"
+
+
+class RetryableFailure(Exception):
+    """One attempt failed in a way worth retrying: a timeout, a connection error, a 429 or a 5xx."""
+
+    def __init__(self, reason: str, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+
+class RetryPolicy:
+    """Up to `attempts` tries, waiting 1 s, 2 s, 4 s... between them, or longer when the downstream asks."""
+
+    def __init__(
+        self,
+        attempts: int = 4,
+        first_wait_s: float = 1.0,
+        max_wait_s: float = 4.0,
+        max_retry_after_s: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        self.attempts = attempts
+        self.max_retry_after_s = max_retry_after_s
+        self._sleep = sleep
+        self._backoff = wait_exponential(multiplier=first_wait_s, min=first_wait_s, max=max_wait_s)
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = self._backoff(state)
+        failure = state.outcome.exception() if state.outcome else None
+        if isinstance(failure, RetryableFailure) and failure.retry_after_s:
+            return max(backoff, min(failure.retry_after_s, self.max_retry_after_s))
+        return backoff
+
+    def run(self, attempt: Callable[[], T], downstream: str) -> T:
+        def log_retry(state: RetryCallState) -> None:
+            failure = state.outcome.exception() if state.outcome else None
+            wait = state.next_action.sleep if state.next_action else 0
+            log.warning("%s call failed (%s); attempt %d of %d, retrying in %.0f s",
+                        downstream, failure, state.attempt_number, self.attempts, wait)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(RetryableFailure),
+            sleep=self._sleep,
+            before_sleep=log_retry,
+            reraise=True,
+        )
+        try:
+            return retrying(attempt)
+        except RetryableFailure as exc:
+            raise DownstreamFailed(downstream, f"{exc.reason}, after {self.attempts} attempts") from None
+
+
+class _TripLogger(pybreaker.CircuitBreakerListener):
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: object, new_state: object) -> None:
+        new = getattr(new_state, "name", None)
+        if new == pybreaker.STATE_OPEN:
+            log.error("%s: %s is failing; calls fail fast for %.0f s", TRIPPED, cb.name, cb.reset_timeout)
+        elif new == pybreaker.STATE_CLOSED and getattr(old_state, "name", None) != pybreaker.STATE_CLOSED:
+            log.info("Circuit breaker closed: %s answers again", cb.name)
+
+
+class SharedBreaker:
+    """A pybreaker circuit breaker whose state lives in Redis, shared by every process.
+
+    pybreaker lets every caller through in half-open; a Redis lock here lets only
+    one trial call through at a time, across all processes.
+    """
+
+    def __init__(self, name: str, connection: redis.Redis, fail_max: int, reset_s: float) -> None:
+        self.name = name
+        self._redis = connection
+        self._trial_key = f"acme:breaker:{name}:trial"
+        self._storage = pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, connection, namespace=f"acme:{name}")
+        self._breaker = pybreaker.CircuitBreaker(
+            fail_max=fail_max,
+            reset_timeout=reset_s,
+            state_storage=self._storage,
+            name=name,
+            listeners=[_TripLogger()],
+            # Only failures worth retrying say the downstream is unwell; a 404 proves it is alive.
+            exclude=[lambda exc: not isinstance(exc, RetryableFailure)],
+        )
+
+    @property
+    def state(self) -> str:
+        return self._storage.state
+
+    def retry_in_s(self) -> int:
+        opened_at = self._storage.opened_at
+        if opened_at is None:
+            return math.ceil(self._breaker.reset_timeout)
+        remaining = (opened_at.timestamp() + self._breaker.reset_timeout) - datetime.now(UTC).timestamp()
+        return max(1, math.ceil(remaining))
+
+    def _trial_due(self) -> bool:
+        state = self._storage.state
+        if state == pybreaker.STATE_HALF_OPEN:
+            return True
+        if state != pybreaker.STATE_OPEN:
+            return False
+        opened_at = self._storage.opened_at
+        return opened_at is None or datetime.now(UTC).timestamp() >= opened_at.timestamp() + self._breaker.reset_timeout
+
+    @contextlib.contextmanager
+    def guard(self, trial_timeout_s: float) -> Iterator[None]:
+        """Run the block through the breaker; raise DownstreamUnavailable at once while it is open."""
+        trial_token = None
+        if self._trial_due():
+            trial_token = uuid.uuid4().hex
+            ttl_ms = max(1000, int(trial_timeout_s * 1000) + 1000)
+            if not self._redis.set(self._trial_key, trial_token, nx=True, px=ttl_ms):
+                raise DownstreamUnavailable(self.name, 1)
+        try:
+            with self._breaker.calling():
+                yield
+        except pybreaker.CircuitBreakerError:
+            raise DownstreamUnavailable(self.name, self.retry_in_s()) from None
+        finally:
+            if trial_token is not None and self._redis.get(self._trial_key) == trial_token.encode():
+                self._redis.delete(self._trial_key)
+
+
+class Throttle:
+    """A token bucket: at most `rate_per_s` calls a second on average, `burst` at once. 0 means no limit."""
+
+    def __init__(
+        self,
+        rate_per_s: float,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.rate_per_s = rate_per_s
+        self.burst = burst if burst is not None else max(1.0, rate_per_s)
+        self._tokens = self.burst
+        self._clock = clock
+        self._sleep = sleep
+        self._updated = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if self.rate_per_s <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate_per_s)
+            self._updated = now
+            self._tokens -= 1
+            wait = -self._tokens / self.rate_per_s if self._tokens < 0 else 0.0
+        if wait > 0:
+            self._sleep(wait)
+
+
+class Downstream:
+    """One system we call: every call is throttled, guarded by the breaker, and retried with backoff."""
+
+    def __init__(
+        self, name: str, breaker: SharedBreaker, retry: RetryPolicy, throttle: Throttle, timeout_s: float
+    ) -> None:
+        self.name = name
+        self.breaker = breaker
+        self.retry = retry
+        self.throttle = throttle
+        self.timeout_s = timeout_s
+
+    def call(self, operation: Callable[[], T]) -> T:
+        """`operation` raises RetryableFailure for what is worth retrying; anything else passes through."""
+
+        def attempt() -> T:
+            self.throttle.acquire()
+            with self.breaker.guard(self.timeout_s):
+                return operation()
+
+        return self.retry.run(attempt, self.name)

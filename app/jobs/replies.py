@@ -1,0 +1,28 @@
+"""Where the answer to a Slack request goes: the channel or thread for all to see, or the asker alone."""
+
+from __future__ import annotations
+
+from app.integrations.slack_poster import SlackPoster
+from app.jobs.requests import SlackRequest
+from app.slack.messages import Message
+
+
+class Replies:
+    def __init__(self, slack: SlackPoster, request: SlackRequest, response_url: str | None) -> None:
+        self._slack = slack
+        self._request = request
+        self._response_url = response_url
+
+    def publish(self, message: Message) -> None:
+        """For everyone: the channel of a slash command, the thread of a mention."""
+        if self._request.origin == "mention":
+            self._slack.post_message(self._request.channel_id, message, thread_ts=self._request.thread_ts)
+        else:
+            self._slack.post_to_command_channel(self._request.channel_id, message, self._response_url)
+
+    def to_asker(self, message: Message) -> None:
+        """For the one who asked: ephemeral for a slash command, in the thread for a mention."""
+        if self._request.origin == "command" and self._response_url:
+            self._slack.respond(self._response_url, message, in_channel=False)
+        else:
+            self.publish(message)

@@ -1,0 +1,27 @@
+"""What a job is asked to do: ids and the user's words, never secrets or URLs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Origin = Literal["command", "mention"]
+
+
+@dataclass(frozen=True)
+class SlackRequest:
+    request_id: str
+    origin: Origin
+    team_id: str
+    channel_id: str
+    user_id: str
+    # The mention's own ts (or its thread's): where a mention is answered.
+    thread_ts: str | None = None
+    customer: str | None = None
+
+    def to_job_args(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_job_args(cls, args: dict[str, Any]) -> SlackRequest:
+        return cls(**args)

@@ -1,0 +1,74 @@
+"""The functions the worker runs. Each fetches through the integration layer and answers in Slack."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Any
+
+from rq.job import Job
+
+from app.domain.customers import Ambiguous, Matched, NoMatch, resolve_customer
+from app.domain.summary import summarize
+from app.integrations.errors import IntegrationError
+from app.jobs import runtime
+from app.jobs.replies import Replies
+from app.jobs.requests import SlackRequest
+from app.slack import messages
+
+log = logging.getLogger(__name__)
+
+
+def _replies_for(request: SlackRequest) -> Replies:
+    services = runtime.current()
+    return Replies(services.slack, request, services.jobs.response_url(request.request_id))
+
+
+def summarize_customer(request: dict[str, Any]) -> str:
+    """Find the customer, fetch their tickets, and post the summary where it was asked for."""
+    slack_request = SlackRequest.from_job_args(request)
+    services = runtime.current()
+    replies = _replies_for(slack_request)
+    if slack_request.origin == "mention":
+        replies.publish(messages.Message(text=messages.WORKING))
+    query = slack_request.customer or ""
+    try:
+        resolution = resolve_customer(query, services.crm.search_customers(query))
+        match resolution:
+            case Matched(customer):
+                tickets = services.crm.list_tickets(customer.id)
+                replies.publish(messages.customer_summary(summarize(customer, tickets)))
+                return f"summary of {customer.id}"
+            case Ambiguous():
+                replies.to_asker(messages.ambiguous_customer(resolution))
+                return f"{len(resolution.choices)} customers match"
+            case NoMatch():
+                replies.to_asker(messages.no_customer(resolution))
+                return "no customer matches"
+    except IntegrationError as exc:
+        if exc.downstream == "Slack":
+            raise
+        log.warning("summary of %r not possible: %s", query, exc)
+        replies.to_asker(messages.Message(text=exc.user_message))
+        return f"{exc.downstream} failed"
+    raise AssertionError(f"unhandled resolution {resolution!r}")
+
+
+def reply_with_help(request: dict[str, Any]) -> str:
+    _replies_for(SlackRequest.from_job_args(request)).to_asker(messages.help_text())
+    return "help sent"
+
+
+def tell_user_job_failed(
+    job: Job, connection: Any, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """RQ's failure callback: the job stays in the failed registry, and the asker hears about it."""
+    request = job.kwargs.get("request")
+    if not request:
+        return
+    try:
+        _replies_for(SlackRequest.from_job_args(request)).to_asker(
+            messages.unexpected_failure(f"working on your request ({exc_type.__name__})")
+        )
+    except Exception:  # noqa: BLE001 - the failure is already logged and kept by RQ; nothing more to tell
+        log.exception("could not tell the user that job %s failed", job.id)

@@ -1,0 +1,73 @@
+"""Running the queue: `acme worker` in a process of its own, or a worker thread for the demo and tests."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import redis
+from rq import SimpleWorker
+from rq.exceptions import StopRequested
+from rq.timeouts import TimerDeathPenalty
+
+from app.jobs import runtime
+from app.jobs.queue import SUMMARY_QUEUE
+from app.services import Services
+
+QUEUE_NAMES = [SUMMARY_QUEUE]
+
+
+def _worker_connection(services: Services) -> redis.Redis:
+    # RQ raises the socket timeout of the connection it is given to fit its blocking
+    # dequeue; our own calls keep their short timeout on a connection of their own.
+    return redis.Redis.from_url(services.settings.redis_url)
+
+
+def run_worker(services: Services, burst: bool = False) -> bool:
+    """Work the queues in this process until stopped (or until they are empty, with `burst`).
+
+    SimpleWorker runs each job in this process instead of forking: a job starts
+    in about 3 ms instead of 10 ms, and the CRM client and breaker are built once.
+    """
+    runtime.install(services)
+    worker = SimpleWorker(QUEUE_NAMES, connection=_worker_connection(services))
+    return worker.work(burst=burst, logging_level=services.settings.log_level.upper())
+
+
+class _ThreadSafeWorker(SimpleWorker):
+    # Signal-based job timeouts and stop handlers work only in the main thread.
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+    def heartbeat(self, *args: Any, **kwargs: Any) -> None:
+        # RQ's idle loop only leaves on a job or a signal; the heartbeat, every second here, is where
+        # a thread can be told to stop.
+        super().heartbeat(*args, **kwargs)
+        if self._stop_requested:
+            raise StopRequested()
+
+
+class WorkerThread:
+    """A worker in a background thread of this process, stopped within about a second."""
+
+    def __init__(self, services: Services) -> None:
+        runtime.install(services)
+        # A short TTL makes the blocking dequeue return every second, so stop() is prompt.
+        self._worker = _ThreadSafeWorker(QUEUE_NAMES, connection=_worker_connection(services), worker_ttl=16)
+        self._thread = threading.Thread(
+            target=self._worker.work,
+            kwargs={"logging_level": logging.getLevelName(logging.getLogger().getEffectiveLevel())},
+            name="acme-worker",
+            daemon=True,
+        )
+
+    def start(self) -> WorkerThread:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._worker._stop_requested = True
+        self._thread.join(timeout=10)

@@ -1,0 +1,58 @@
+"""Logging to stderr, as text or JSON, with every secret masked."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable
+
+MASK = "[redacted]"
+# Slack tokens look alike whatever they are for; mask any that slip in, configured or not.
+_SLACK_TOKEN = re.compile(r"\bxox[abposr]-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+")
+
+
+class SecretMasker:
+    """Replaces known secret values and anything shaped like a Slack token."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return _SLACK_TOKEN.sub(MASK, text)
+
+
+class _MaskingFormatter(logging.Formatter):
+    def __init__(self, masker: SecretMasker, as_json: bool) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self._masker = masker
+        self._as_json = as_json
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not self._as_json:
+            return self._masker.mask(super().format(record))
+        entry = {
+            "at": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return self._masker.mask(json.dumps(entry))
+
+
+def configure_logging(level: str = "INFO", log_format: str = "text", secrets: Iterable[str] = ()) -> None:
+    """Send every log line to stderr through the secret masker."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_MaskingFormatter(SecretMasker(secrets), as_json=log_format == "json"))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # httpx logs every request line at INFO; at 200 requests a second that drowns what matters.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

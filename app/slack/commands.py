@@ -1,0 +1,56 @@
+"""What a user asked for, parsed from a slash command's text or a mention: pure."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from app.slack.mrkdwn import unescape
+
+
+@dataclass(frozen=True)
+class Summarize:
+    customer: str
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class MissingCustomer:
+    pass
+
+
+Intent = Summarize | Help | MissingCustomer
+
+SUMMARY_VERBS = ("summary", "summarize", "summarise", "sum-up")
+_LEADING_MENTIONS = re.compile(r"^(\s*<@[A-Z0-9]+(\|[^>]*)?>\s*)+")
+_FILLER_BEFORE_CUSTOMER = re.compile(r"^(?:(?:of|for|about|on|the|customer|account)\b\s*)+", re.IGNORECASE)
+_FILLER_AFTER_CUSTOMER = re.compile(r"[\s?!.,]*(?:\bplease\b)?[\s?!.,]*$", re.IGNORECASE)
+
+
+def _customer_after(words: str) -> Intent:
+    customer = _FILLER_AFTER_CUSTOMER.sub("", _FILLER_BEFORE_CUSTOMER.sub("", words.strip()))
+    customer = unescape(customer.strip().strip("\"'\u201c\u201d"))
+    return Summarize(customer) if customer else MissingCustomer()
+
+
+def parse_command(text: str) -> Intent:
+    """`/acme summary Globex` → Summarize("Globex"); anything unknown is a request for help."""
+    verb, _, rest = text.strip().partition(" ")
+    if verb.lower() in SUMMARY_VERBS:
+        return _customer_after(rest)
+    return Help()
+
+
+def parse_mention(text: str) -> Intent:
+    """`<@U123> summarize Globex`, or the same in plain words (`can you summarise Globex please?`)."""
+    words = _LEADING_MENTIONS.sub("", text).strip()
+    lowered = words.lower()
+    for verb in SUMMARY_VERBS:
+        found = re.search(rf"\b{re.escape(verb)}\b", lowered)
+        if found:
+            return _customer_after(words[found.end():])
+    return Help()

@@ -1,0 +1,106 @@
+"""The Bolt app: listeners that parse, ack and enqueue, and nothing else.
+
+`process_before_response=True` runs each listener on the request thread, so the
+ack goes out as soon as the job is queued; Bolt's default hands listeners to a
+thread pool and polls for the ack every 10 ms (see shared/LIBRARY-NOTES.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
+
+from app.jobs.queue import JobQueue, QueueUnavailable, new_request_id
+from app.jobs.requests import SlackRequest
+from app.slack import messages
+from app.slack.commands import Help, MissingCustomer, Summarize, parse_command, parse_mention
+
+log = logging.getLogger(__name__)
+
+SUMMARIZE_JOB = "app.jobs.tasks.summarize_customer"
+HELP_JOB = "app.jobs.tasks.reply_with_help"
+
+
+def build_bolt_app(*, signing_secret: str, bot_token: str, jobs: JobQueue) -> App:
+    def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
+        # A single-workspace app: the token is known, so no auth.test round trip per request.
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
+
+    app = App(
+        signing_secret=signing_secret,
+        authorize=authorize,
+        process_before_response=True,
+        logger=logging.getLogger("app.slack.bolt"),
+    )
+
+    @app.command("/acme")
+    def on_acme_command(ack: Any, command: dict[str, Any]) -> None:
+        intent = parse_command(command.get("text", ""))
+        if isinstance(intent, Help):
+            ack(text=messages.help_text().text, blocks=messages.help_text().blocks)
+            return
+        if isinstance(intent, MissingCustomer):
+            ack(text=messages.needs_customer().text)
+            return
+        request = SlackRequest(
+            request_id=new_request_id(),
+            origin="command",
+            team_id=command.get("team_id", ""),
+            channel_id=command["channel_id"],
+            user_id=command.get("user_id", ""),
+            customer=intent.customer,
+        )
+        try:
+            jobs.enqueue(SUMMARIZE_JOB, request, response_url=command.get("response_url"))
+        except QueueUnavailable as exc:
+            log.error("could not queue /acme summary: %s", exc)
+            ack(text=messages.queue_unavailable())
+            return
+        ack(text=messages.WORKING)
+
+    @app.event("app_mention")
+    def on_mention(ack: Any, event: dict[str, Any], body: dict[str, Any]) -> BoltResponse | None:
+        event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
+        try:
+            if not jobs.first_delivery(event_id):
+                log.info("event %s delivered again; already queued", event_id)
+                ack()
+                return None
+        except QueueUnavailable as exc:
+            return _retry_later(exc)
+        intent = parse_mention(event.get("text", ""))
+        request = SlackRequest(
+            request_id=new_request_id(),
+            origin="mention",
+            team_id=body.get("team_id", ""),
+            channel_id=event["channel"],
+            user_id=event.get("user", ""),
+            thread_ts=event.get("thread_ts") or event["ts"],
+            customer=intent.customer if isinstance(intent, Summarize) else None,
+        )
+        try:
+            jobs.enqueue(SUMMARIZE_JOB if isinstance(intent, Summarize) else HELP_JOB, request)
+        except QueueUnavailable as exc:
+            jobs.forget_delivery(event_id)
+            return _retry_later(exc)
+        ack()
+        return None
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        log.error("Slack request failed: %s", error, exc_info=error)
+        if "command" in body:
+            # A slash command's answer is shown to the user: say something went wrong, with no detail.
+            return BoltResponse(status=200, body=messages.unexpected_failure("starting that").text)
+        return BoltResponse(status=500, body="")
+
+    return app
+
+
+def _retry_later(exc: Exception) -> BoltResponse:
+    """Answer an event with 503 so that Slack delivers it again later instead of it being lost."""
+    log.error("could not queue a Slack event, asking Slack to retry: %s", exc)
+    return BoltResponse(status=503, body="queue unavailable")

@@ -1,0 +1,67 @@
+"""The ASGI app `acme serve` runs: Slack's Request URL, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from slack_bolt.adapter.starlette import SlackRequestHandler
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from app.metrics import HttpMetrics, SharedStateCollector
+from app.services import Services
+from app.slack.listeners import build_bolt_app
+
+log = logging.getLogger(__name__)
+
+
+def create_web_app(services: Services) -> Starlette:
+    settings = services.settings
+    settings.require("slack_bot_token", "slack_signing_secret", command="serve")
+    assert settings.slack_bot_token and settings.slack_signing_secret
+    bolt = SlackRequestHandler(
+        build_bolt_app(
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            bot_token=settings.slack_bot_token.get_secret_value(),
+            jobs=services.jobs,
+        )
+    )
+    registry = CollectorRegistry()
+    registry.register(SharedStateCollector(services.breakers, services.jobs))
+
+    async def slack_events(request: Request) -> Response:
+        return await bolt.handle(request)
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(request: Request) -> Response:
+        try:
+            services.redis.ping()
+            report = {
+                "redis": "ok",
+                "circuit_breakers": {b.name: b.state for b in services.breakers},
+                "queues": {q.name: q.count for q in services.jobs.queues},
+            }
+        except redis.RedisError as exc:
+            log.warning("not ready: Redis does not answer: %s", exc)
+            return JSONResponse({"redis": "unavailable"}, status_code=503)
+        return JSONResponse(report)
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(
+        routes=[
+            Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ],
+        middleware=[Middleware(HttpMetrics, registry=registry)],
+    )

@@ -1,0 +1,3 @@
+from mock_crm.cli import main
+
+main()
