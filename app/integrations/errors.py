@@ -33,7 +33,7 @@ class DownstreamUnavailable(IntegrationError):
 class DownstreamFailed(IntegrationError):
     @property
     def user_message(self) -> str:
-        return f"The {self.downstream} did not answer properly ({self.detail}). Please try again in a minute."
+        return f"The {self.downstream} is unavailable right now ({self.detail}); please try again in a minute."
 
 
 class DownstreamRejected(IntegrationError):

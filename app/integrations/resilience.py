@@ -100,18 +100,39 @@ class SharedBreaker:
 
     def __init__(self, name: str, connection: redis.Redis, fail_max: int, reset_s: float) -> None:
         self.name = name
+        self.fail_max = fail_max
+        self.reset_s = reset_s
         self._redis = connection
         self._trial_key = f"acme:breaker:{name}:trial"
-        self._storage = pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, connection, namespace=f"acme:{name}")
-        self._breaker = pybreaker.CircuitBreaker(
-            fail_max=fail_max,
-            reset_timeout=reset_s,
-            state_storage=self._storage,
-            name=name,
-            listeners=[_TripLogger()],
-            # Only failures worth retrying say the downstream is unwell; a 404 proves it is alive.
-            exclude=[lambda exc: not isinstance(exc, RetryableFailure)],
-        )
+        self._created: tuple[pybreaker.CircuitRedisStorage, pybreaker.CircuitBreaker] | None = None
+        self._create_lock = threading.Lock()
+
+    def _parts(self) -> tuple[pybreaker.CircuitRedisStorage, pybreaker.CircuitBreaker]:
+        # Built on first use: pybreaker's Redis storage writes to Redis when it is made, and a
+        # server must start (and say "not ready") while Redis is down.
+        with self._create_lock:
+            if self._created is None:
+                storage = pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, self._redis,
+                                                        namespace=f"acme:{self.name}")
+                breaker = pybreaker.CircuitBreaker(
+                    fail_max=self.fail_max,
+                    reset_timeout=self.reset_s,
+                    state_storage=storage,
+                    name=self.name,
+                    listeners=[_TripLogger()],
+                    # Only failures worth retrying say the downstream is unwell; a 404 proves it is alive.
+                    exclude=[lambda exc: not isinstance(exc, RetryableFailure)],
+                )
+                self._created = (storage, breaker)
+            return self._created
+
+    @property
+    def _storage(self) -> pybreaker.CircuitRedisStorage:
+        return self._parts()[0]
+
+    @property
+    def _breaker(self) -> pybreaker.CircuitBreaker:
+        return self._parts()[1]
 
     @property
     def state(self) -> str:
@@ -120,8 +141,8 @@ class SharedBreaker:
     def retry_in_s(self) -> int:
         opened_at = self._storage.opened_at
         if opened_at is None:
-            return math.ceil(self._breaker.reset_timeout)
-        remaining = (opened_at.timestamp() + self._breaker.reset_timeout) - datetime.now(UTC).timestamp()
+            return math.ceil(self.reset_s)
+        remaining = (opened_at.timestamp() + self.reset_s) - datetime.now(UTC).timestamp()
         return max(1, math.ceil(remaining))
 
     def _trial_due(self) -> bool:
@@ -131,7 +152,7 @@ class SharedBreaker:
         if state != pybreaker.STATE_OPEN:
             return False
         opened_at = self._storage.opened_at
-        return opened_at is None or datetime.now(UTC).timestamp() >= opened_at.timestamp() + self._breaker.reset_timeout
+        return opened_at is None or datetime.now(UTC).timestamp() >= opened_at.timestamp() + self.reset_s
 
     @contextlib.contextmanager
     def guard(self, trial_timeout_s: float) -> Iterator[None]:

@@ -1,0 +1,212 @@
+"""Fixtures: a real redis-server, real HTTP servers on 127.0.0.1, real Slack signatures.
+
+Nothing here patches the product's own functions; fakes sit at the network boundary.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+import redis
+
+from app.config import Settings, load_settings
+from app.console_slack import SlackEmulator, SlackRequestSigner
+from app.embedded_redis import EmbeddedRedis
+from app.http_server import BackgroundServer
+from app.jobs.worker import WorkerThread
+from app.services import Services, build_services
+from app.web import create_web_app
+from mock_crm.server import CrmState, create_crm_app
+
+CHANNEL = "C0TEST"
+USER = "U0TESTER"
+
+
+# --- no test, handler or job reaches beyond this machine -------------------------------------------
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _require_loopback(address: object) -> None:
+    if not isinstance(address, tuple):
+        return  # a Unix socket
+    host = str(address[0])
+    try:
+        loopback = ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise ConnectionRefusedError(f"tests may only connect to 127.0.0.1, not {host}")
+
+
+def _guarded_connect(self: socket.socket, address: object) -> None:
+    _require_loopback(address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: object) -> int:
+    _require_loopback(address)
+    return _real_connect_ex(self, address)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
+
+
+# --- Redis --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """REDIS_URL when set (its database is flushed between tests), else a redis-server of our own."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    server = EmbeddedRedis().start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
+    connection = redis.Redis.from_url(redis_url)
+    connection.flushdb()
+    yield connection
+    connection.flushdb()
+    connection.close()
+
+
+# --- HTTP servers -------------------------------------------------------------------------------------
+
+@dataclass
+class MockCrm:
+    state: CrmState
+    server: BackgroundServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def faults(self, mode: str, **kwargs: float) -> None:
+        httpx.post(f"{self.url}/admin/faults", json={"mode": mode, **kwargs}).raise_for_status()
+
+
+@pytest.fixture()
+def mock_crm() -> Iterator[MockCrm]:
+    state = CrmState()
+    server = BackgroundServer(create_crm_app(state), name="mock-crm").start()
+    yield MockCrm(state, server)
+    server.stop()
+
+
+@dataclass
+class FakeSlack:
+    api: SlackEmulator
+    server: BackgroundServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture()
+def fake_slack() -> Iterator[FakeSlack]:
+    api = SlackEmulator()
+    server = BackgroundServer(api.asgi_app(), name="fake-slack").start()
+    yield FakeSlack(api, server)
+    server.stop()
+
+
+class RecordedSleeps(list[float]):
+    """Stands in for time.sleep in retries and throttles: records each wait and returns at once."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def make_settings(redis_url: str, crm_url: str, slack_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "redis_url": redis_url,
+        "crm_base_url": crm_url,
+        "slack_api_url": f"{slack_url}/api/",
+        "slack_bot_token": f"xoxb-test-{secrets.token_hex(12)}",
+        "slack_signing_secret": secrets.token_hex(16),
+        "crm_timeout_s": 2.0,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@dataclass
+class Stack:
+    """The product as deployed: `acme serve`'s app under uvicorn and a worker, on real Redis."""
+
+    settings: Settings
+    services: Services
+    app: BackgroundServer
+    slack: SlackEmulator
+    crm: MockCrm
+    signer: SlackRequestSigner
+    http: httpx.Client
+    sleeps: RecordedSleeps
+    worker: WorkerThread | None = None
+    _extra: list[object] = field(default_factory=list)
+
+    def slash(self, text: str, **kwargs: object) -> httpx.Response:
+        body, headers = self.signer.slash_command(text, channel=CHANNEL, user=USER, **kwargs)  # type: ignore[arg-type]
+        return self.http.post("/slack/events", content=body, headers=headers)
+
+    def mention(self, text: str, **kwargs: object) -> httpx.Response:
+        body, headers = self.signer.app_mention(text, channel=CHANNEL, user=USER, **kwargs)  # type: ignore[arg-type]
+        return self.http.post("/slack/events", content=body, headers=headers)
+
+    def start_worker(self) -> None:
+        self.worker = WorkerThread(self.services).start()
+
+
+def build_stack(mock_crm: MockCrm, fake_slack: FakeSlack, redis_url: str, **overrides: object) -> Stack:
+    settings = make_settings(redis_url, mock_crm.url, fake_slack.url, **overrides)
+    sleeps = RecordedSleeps()
+    services = build_services(settings, sleep=sleeps)
+    app = BackgroundServer(create_web_app(services), name="acme-serve").start()
+    signing_secret = settings.slack_signing_secret.get_secret_value()  # type: ignore[union-attr]
+    return Stack(settings, services, app, fake_slack.api, mock_crm,
+                 SlackRequestSigner(signing_secret, response_base_url=fake_slack.url),
+                 httpx.Client(base_url=app.url, timeout=10), sleeps)
+
+
+@pytest.fixture()
+def stack_factory(redis_conn: redis.Redis, redis_url: str, mock_crm: MockCrm, fake_slack: FakeSlack):
+    """Build a Stack with setting overrides; everything it started is stopped after the test."""
+    built: list[Stack] = []
+
+    def factory(worker: bool = True, **overrides: object) -> Stack:
+        overrides.setdefault("redis_url", redis_url)
+        stack = build_stack(mock_crm, fake_slack, **overrides)  # type: ignore[arg-type]
+        if worker:
+            stack.start_worker()
+        built.append(stack)
+        return stack
+
+    yield factory
+    for stack in built:
+        if stack.worker:
+            stack.worker.stop()
+        stack.app.stop()
+        stack.http.close()
+        stack.services.close()
+
+
+@pytest.fixture()
+def stack(stack_factory) -> Stack:
+    return stack_factory()
