@@ -1,0 +1,177 @@
+"""Retry, backoff, circuit breaker and Retry-After, against a real mock CRM, fake Slack and Redis."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import redis
+
+from app.integrations.errors import DownstreamFailed, DownstreamRejected, DownstreamUnavailable
+from app.integrations.resilience import TRIPPED
+from app.services import build_services
+from mock_crm.server import CrmState, create_crm_app
+from app.http_server import BackgroundServer
+from tests.conftest import FakeSlack, MockCrm, RecordedSleeps, Stack, make_settings
+
+
+def _ephemeral_texts(stack: Stack) -> list[str]:
+    return [c.text for c in stack.slack.calls if c.method == "response_url"]
+
+
+def _wait_for_answers(stack: Stack, count: int) -> list[str]:
+    stack.slack.wait_for(lambda calls: len([c for c in calls if c.method == "response_url"]) >= count)
+    return _ephemeral_texts(stack)
+
+
+def test_crm_down_backs_off_trips_the_breaker_fails_fast_and_recovers(
+    stack_factory, mock_crm: MockCrm, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    stack = stack_factory(crm_breaker_fail_max=5, crm_breaker_reset_s=1)
+    mock_crm.faults("down")
+
+    stack.slash("summary Globex")
+    first = _wait_for_answers(stack, 1)[0]
+    assert first.startswith("The CRM is unavailable right now (HTTP 503, after 4 attempts)")
+    assert stack.sleeps == [1, 2, 4]
+    assert mock_crm.state.api_requests == 4
+
+    stack.slash("summary Globex")
+    second = _wait_for_answers(stack, 2)[1]
+    assert second == "The CRM is unavailable right now; I will not retry for 1 s."
+    assert any(TRIPPED in r.getMessage() and "CRM" in r.getMessage() for r in caplog.records)
+    assert mock_crm.state.api_requests == 5  # the fifth failure tripped it; no retry after that
+    assert stack.sleeps == [1, 2, 4]
+
+    stack.slash("summary Initech")
+    third = _wait_for_answers(stack, 3)[2]
+    assert "will not retry for" in third
+    assert mock_crm.state.api_requests == 5  # failed fast: the CRM never saw it
+
+    mock_crm.faults("ok")
+    time.sleep(2.1)  # past the reset time (opened_at is stored to the second)
+    stack.slash("summary Globex")
+    stack.slack.wait_for(lambda calls: any("Summary of Globex" in c.text for c in calls))
+    assert stack.services.crm_downstream.breaker.state == "closed"
+    assert any("Circuit breaker closed: CRM" in r.getMessage() for r in caplog.records)
+
+
+def test_breaker_state_is_shared_between_processes(redis_conn: redis.Redis, redis_url: str, mock_crm: MockCrm,
+                                                   fake_slack: FakeSlack) -> None:
+    mock_crm.faults("down")
+    env = {**os.environ, "REDIS_URL": redis_url, "CRM_BASE_URL": mock_crm.url, "CRM_BREAKER_FAIL_MAX": "2",
+           "CRM_BREAKER_RESET_S": "60"}
+    script = textwrap.dedent("""
+        from app.config import load_settings
+        from app.integrations.errors import DownstreamFailed, DownstreamUnavailable
+        from app.services import build_services
+        services = build_services(load_settings(), sleep=lambda seconds: None)
+        for _ in range(3):
+            try:
+                services.crm.search_customers("Globex")
+            except DownstreamFailed:
+                continue
+            except DownstreamUnavailable:
+                print(services.crm_downstream.breaker.state)
+                break
+    """)
+    tripped = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert tripped.stdout.strip() == "open", tripped.stderr
+    seen_by_the_other_process = mock_crm.state.api_requests
+
+    here = build_services(make_settings(redis_url, mock_crm.url, fake_slack.url, crm_breaker_fail_max=2),
+                          sleep=RecordedSleeps())
+    assert here.crm_downstream.breaker.state == "open"
+    with pytest.raises(DownstreamUnavailable) as refused:
+        here.crm.search_customers("Globex")
+    assert 55 <= refused.value.retry_in_s <= 60
+    assert mock_crm.state.api_requests == seen_by_the_other_process
+    here.close()
+
+
+def test_half_open_lets_one_trial_through_at_a_time(redis_conn: redis.Redis, redis_url: str, mock_crm: MockCrm,
+                                                    fake_slack: FakeSlack) -> None:
+    services = build_services(make_settings(redis_url, mock_crm.url, fake_slack.url, crm_breaker_fail_max=1,
+                                            crm_breaker_reset_s=1), sleep=RecordedSleeps())
+    mock_crm.faults("down")
+    with pytest.raises(DownstreamUnavailable):
+        services.crm.search_customers("Globex")
+    mock_crm.faults("ok")
+    time.sleep(2.1)
+    calls_before = mock_crm.state.api_requests
+
+    # Another process's trial call is in flight: this one must not become a second trial.
+    redis_conn.set("acme:breaker:CRM:trial", "someone-else", px=5000)
+    with pytest.raises(DownstreamUnavailable):
+        services.crm.search_customers("Globex")
+    assert mock_crm.state.api_requests == calls_before
+
+    redis_conn.delete("acme:breaker:CRM:trial")
+    assert services.crm.search_customers("Globex")[0].name == "Globex"
+    assert services.crm_downstream.breaker.state == "closed"
+    services.close()
+
+
+def test_timeouts_are_retried_with_backoff(redis_conn: redis.Redis, redis_url: str, mock_crm: MockCrm,
+                                           fake_slack: FakeSlack) -> None:
+    sleeps = RecordedSleeps()
+    services = build_services(make_settings(redis_url, mock_crm.url, fake_slack.url, crm_timeout_s=0.2),
+                              sleep=sleeps)
+    mock_crm.faults("slow", delay_s=1.0)
+    with pytest.raises(DownstreamFailed, match="timed out, after 4 attempts"):
+        services.crm.search_customers("Globex")
+    assert sleeps == [1, 2, 4]
+    services.close()
+
+
+def test_a_4xx_from_the_crm_is_not_retried_and_does_not_count_against_it(
+    redis_conn: redis.Redis, redis_url: str, fake_slack: FakeSlack
+) -> None:
+    server = BackgroundServer(create_crm_app(CrmState(), token="the-right-token"), name="crm-with-token").start()
+    sleeps = RecordedSleeps()
+    services = build_services(make_settings(redis_url, server.url, fake_slack.url, crm_api_token="a-wrong-token",
+                                            crm_breaker_fail_max=1), sleep=sleeps)
+    try:
+        for _ in range(3):
+            with pytest.raises(DownstreamRejected, match="HTTP 401"):
+                services.crm.search_customers("Globex")
+        assert sleeps == []
+        assert services.crm_downstream.breaker.state == "closed"
+        good = build_services(make_settings(redis_url, server.url, fake_slack.url, crm_api_token="the-right-token"))
+        assert good.crm.get_customer("cus_001").name == "Globex"  # type: ignore[union-attr]
+        assert good.crm.get_customer("cus_999") is None
+        good.close()
+    finally:
+        services.close()
+        server.stop()
+
+
+def test_slack_429_waits_for_retry_after_then_posts(stack: Stack) -> None:
+    stack.slack.fail_next("chat.postMessage", 429, error="ratelimited", headers={"Retry-After": "3"})
+    stack.slash("summary Globex")
+    stack.slack.wait_for(lambda calls: any("Summary of Globex" in c.text for c in calls))
+    assert stack.sleeps == [3.0]
+
+
+def test_slack_5xx_is_retried_and_a_rejection_is_not(stack: Stack, redis_conn: redis.Redis) -> None:
+    stack.slack.fail_next("chat.postMessage", 503, times=2)
+    stack.slash("summary Globex")
+    stack.slack.wait_for(lambda calls: any("Summary of Globex" in c.text for c in calls))
+    assert stack.sleeps == [1, 2]
+
+    stack.slack.fail_next("chat.postMessage", 200, error="invalid_blocks")
+    stack.slash("summary Initech")
+    answers = _wait_for_answers(stack, 1)
+    assert answers[0].startswith(":warning: Something went wrong")
+    assert stack.sleeps == [1, 2]
+    # RQ files the job as failed just after its failure callback has told the user.
+    deadline = time.monotonic() + 5
+    while stack.services.jobs.summaries.failed_job_registry.count == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stack.services.jobs.summaries.failed_job_registry.count == 1
