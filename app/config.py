@@ -97,7 +97,9 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
             try:
                 from_files[name] = Path(path).read_text().strip()
             except OSError as exc:
-                raise SettingsError(f"{name.upper()}_FILE names {path!r}, which cannot be read: {exc.strerror}") from None
+                raise SettingsError(
+                    f"{name.upper()}_FILE names {path!r}, which cannot be read: {exc.strerror}"
+                ) from None
     try:
         return Settings(**{**from_files, **overrides})
     except ValueError as exc:

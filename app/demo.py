@@ -109,7 +109,7 @@ class Demo:
             if response.status_code != 200:
                 self.out.write(f"(Slack got HTTP {response.status_code} from the app)\n")
         else:
-            self.out.write("(type a slash command such as /acme summary Globex, or a mention: @acme summarize Globex)\n")
+            self.out.write("(type a slash command, /acme summary Globex, or a mention, @acme summarize Globex)\n")
         self.out.flush()
 
     def wait_until_idle(self, timeout_s: float = 60.0, quiet_s: float = 0.3) -> None:

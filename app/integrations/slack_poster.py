@@ -63,7 +63,9 @@ class SlackPoster:
             kwargs["blocks"] = message.blocks
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
-        response = self._downstream.call(lambda: _sdk_call("chat.postMessage", lambda: self._client.chat_postMessage(**kwargs)))
+        response = self._downstream.call(
+            lambda: _sdk_call("chat.postMessage", lambda: self._client.chat_postMessage(**kwargs))
+        )
         return str(response.get("ts", ""))
 
     def respond(self, response_url: str, message: Message, in_channel: bool) -> None:

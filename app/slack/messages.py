@@ -79,7 +79,8 @@ def customer_summary(summary: CustomerSummary) -> Message:
 
 def ambiguous_customer(result: Ambiguous) -> Message:
     choices = "\n".join(
-        f"\u2022 *{escape(c.name)}* ({escape(c.company)}, {escape(c.email)}, id `{escape(c.id)}`)" for c in result.choices
+        f"\u2022 *{escape(c.name)}* ({escape(c.company)}, {escape(c.email)}, id `{escape(c.id)}`)"
+        for c in result.choices
     )
     text = f"Several customers match \u201c{escape(result.query)}\u201d. Which one?\n{choices}\n" \
            f"Ask again with the id or the email."

@@ -12,11 +12,11 @@ import time
 import pytest
 import redis
 
+from app.http_server import BackgroundServer
 from app.integrations.errors import DownstreamFailed, DownstreamRejected, DownstreamUnavailable
 from app.integrations.resilience import TRIPPED
 from app.services import build_services
 from mock_crm.server import CrmState, create_crm_app
-from app.http_server import BackgroundServer
 from tests.conftest import FakeSlack, MockCrm, RecordedSleeps, Stack, make_settings
 
 

@@ -1,0 +1,67 @@
+import pytest
+
+from app.integrations.errors import DownstreamFailed
+from app.integrations.resilience import RetryableFailure, RetryPolicy, Throttle
+
+
+class Flaky:
+    def __init__(self, failures: list[Exception]) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def __call__(self) -> str:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return "ok"
+
+
+def test_four_attempts_waiting_1_2_4_seconds() -> None:
+    sleeps: list[float] = []
+    operation = Flaky([RetryableFailure("HTTP 503")] * 4)
+    with pytest.raises(DownstreamFailed, match="HTTP 503, after 4 attempts"):
+        RetryPolicy(sleep=sleeps.append).run(operation, "CRM")
+    assert sleeps == [1, 2, 4]
+    assert operation.calls == 4
+
+
+def test_success_after_retries_returns_the_result() -> None:
+    sleeps: list[float] = []
+    assert RetryPolicy(sleep=sleeps.append).run(Flaky([RetryableFailure("timed out")]), "CRM") == "ok"
+    assert sleeps == [1]
+
+
+def test_retry_after_is_honoured_when_longer_than_the_backoff_and_capped() -> None:
+    sleeps: list[float] = []
+    failures = [RetryableFailure("HTTP 429", retry_after_s=7), RetryableFailure("HTTP 429", retry_after_s=0.5),
+                RetryableFailure("HTTP 429", retry_after_s=3600)]
+    RetryPolicy(sleep=sleeps.append).run(Flaky(failures), "Slack")
+    assert sleeps == [7, 2, 60]
+
+
+def test_other_errors_are_not_retried() -> None:
+    sleeps: list[float] = []
+    operation = Flaky([KeyError("not retryable")])
+    with pytest.raises(KeyError):
+        RetryPolicy(sleep=sleeps.append).run(operation, "CRM")
+    assert sleeps == [] and operation.calls == 1
+
+
+def test_throttle_allows_a_burst_then_spaces_calls() -> None:
+    now = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    throttle = Throttle(rate_per_s=10, burst=2, clock=lambda: now[0], sleep=sleep)
+    for _ in range(4):
+        throttle.acquire()
+    assert sleeps == pytest.approx([0.1, 0.1])
+
+
+def test_throttle_of_zero_never_waits() -> None:
+    throttle = Throttle(rate_per_s=0, sleep=lambda s: pytest.fail("slept"))
+    for _ in range(1000):
+        throttle.acquire()

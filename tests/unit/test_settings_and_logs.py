@@ -1,0 +1,55 @@
+import io
+import logging
+from pathlib import Path
+
+import pytest
+
+from app.config import SettingsError, load_settings
+from app.logs import SecretMasker, configure_logging
+
+
+def test_secret_from_file_and_clear_errors(tmp_path: Path) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("shh-its-a-secret\n")
+    settings = load_settings({"SLACK_SIGNING_SECRET_FILE": str(secret_file)})
+    assert settings.slack_signing_secret.get_secret_value() == "shh-its-a-secret"  # type: ignore[union-attr]
+    assert "shh" not in repr(settings)
+    with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN_FILE"):
+        load_settings({"SLACK_BOT_TOKEN_FILE": str(tmp_path / "missing")})
+
+
+def test_require_names_what_is_missing() -> None:
+    settings = load_settings({}, slack_bot_token=None, slack_signing_secret=None)
+    with pytest.raises(SettingsError, match="SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET"):
+        settings.require("slack_bot_token", "slack_signing_secret", command="serve")
+
+
+def test_defaults_follow_the_interface() -> None:
+    settings = load_settings({}, slack_api_url="http://127.0.0.1:9/api")
+    assert settings.slack_api_url == "http://127.0.0.1:9/api/"
+    assert (settings.crm_breaker_fail_max, settings.crm_breaker_reset_s) == (5, 60)
+    with pytest.raises(SettingsError):
+        load_settings({}, log_format="xml")
+
+
+def test_masker_hides_configured_secrets_and_anything_shaped_like_a_slack_token() -> None:
+    masker = SecretMasker(["crm-secret-value"])
+    masked = masker.mask("token xoxb-123-456-abc and crm-secret-value and xapp-1-A1-99")
+    assert "xoxb-123" not in masked and "crm-secret-value" not in masked and "xapp-1" not in masked
+
+
+def test_log_lines_and_tracebacks_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr("sys.stderr", stream)
+    root = logging.getLogger()
+    saved_handlers, saved_level = list(root.handlers), root.level
+    configure_logging("INFO", "json", secrets=["hunter2-secret"])
+    try:
+        raise ValueError("bad token hunter2-secret")
+    except ValueError:
+        logging.getLogger("test").exception("failed with hunter2-secret")
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
+    assert "hunter2-secret" not in stream.getvalue()
+    assert '"level": "ERROR"' in stream.getvalue()
