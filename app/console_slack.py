@@ -32,6 +32,7 @@ class SlackCall:
     method: str
     payload: dict[str, Any]
     at: float = field(default_factory=time.monotonic)
+    received_at: float = field(default_factory=time.time)
 
     @property
     def text(self) -> str:

@@ -1,0 +1,25 @@
+"""`acme demo --script`: the offline demo as a new user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_script_shows_working_on_it_then_summaries(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "app", "demo", "--script", str(ROOT / "examples/demo-script.txt")],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    globex = out.index("you in #demo: /acme summary Globex")
+    working = out.index("Working on it...", globex)
+    summary = out.index("*Globex* (Globex Corporation)", working)
+    assert globex < working < summary < out.index("you in #demo: @acme summarize Initech")
+    assert "acme in thread" in out and "*Initech* (Initech LLC)" in out
+    assert "Several customers match \u201cAcme\u201d" in out
+    assert "*Hooli* (Hooli Inc)" in out
+    assert "No customer matches \u201cNobody Such\u201d." in out
+    assert "Traceback" not in result.stderr
