@@ -21,3 +21,4 @@ bench: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check app mock_crm tests bench
+	$(VENV)/bin/mypy app mock_crm

@@ -147,7 +147,7 @@ class SlackRequestSigner:
         return {
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": self._verifier.generate_signature(timestamp=stamp, body=body),
+            "X-Slack-Signature": self._verifier.generate_signature(timestamp=stamp, body=body) or "",
         }
 
     def slash_command(self, text: str, *, channel: str, user: str, timestamp: int | None = None,

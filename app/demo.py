@@ -35,6 +35,17 @@ INTRO = """ACME Assistant demo: everything runs here, offline. Try:
 """
 
 
+# Slack draws these emoji codes as pictures; a terminal shows the same characters.
+EMOJI = {":red_circle:": "\U0001f534", ":large_orange_circle:": "\U0001f7e0", ":large_blue_circle:": "\U0001f535",
+         ":white_circle:": "\u26aa", ":mag:": "\U0001f50d", ":warning:": "\u26a0\ufe0f"}
+
+
+def _as_shown(text: str) -> str:
+    for code, picture in EMOJI.items():
+        text = text.replace(code, picture)
+    return text
+
+
 class ChannelPrinter:
     """Prints each message the bot sends as a person in the channel would see it."""
 
@@ -49,7 +60,7 @@ class ChannelPrinter:
             header = f"[{where}] {BOT_NAME} in thread {call.payload['thread_ts']}:"
         else:
             header = f"[{where}] {BOT_NAME}:"
-        body = "\n".join("    " + line for line in call.visible_text.splitlines())
+        body = "\n".join("    " + line for line in _as_shown(call.visible_text).splitlines())
         self._out.write(f"{header}\n{body}\n")
         self._out.flush()
 

@@ -72,7 +72,7 @@ def seed_customers() -> list[dict[str, Any]]:
 def seed_tickets(customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every priority and status appears; Globex (cus_001) always has an urgent open ticket."""
     rng = random.Random(20261121)
-    tickets = []
+    tickets: list[dict[str, Any]] = []
     for customer in customers:
         for n in range(rng.randint(0, 7)):
             tickets.append(_ticket(len(tickets) + 1, customer["id"], rng.choice(SUBJECTS), rng.choice(PRIORITIES),

@@ -46,4 +46,4 @@ def _attention(customer: Customer, open_tickets: Sequence[Ticket]) -> str:
         return f"{len(high)} high-priority {noun} a reply; oldest: \u201c{high[0].subject}\u201d."
     if open_tickets:
         return f"{len(open_tickets)} routine ticket(s) open; nothing urgent."
-    return "Nothing needs attention: no open tickets."
+    return "nothing right now; no open tickets."

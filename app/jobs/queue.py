@@ -55,7 +55,7 @@ class JobQueue:
 
     def response_url(self, request_id: str) -> str | None:
         value = self._redis.get(f"acme:response-url:{request_id}")
-        return value.decode() if value else None
+        return value.decode() if isinstance(value, bytes) else value
 
     def enqueue(self, job: str, request: SlackRequest, response_url: str | None = None) -> str:
         """Queue `job` (a dotted function name) for `request`; answers the job id."""

@@ -51,4 +51,4 @@ def test_attention_for_an_at_risk_account_then_high_then_routine_then_none() -> 
     assert "past due" in summarize(customer("c", "X", status="past_due"), [ticket("t", "high")]).attention
     assert summarize(INITECH, [ticket("t", "high", subject="Slow")]).attention.startswith("1 high-priority ticket")
     assert "routine" in summarize(INITECH, [ticket("t", "normal")]).attention
-    assert summarize(INITECH, []).attention == "Nothing needs attention: no open tickets."
+    assert summarize(INITECH, []).attention == "nothing right now; no open tickets."
