@@ -36,7 +36,7 @@ class Services:
 
 
 def build_services(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> Services:
-    """`sleep` is what retries wait with: tests pass a recorder instead of waiting 7 s."""
+    """`sleep` is what retries wait with between attempts: tests pass a recorder instead of waiting 7 s."""
     # Bytes, not str: RQ and pybreaker's Redis storage both need a client without decode_responses.
     connection = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2,
                                       health_check_interval=30)
@@ -44,7 +44,7 @@ def build_services(settings: Settings, *, sleep: Callable[[float], None] = time.
         "CRM",
         SharedBreaker("CRM", connection, settings.crm_breaker_fail_max, settings.crm_breaker_reset_s),
         RetryPolicy(sleep=sleep),
-        Throttle(settings.crm_max_rps, sleep=sleep),
+        Throttle(settings.crm_max_rps),
         settings.crm_timeout_s,
     )
     slack_downstream = Downstream(

@@ -8,7 +8,6 @@ from typing import Any
 
 import redis
 from rq import SimpleWorker
-from rq.exceptions import StopRequested
 from rq.timeouts import TimerDeathPenalty
 
 from app.jobs import runtime
@@ -42,12 +41,14 @@ class _ThreadSafeWorker(SimpleWorker):
     def _install_signal_handlers(self) -> None:
         pass
 
-    def heartbeat(self, *args: Any, **kwargs: Any) -> None:
-        # RQ's idle loop only leaves on a job or a signal; the heartbeat, every second here, is where
-        # a thread can be told to stop.
-        super().heartbeat(*args, **kwargs)
-        if self._stop_requested:
-            raise StopRequested()
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        # RQ's idle loop only ends on a job or a signal. Waiting a second at a time lets
+        # stop() end it between jobs, never with a job taken off the queue and dropped.
+        while not self._stop_requested:
+            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=1)
+            if result is not None:
+                return result
+        return None
 
 
 class WorkerThread:
@@ -55,8 +56,7 @@ class WorkerThread:
 
     def __init__(self, services: Services) -> None:
         runtime.install(services)
-        # A short TTL makes the blocking dequeue return every second, so stop() is prompt.
-        self._worker = _ThreadSafeWorker(QUEUE_NAMES, connection=_worker_connection(services), worker_ttl=16)
+        self._worker = _ThreadSafeWorker(QUEUE_NAMES, connection=_worker_connection(services))
         self._thread = threading.Thread(
             target=self._worker.work,
             kwargs={"logging_level": logging.getLevelName(logging.getLogger().getEffectiveLevel())},
