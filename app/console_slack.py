@@ -71,9 +71,6 @@ class SlackEmulator:
         """Answer the next `times` calls of `method` with `status` (a 200 with ok=false when status is 200)."""
         self._failures.append(_Failure(method, status, {"ok": False, "error": error}, headers or {}, times))
 
-    def methods(self, method: str) -> list[SlackCall]:
-        return [c for c in self.calls if c.method == method]
-
     def wait_for(self, predicate: Callable[[list[SlackCall]], bool], timeout_s: float = 10.0) -> list[SlackCall]:
         deadline = time.monotonic() + timeout_s
         with self._changed:

@@ -91,15 +91,6 @@ def no_customer(result: NoMatch) -> Message:
     return Message(text=f"No customer matches \u201c{escape(result.query)}\u201d.")
 
 
-def downstream_unavailable(name: str, retry_in_s: int) -> Message:
-    return Message(text=f"The {name} is unavailable right now; I will not retry for {retry_in_s} s. "
-                        f"Please ask again after that.")
-
-
-def downstream_failed(user_message: str) -> Message:
-    return Message(text=f":warning: {user_message}")
-
-
 def queue_unavailable() -> str:
     return "The job queue is unavailable right now, so I cannot start this. Please try again in a minute."
 
