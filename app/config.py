@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     crm_timeout_s: float = Field(default=5.0, gt=0)
     crm_max_rps: float = Field(default=100.0, ge=0)
 
+    # Slack allows about one message per second per channel, with short bursts.
+    slack_channel_interval_s: float = Field(default=1.0, ge=0)
+    slack_channel_burst: int = Field(default=3, ge=1)
+    notify_priorities: str = "high,urgent"
     slack_breaker_fail_max: int = Field(default=5, ge=1)
     slack_breaker_reset_s: float = Field(default=30, gt=0)
     slack_timeout_s: float = Field(default=10.0, gt=0)
@@ -61,6 +65,10 @@ class Settings(BaseSettings):
     def _api_url_ends_with_slash(cls, value: str) -> str:
         # slack-sdk joins method names onto base_url as plain strings.
         return value if value.endswith("/") else value + "/"
+
+    @property
+    def notify_priority_set(self) -> frozenset[str]:
+        return frozenset(p.strip().lower() for p in self.notify_priorities.split(",") if p.strip())
 
     def secret_values(self) -> list[str]:
         """Every configured secret, so the log filter can mask them."""

@@ -60,6 +60,9 @@ class _Failure:
 class SlackEmulator:
     def __init__(self, on_call: Callable[[SlackCall], None] | None = None) -> None:
         self.calls: list[SlackCall] = []
+        # The channel as it now reads: ts -> the latest payload posted or updated at that ts.
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.uploaded: dict[str, bytes] = {}
         self.not_member_of: set[str] = set()
         self._failures: list[_Failure] = []
         self._on_call = on_call
@@ -110,10 +113,32 @@ class SlackEmulator:
                 return JSONResponse(failure.body, status_code=failure.status, headers=failure.headers)
             if payload.get("channel") in self.not_member_of:
                 return JSONResponse({"ok": False, "error": "not_in_channel"})
+            payload.update({k: v for k, v in request.query_params.items() if k not in payload})
+            answer: dict[str, Any] = {"ok": True}
+            if method == "chat.postMessage":
+                answer["ts"] = f"{int(time.time())}.{next(self._ts):06d}"
+                payload["ts"] = answer["ts"]
+                self.messages[answer["ts"]] = payload
+            elif method == "chat.update":
+                if payload.get("ts") not in self.messages:
+                    return JSONResponse({"ok": False, "error": "message_not_found"})
+                answer["ts"] = payload["ts"]
+                self.messages[payload["ts"]] = {**self.messages[payload["ts"]], **payload}
+            elif method == "files.getUploadURLExternal":
+                file_id = f"F{next(self._ts):08d}"
+                answer.update(file_id=file_id, upload_url=f"{str(request.base_url).rstrip('/')}/upload/{file_id}")
+            elif method == "files.completeUploadExternal":
+                files = json.loads(payload["files"]) if isinstance(payload.get("files"), str) else payload["files"]
+                payload["files"] = files
+                answer["files"] = [{"id": f["id"], "title": f.get("title"),
+                                    "permalink": f"https://acme.slack.example/files/{f['id']}"} for f in files]
+            answer.setdefault("channel", payload.get("channel") or payload.get("channel_id"))
             self._record(SlackCall(method, payload))
-            ts = f"{int(time.time())}.{next(self._ts):06d}"
-            return JSONResponse({"ok": True, "channel": payload.get("channel"), "ts": ts,
-                                 "message": {"text": payload.get("text"), "ts": ts}})
+            return JSONResponse(answer)
+
+        async def upload(request: Request) -> Response:
+            self.uploaded[request.path_params["file_id"]] = await request.body()
+            return Response("OK")
 
         async def response_url(request: Request) -> Response:
             failure = self._injected_failure("response_url")
@@ -126,6 +151,7 @@ class SlackEmulator:
 
         return Starlette(routes=[
             Route("/api/{method}", web_api, methods=["POST"]),
+            Route("/upload/{file_id}", upload, methods=["POST"]),
             Route("/response/{channel}/{request}", response_url, methods=["POST"]),
         ])
 

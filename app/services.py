@@ -11,8 +11,10 @@ from slack_sdk import WebClient
 
 from app.config import Settings
 from app.integrations.crm import CrmClient
+from app.integrations.pacing import ChannelPacer
 from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker, Throttle
 from app.integrations.slack_poster import SlackPoster
+from app.jobs.notification_store import NotificationStore
 from app.jobs.queue import JobQueue
 
 
@@ -21,6 +23,7 @@ class Services:
     settings: Settings
     redis: redis.Redis
     jobs: JobQueue
+    notifications: NotificationStore
     crm_downstream: Downstream
     slack_downstream: Downstream
     crm: CrmClient
@@ -63,8 +66,14 @@ def build_services(settings: Settings, *, sleep: Callable[[float], None] = time.
         settings=settings,
         redis=connection,
         jobs=JobQueue(connection),
+        notifications=NotificationStore(connection),
         crm_downstream=crm_downstream,
         slack_downstream=slack_downstream,
         crm=CrmClient(base_url=settings.crm_base_url, downstream=crm_downstream, token=crm_token),
-        slack=SlackPoster(client=web_client, downstream=slack_downstream, api_url=settings.slack_api_url),
+        slack=SlackPoster(
+            client=web_client,
+            downstream=slack_downstream,
+            api_url=settings.slack_api_url,
+            pacer=ChannelPacer(connection, settings.slack_channel_interval_s, settings.slack_channel_burst),
+        ),
     )

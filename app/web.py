@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from app.crm_webhook import crm_webhook_endpoint
 from app.metrics import HttpMetrics, SharedStateCollector
 from app.services import Services
 from app.slack.listeners import build_bolt_app
@@ -30,6 +31,7 @@ def create_web_app(services: Services) -> Starlette:
         signing_secret=signing_secret,
         bot_token=settings.slack_bot_token.get_secret_value(),
         jobs=services.jobs,
+        notifications=services.notifications,
     )
     verifier = SignatureVerifier(signing_secret)
     registry = CollectorRegistry()
@@ -68,6 +70,7 @@ def create_web_app(services: Services) -> Starlette:
     return Starlette(
         routes=[
             Route("/slack/events", slack_events, methods=["POST"]),
+            Route("/webhooks/crm", crm_webhook_endpoint(settings, services.jobs), methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),

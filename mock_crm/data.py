@@ -92,3 +92,23 @@ def _ticket(number: int, customer_id: str, subject: str, priority: str, status: 
         "status": status,
         "created_at": created.isoformat(),
     }
+
+
+AGENTS = ["Ana (support)", "Ben (support)", "Chloe (engineering)", "Dev (billing)"]
+
+
+def ticket_events(ticket: dict[str, Any]) -> list[dict[str, Any]]:
+    """A ticket's history, derived from the ticket itself so it is the same on every call."""
+    rng = random.Random(ticket["id"])
+    opened = datetime.fromisoformat(ticket["created_at"])
+    events = [{"at": opened.isoformat(), "event": "created", "by": "customer", "note": ticket["subject"]}]
+    at = opened
+    for _ in range(rng.randint(0, 3)):
+        at += timedelta(hours=rng.randint(1, 48))
+        events.append({"at": at.isoformat(), "event": "comment", "by": rng.choice(AGENTS),
+                       "note": rng.choice(["Asked for logs", "Reproduced", "Waiting on customer", "Escalated"])})
+    if ticket["status"] in ("pending", "closed"):
+        at += timedelta(hours=rng.randint(1, 72))
+        events.append({"at": at.isoformat(), "event": f"status:{ticket['status']}", "by": rng.choice(AGENTS),
+                       "note": ""})
+    return events

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mock_crm.data import seed_customers, seed_tickets
+from mock_crm.data import seed_customers, seed_tickets, ticket_events
 from mock_crm.webhooks import WebhookSender
 
 FAULT_MODES = ("ok", "down", "slow", "flaky")
@@ -103,10 +103,31 @@ def create_crm_app(state: CrmState | None = None, token: str | None = None,
         return JSONResponse(customer) if customer else _error(404, "no such customer")
 
     async def customer_tickets(request: Request) -> Response:
+        """All tickets at once, or a page of them with `limit` and `cursor` (answers `next_cursor`)."""
         customer_id = request.path_params["customer_id"]
         if find_customer(customer_id) is None:
             return _error(404, "no such customer")
-        return JSONResponse({"tickets": [t for t in crm.tickets if t["customer_id"] == customer_id]})
+        tickets = [t for t in crm.tickets if t["customer_id"] == customer_id]
+        if "limit" not in request.query_params:
+            return JSONResponse({"tickets": tickets, "next_cursor": None})
+        try:
+            limit = min(MAX_LIMIT, max(1, int(request.query_params["limit"])))
+            start = int(request.query_params.get("cursor") or 0)
+        except ValueError:
+            return _error(400, "limit and cursor must be whole numbers")
+        page = tickets[start:start + limit]
+        more = start + limit < len(tickets)
+        return JSONResponse({"tickets": page, "next_cursor": str(start + limit) if more else None})
+
+    async def get_ticket(request: Request) -> Response:
+        ticket = next((t for t in crm.tickets if t["id"] == request.path_params["ticket_id"]), None)
+        return JSONResponse(ticket) if ticket else _error(404, "no such ticket")
+
+    async def ticket_history(request: Request) -> Response:
+        ticket = next((t for t in crm.tickets if t["id"] == request.path_params["ticket_id"]), None)
+        if ticket is None:
+            return _error(404, "no such ticket")
+        return JSONResponse({"history": ticket_events(ticket)})
 
     async def json_body(request: Request) -> dict[str, Any] | None:
         try:
@@ -178,6 +199,8 @@ def create_crm_app(state: CrmState | None = None, token: str | None = None,
         Route("/customers/{customer_id}", get_customer, methods=["GET"]),
         Route("/customers/{customer_id}/tickets", customer_tickets, methods=["GET"]),
         Route("/tickets", create_ticket, methods=["POST"]),
+        Route("/tickets/{ticket_id}", get_ticket, methods=["GET"]),
+        Route("/tickets/{ticket_id}/history", ticket_history, methods=["GET"]),
         Route("/admin/faults", set_faults, methods=["POST"]),
         Route("/admin/stats", stats, methods=["GET"]),
     ])

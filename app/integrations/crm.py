@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -71,6 +72,27 @@ class CrmClient:
     def get_customer(self, customer_id: str) -> Customer | None:
         record = self._get(f"/customers/{quote(customer_id, safe='')}")
         return Customer.from_crm(record) if record else None
+
+    def get_ticket(self, ticket_id: str) -> Ticket | None:
+        record = self._get(f"/tickets/{quote(ticket_id, safe='')}")
+        return Ticket.from_crm(record) if record else None
+
+    def ticket_history(self, ticket_id: str) -> list[dict[str, Any]]:
+        found = self._get(f"/tickets/{quote(ticket_id, safe='')}/history") or {}
+        history = found.get("history") if isinstance(found, dict) else None
+        if not isinstance(history, list):
+            raise DownstreamFailed(self._downstream.name, "the answer had no valid 'history' list")
+        return [event for event in history if isinstance(event, dict)]
+
+    def ticket_pages(self, customer_id: str, page_size: int = 50) -> Iterator[list[Ticket]]:
+        """A customer's tickets a page at a time, following the CRM's cursor."""
+        cursor: str | None = ""
+        while cursor is not None:
+            found = self._get(f"/customers/{quote(customer_id, safe='')}/tickets",
+                              {"limit": page_size, "cursor": cursor}) or {}
+            yield [Ticket.from_crm(record) for record in _list(found, "tickets", self._downstream.name)]
+            next_cursor = found.get("next_cursor")
+            cursor = str(next_cursor) if next_cursor else None
 
     def list_tickets(self, customer_id: str) -> list[Ticket]:
         found = self._get(f"/customers/{quote(customer_id, safe='')}/tickets") or {}

@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.error import URLError
 from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.webhook import WebhookClient
 
 from app.integrations.errors import DownstreamRejected
+from app.integrations.pacing import ChannelPacer
 from app.integrations.resilience import Downstream, RetryableFailure
 from app.slack.messages import Message
 
@@ -47,12 +49,24 @@ def _sdk_call(method: str, call: Callable[[], Any]) -> Any:
         raise RetryableFailure(f"{method}: connection failed: {type(exc).__name__}") from None
     except json.JSONDecodeError:
         raise RetryableFailure(f"{method}: the answer was not JSON") from None
+    except SlackRequestError as exc:
+        # files_upload_v2 raises this when the upload URL answers anything but 200.
+        raise RetryableFailure(f"{method}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    title: str
+    content: bytes
 
 
 class SlackPoster:
-    def __init__(self, *, client: WebClient, downstream: Downstream, api_url: str) -> None:
+    def __init__(self, *, client: WebClient, downstream: Downstream, api_url: str,
+                 pacer: ChannelPacer | None = None) -> None:
         self._client = client
         self._downstream = downstream
+        self._pacer = pacer
         # response_url is signed into the request by Slack; still, only ever post to Slack's own hosts.
         self._response_hosts = {"hooks.slack.com", urlsplit(api_url).hostname}
 
@@ -63,10 +77,29 @@ class SlackPoster:
             kwargs["blocks"] = message.blocks
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
+        if self._pacer:
+            self._pacer.wait_turn(channel)
         response = self._downstream.call(
             lambda: _sdk_call("chat.postMessage", lambda: self._client.chat_postMessage(**kwargs))
         )
         return str(response.get("ts", ""))
+
+    def update_message(self, channel: str, ts: str, message: Message) -> None:
+        """chat.update: replace a message the bot posted (its blocks too: none removes the buttons)."""
+        kwargs: dict[str, Any] = {"channel": channel, "ts": ts, "text": message.text, "blocks": message.blocks}
+        self._downstream.call(lambda: _sdk_call("chat.update", lambda: self._client.chat_update(**kwargs)))
+
+    def upload_files(self, channel: str, uploads: list[Upload], comment: str, thread_ts: str | None = None) -> str:
+        """files_upload_v2 (three calls); answers the first file's permalink."""
+        file_uploads = [{"content": u.content, "filename": u.filename, "title": u.title} for u in uploads]
+
+        def upload() -> Any:
+            return self._client.files_upload_v2(file_uploads=file_uploads, channel=channel, thread_ts=thread_ts,
+                                                initial_comment=comment)
+
+        response = self._downstream.call(lambda: _sdk_call("files.upload", upload))
+        files = response.get("files") or [{}]
+        return str(files[0].get("permalink", ""))
 
     def respond(self, response_url: str, message: Message, in_channel: bool) -> None:
         """Answer a slash command through its response_url: to the channel, or to the user alone."""

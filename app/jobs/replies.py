@@ -14,14 +14,14 @@ class Replies:
         self._response_url = response_url
 
     def publish(self, message: Message) -> None:
-        """For everyone: the channel of a slash command, the thread of a mention."""
-        if self._request.origin == "mention":
+        """For everyone: the channel of a slash command, the thread of a mention or a button's message."""
+        if self._request.thread_ts:
             self._slack.post_message(self._request.channel_id, message, thread_ts=self._request.thread_ts)
         else:
             self._slack.post_to_command_channel(self._request.channel_id, message, self._response_url)
 
     def to_asker(self, message: Message) -> None:
-        """For the one who asked: ephemeral for a slash command, in the thread for a mention."""
+        """For the one who asked: ephemeral for a slash command, in the thread otherwise."""
         if self._request.origin == "command" and self._response_url:
             self._slack.respond(self._response_url, message, in_channel=False)
         else:

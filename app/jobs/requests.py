@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-Origin = Literal["command", "mention"]
+Origin = Literal["command", "mention", "button"]
 
 
 @dataclass(frozen=True)
@@ -15,7 +15,7 @@ class SlackRequest:
     team_id: str
     channel_id: str
     user_id: str
-    # The mention's own ts (or its thread's): where a mention is answered.
+    # Where a mention or a button click is answered: the thread of this message.
     thread_ts: str | None = None
     customer: str | None = None
 

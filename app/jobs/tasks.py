@@ -29,7 +29,8 @@ def summarize_customer(request: dict[str, Any]) -> str:
     slack_request = SlackRequest.from_job_args(request)
     services = runtime.current()
     replies = _replies_for(slack_request)
-    if slack_request.origin == "mention":
+    if slack_request.origin != "command":
+        # A slash command's ack already said it; a mention or a click hears it in the thread.
         replies.publish(messages.Message(text=messages.WORKING))
     query = slack_request.customer or ""
     try:

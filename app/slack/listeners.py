@@ -13,6 +13,7 @@ from typing import Any
 from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 
+from app.jobs.notification_store import NotificationStore
 from app.jobs.queue import JobQueue, QueueUnavailable, new_request_id
 from app.jobs.requests import SlackRequest
 from app.slack import messages
@@ -22,6 +23,12 @@ log = logging.getLogger(__name__)
 
 SUMMARIZE_JOB = "app.jobs.tasks.summarize_customer"
 HELP_JOB = "app.jobs.tasks.reply_with_help"
+# Which notification each button belongs on, and the job it starts.
+BUTTON_JOBS = {
+    messages.DRAFT_ACTION: ("ticket", "app.jobs.notifications.draft_response"),
+    messages.DISMISS_ACTION: (None, "app.jobs.notifications.dismiss"),
+    messages.SUMMARIZE_ACTION: ("customer", SUMMARIZE_JOB),
+}
 
 
 class _IgnoredTokenNotice(logging.Filter):
@@ -31,7 +38,7 @@ class _IgnoredTokenNotice(logging.Filter):
         return "will be ignored" not in record.getMessage()
 
 
-def build_bolt_app(*, signing_secret: str, bot_token: str, jobs: JobQueue) -> App:
+def build_bolt_app(*, signing_secret: str, bot_token: str, jobs: JobQueue, notifications: NotificationStore) -> App:
     def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
         # A single-workspace app: the token is known, so no auth.test round trip per request.
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
@@ -74,7 +81,7 @@ def build_bolt_app(*, signing_secret: str, bot_token: str, jobs: JobQueue) -> Ap
     def on_mention(ack: Any, event: dict[str, Any], body: dict[str, Any]) -> BoltResponse | None:
         event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
         try:
-            if not jobs.first_delivery(event_id):
+            if not jobs.first_time("slack-event", event_id):
                 log.info("event %s delivered again; already queued", event_id)
                 ack()
                 return None
@@ -93,10 +100,42 @@ def build_bolt_app(*, signing_secret: str, bot_token: str, jobs: JobQueue) -> Ap
         try:
             jobs.enqueue(SUMMARIZE_JOB if isinstance(intent, Summarize) else HELP_JOB, request)
         except QueueUnavailable as exc:
-            jobs.forget_delivery(event_id)
+            jobs.forget("slack-event", event_id)
             return _retry_later(exc)
         ack()
         return None
+
+    def on_notification_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> BoltResponse | None:
+        action_id = action["action_id"]
+        channel = (body.get("channel") or {}).get("id", "")
+        ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts", "")
+        user = (body.get("user") or {}).get("id", "")
+        wanted_kind, job = BUTTON_JOBS[action_id]
+        try:
+            record = notifications.get(channel, ts) if channel and ts else None
+            if record is None or (wanted_kind and record.get("kind") != wanted_kind):
+                # Not a message we posted with this button: a payload from elsewhere, or made up.
+                log.warning("refused %s from %s on %s/%s: no such notification", action_id, user, channel, ts)
+                return BoltResponse(status=403, body="not a notification of this app")
+            if not jobs.first_time(f"button-{action_id}", f"{channel}:{ts}"):
+                log.info("%s on %s/%s clicked again; already acting on it", action_id, channel, ts)
+                ack()
+                return None
+            if job == SUMMARIZE_JOB:
+                request = SlackRequest(request_id=new_request_id(), origin="button", team_id=body.get("team", {}).get(
+                    "id", ""), channel_id=channel, user_id=user, thread_ts=ts, customer=record["customer_id"])
+                jobs.enqueue(SUMMARIZE_JOB, request)
+            else:
+                jobs.put(jobs.notifications, job, {"channel": channel, "ts": ts, "user": user},
+                         job_id=f"{action_id}-{new_request_id()}", description=f"{action_id} in {channel}")
+        except QueueUnavailable as exc:
+            jobs.forget(f"button-{action_id}", f"{channel}:{ts}")
+            return _retry_later(exc)
+        ack()
+        return None
+
+    for action_id in BUTTON_JOBS:
+        app.action(action_id)(on_notification_button)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:

@@ -177,7 +177,7 @@ def test_health_readiness_and_metrics(stack: Stack) -> None:
     ready = stack.http.get("/readyz").json()
     assert ready["redis"] == "ok"
     assert ready["circuit_breakers"] == {"CRM": "closed", "Slack": "closed"}
-    assert ready["queues"] == {"acme-summaries": 0}
+    assert ready["queues"] == {"acme-summaries": 0, "acme-notifications": 0, "acme-reports": 0}
     metrics = stack.http.get("/metrics").text
     assert 'acme_http_requests_total{path="/slack/events",status="200"}' in metrics
     assert 'acme_circuit_breaker_state{downstream="CRM",state="closed"} 1.0' in metrics

@@ -1,0 +1,61 @@
+"""POST /webhooks/crm: verify, check, deduplicate and queue; the worker does the rest."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from app.config import Settings
+from app.domain.crm_events import MalformedEvent, event_to_job_args, notification_for, parse_event
+from app.jobs.queue import CRM_EVENT_MEMORY_S, JobQueue, QueueUnavailable
+from app.webhook_signature import crm_signature_is_valid
+
+log = logging.getLogger(__name__)
+NOTIFY_JOB = "app.jobs.notifications.post_notification"
+MAX_BODY_BYTES = 256 * 1024
+
+
+def _answer(http_status: int, **body: str) -> JSONResponse:
+    return JSONResponse(body, status_code=http_status)
+
+
+def crm_webhook_endpoint(settings: Settings, jobs: JobQueue) -> Callable[[Request], Awaitable[Response]]:
+    secret = settings.crm_webhook_secret.get_secret_value() if settings.crm_webhook_secret else None
+
+    async def receive(request: Request) -> Response:
+        if not secret:
+            return _answer(503, error="CRM webhooks are off: CRM_WEBHOOK_SECRET is not set")
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return _answer(413, error="the body is larger than 256 KiB")
+        if not crm_signature_is_valid(secret, request.headers.get("x-crm-timestamp"),
+                                      request.headers.get("x-crm-signature"), body):
+            return _answer(401, error="bad or missing signature, or a timestamp more than 300 s away")
+        try:
+            event = parse_event(body)
+        except MalformedEvent as exc:
+            log.warning("refused a CRM webhook: %s", exc)
+            return _answer(400, error=str(exc))
+        decision = notification_for(event, settings.notify_priority_set)
+        if isinstance(decision, str):
+            log.info("CRM event %s (%s) ignored: %s", event.id, event.type, decision)
+            return _answer(202, status="ignored", reason=decision)
+        try:
+            if not jobs.first_time("crm-event", event.id, CRM_EVENT_MEMORY_S):
+                log.info("CRM event %s delivered again; already acted on", event.id)
+                return _answer(200, status="duplicate")
+            try:
+                jobs.put(jobs.notifications, NOTIFY_JOB, {"event": event_to_job_args(event)},
+                         job_id=f"crm-{event.id}", description=f"notify {event.type} {event.id}")
+            except QueueUnavailable:
+                jobs.forget("crm-event", event.id)
+                raise
+        except QueueUnavailable as exc:
+            log.error("could not queue CRM event %s: %s", event.id, exc)
+            return _answer(503, error="the job queue is unavailable; deliver the event again later")
+        return _answer(202, status="queued")
+
+    return receive
