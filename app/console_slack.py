@@ -201,3 +201,19 @@ class SlackRequestSigner:
             "authorizations": [{"team_id": self.team_id, "user_id": bot_user, "is_bot": True}],
         })
         return body, self.signed(body, timestamp=timestamp, content_type="application/json")
+
+    def block_action(self, action_id: str, *, channel: str, user: str, message: dict[str, Any],
+                     value: str = "", timestamp: int | None = None) -> tuple[str, dict[str, str]]:
+        """A click on a button of `message` (as the Slack emulator stored it), as Slack posts it."""
+        n = next(self._ids)
+        payload = {
+            "type": "block_actions", "team": {"id": self.team_id}, "user": {"id": user, "name": "you"},
+            "api_app_id": "A0ACME", "token": "deprecated-verification-token", "trigger_id": f"trigger.{n}",
+            "container": {"type": "message", "message_ts": message.get("ts"), "channel_id": channel},
+            "channel": {"id": channel, "name": "demo"}, "message": message,
+            "response_url": f"{self._response_base_url}/response/{channel}/{n}",
+            "actions": [{"action_id": action_id, "block_id": "notification_actions", "value": value,
+                         "type": "button", "action_ts": f"{int(time.time())}.{n:06d}"}],
+        }
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)})
+        return body, self.signed(body, timestamp=timestamp, content_type="application/x-www-form-urlencoded")
