@@ -65,7 +65,7 @@ class SlackEmulator:
         self.uploaded: dict[str, bytes] = {}
         self.not_member_of: set[str] = set()
         self._failures: list[_Failure] = []
-        self._on_call = on_call
+        self.on_call = on_call
         self._ts = itertools.count(1)
         self._changed = threading.Condition()
 
@@ -88,8 +88,8 @@ class SlackEmulator:
         with self._changed:
             self.calls.append(call)
             self._changed.notify_all()
-        if self._on_call:
-            self._on_call(call)
+        if self.on_call:
+            self.on_call(call)
 
     def _injected_failure(self, method: str) -> _Failure | None:
         for failure in self._failures:

@@ -22,6 +22,7 @@ from app.http_server import BackgroundServer
 from app.jobs.worker import WorkerThread
 from app.logs import configure_logging
 from app.services import Services, build_services
+from app.slack.mrkdwn import unescape
 from app.web import create_web_app
 from mock_crm.server import create_crm_app
 
@@ -37,7 +38,8 @@ INTRO = """ACME Assistant demo: everything runs here, offline. Try:
 
 # Slack draws these emoji codes as pictures; a terminal shows the same characters.
 EMOJI = {":red_circle:": "\U0001f534", ":large_orange_circle:": "\U0001f7e0", ":large_blue_circle:": "\U0001f535",
-         ":white_circle:": "\u26aa", ":mag:": "\U0001f50d", ":warning:": "\u26a0\ufe0f"}
+         ":white_circle:": "\u26aa", ":mag:": "\U0001f50d", ":warning:": "\u26a0\ufe0f",
+         ":large_green_circle:": "\U0001f7e2", ":large_yellow_circle:": "\U0001f7e1"}
 
 
 def _as_shown(text: str) -> str:
@@ -49,18 +51,31 @@ def _as_shown(text: str) -> str:
 class ChannelPrinter:
     """Prints each message the bot sends as a person in the channel would see it."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, uploaded: dict[str, bytes] | None = None) -> None:
         self._out = out
+        self._uploaded = uploaded if uploaded is not None else {}
 
     def __call__(self, call: SlackCall) -> None:
-        where = CHANNEL_NAME if call.payload.get("channel") == CHANNEL else str(call.payload.get("channel"))
-        if call.method == "response_url" and call.payload.get("response_type") != "in_channel":
-            header = f"[{where}] {BOT_NAME} (only visible to you):"
-        elif call.payload.get("thread_ts"):
-            header = f"[{where}] {BOT_NAME} in thread {call.payload['thread_ts']}:"
+        channel = call.payload.get("channel") or call.payload.get("channel_id")
+        where = CHANNEL_NAME if channel == CHANNEL else str(channel)
+        thread = call.payload.get("thread_ts")
+        in_thread = f" in thread {thread}" if thread else ""
+        if call.method == "files.getUploadURLExternal":
+            return
+        if call.method == "files.completeUploadExternal":
+            files = ", ".join(f"{f.get('title')} ({len(self._uploaded.get(f['id'], b''))} bytes)"
+                              for f in call.payload.get("files", []))
+            header = f"[{where}] {BOT_NAME} uploaded {files}{in_thread}:"
+            text = _as_shown(unescape(str(call.payload.get("initial_comment", ""))))
         else:
-            header = f"[{where}] {BOT_NAME}:"
-        body = "\n".join("    " + line for line in _as_shown(call.visible_text).splitlines())
+            if call.method == "response_url" and call.payload.get("response_type") != "in_channel":
+                header = f"[{where}] {BOT_NAME} (only visible to you):"
+            elif call.method == "chat.update":
+                header = f"[{where}] {BOT_NAME} edited its message {call.payload.get('ts')}:"
+            else:
+                header = f"[{where}] {BOT_NAME}{in_thread}:"
+            text = _as_shown(call.visible_text)
+        body = "\n".join("    " + line for line in text.splitlines())
         self._out.write(f"{header}\n{body}\n")
         self._out.flush()
 
@@ -69,7 +84,8 @@ class Demo:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.redis = EmbeddedRedis()
-        self.slack = SlackEmulator(on_call=ChannelPrinter(out))
+        self.slack = SlackEmulator()
+        self.slack.on_call = ChannelPrinter(out, self.slack.uploaded)
         self._servers: list[BackgroundServer] = []
         self._worker: WorkerThread | None = None
         self.services: Services | None = None

@@ -18,6 +18,7 @@ from app.crm_webhook import crm_webhook_endpoint
 from app.metrics import HttpMetrics, SharedStateCollector
 from app.services import Services
 from app.slack.listeners import build_bolt_app
+from app.status import read_status
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ def create_web_app(services: Services) -> Starlette:
         bot_token=settings.slack_bot_token.get_secret_value(),
         jobs=services.jobs,
         notifications=services.notifications,
+        system_status=lambda: read_status(services.breakers, services.jobs.queues),
     )
     verifier = SignatureVerifier(signing_secret)
     registry = CollectorRegistry()
@@ -53,11 +55,12 @@ def create_web_app(services: Services) -> Starlette:
 
     async def readyz(request: Request) -> Response:
         try:
-            services.redis.ping()
+            status = read_status(services.breakers, services.jobs.queues)
             report = {
                 "redis": "ok",
-                "circuit_breakers": {b.name: b.state for b in services.breakers},
-                "queues": {q.name: q.count for q in services.jobs.queues},
+                "circuit_breakers": {b.name: b.state for b in status.breakers},
+                "queues": {q.name: q.depth for q in status.queues},
+                "oldest_waiting_job_s": {q.name: q.oldest_wait_s for q in status.queues},
             }
         except redis.RedisError as exc:
             log.warning("not ready: Redis does not answer: %s", exc)

@@ -65,7 +65,7 @@ def tell_user_job_failed(
 ) -> None:
     """RQ's failure callback: the job stays in the failed registry, and the asker hears about it."""
     request = job.kwargs.get("request")
-    if not request:
+    if not request or job.meta.get("user_told"):
         return
     try:
         _replies_for(SlackRequest.from_job_args(request)).to_asker(

@@ -8,8 +8,10 @@ thread pool and polls for the ack every 10 ms (see shared/LIBRARY-NOTES.md).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
+import redis
 from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 
@@ -17,12 +19,32 @@ from app.jobs.notification_store import NotificationStore
 from app.jobs.queue import JobQueue, QueueUnavailable, new_request_id
 from app.jobs.requests import SlackRequest
 from app.slack import messages
-from app.slack.commands import Help, MissingCustomer, Summarize, parse_command, parse_mention
+from app.slack.commands import (
+    Help,
+    Intent,
+    MissingCustomer,
+    Report,
+    Status,
+    Summarize,
+    parse_command,
+    parse_mention,
+)
+from app.status import SystemStatus
 
 log = logging.getLogger(__name__)
 
 SUMMARIZE_JOB = "app.jobs.tasks.summarize_customer"
+REPORT_JOB = "app.jobs.reports.build_report"
 HELP_JOB = "app.jobs.tasks.reply_with_help"
+
+
+def _job_for(intent: Intent) -> tuple[str, str | None]:
+    """The job an intent starts, and the customer it is about."""
+    if isinstance(intent, Summarize):
+        return SUMMARIZE_JOB, intent.customer
+    if isinstance(intent, Report):
+        return REPORT_JOB, intent.customer
+    return HELP_JOB, None
 # Which notification each button belongs on, and the job it starts.
 BUTTON_JOBS = {
     messages.DRAFT_ACTION: ("ticket", "app.jobs.notifications.draft_response"),
@@ -38,7 +60,14 @@ class _IgnoredTokenNotice(logging.Filter):
         return "will be ignored" not in record.getMessage()
 
 
-def build_bolt_app(*, signing_secret: str, bot_token: str, jobs: JobQueue, notifications: NotificationStore) -> App:
+def build_bolt_app(
+    *,
+    signing_secret: str,
+    bot_token: str,
+    jobs: JobQueue,
+    notifications: NotificationStore,
+    system_status: Callable[[], SystemStatus],
+) -> App:
     def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
         # A single-workspace app: the token is known, so no auth.test round trip per request.
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
@@ -59,20 +88,31 @@ def build_bolt_app(*, signing_secret: str, bot_token: str, jobs: JobQueue, notif
             ack(text=messages.help_text().text, blocks=messages.help_text().blocks)
             return
         if isinstance(intent, MissingCustomer):
-            ack(text=messages.needs_customer().text)
+            ack(text=messages.needs_customer(intent.verb).text)
             return
+        if isinstance(intent, Status):
+            # Answered here, not queued: it is most wanted when the queue is stuck.
+            try:
+                status = messages.system_status(system_status())
+            except redis.RedisError as exc:
+                log.error("could not read the status: %s", exc)
+                ack(text=messages.queue_unavailable())
+                return
+            ack(text=status.text, blocks=status.blocks)
+            return
+        job, customer = _job_for(intent)
         request = SlackRequest(
             request_id=new_request_id(),
             origin="command",
             team_id=command.get("team_id", ""),
             channel_id=command["channel_id"],
             user_id=command.get("user_id", ""),
-            customer=intent.customer,
+            customer=customer,
         )
         try:
-            jobs.enqueue(SUMMARIZE_JOB, request, response_url=command.get("response_url"))
+            jobs.enqueue(job, request, response_url=command.get("response_url"))
         except QueueUnavailable as exc:
-            log.error("could not queue /acme summary: %s", exc)
+            log.error("could not queue /acme %s: %s", command.get("text", "").split(" ")[0], exc)
             ack(text=messages.queue_unavailable())
             return
         ack(text=messages.WORKING)
@@ -87,7 +127,7 @@ def build_bolt_app(*, signing_secret: str, bot_token: str, jobs: JobQueue, notif
                 return None
         except QueueUnavailable as exc:
             return _retry_later(exc)
-        intent = parse_mention(event.get("text", ""))
+        job, customer = _job_for(parse_mention(event.get("text", "")))
         request = SlackRequest(
             request_id=new_request_id(),
             origin="mention",
@@ -95,10 +135,10 @@ def build_bolt_app(*, signing_secret: str, bot_token: str, jobs: JobQueue, notif
             channel_id=event["channel"],
             user_id=event.get("user", ""),
             thread_ts=event.get("thread_ts") or event["ts"],
-            customer=intent.customer if isinstance(intent, Summarize) else None,
+            customer=customer,
         )
         try:
-            jobs.enqueue(SUMMARIZE_JOB if isinstance(intent, Summarize) else HELP_JOB, request)
+            jobs.enqueue(job, request)
         except QueueUnavailable as exc:
             jobs.forget("slack-event", event_id)
             return _retry_later(exc)

@@ -11,6 +11,7 @@ from typing import Any
 from app.domain.customers import Ambiguous, NoMatch
 from app.domain.summary import CustomerSummary
 from app.slack.mrkdwn import escape
+from app.status import SystemStatus
 
 WORKING = "Working on it..."
 PRIORITY_EMOJI = {"urgent": ":red_circle:", "high": ":large_orange_circle:", "normal": ":large_blue_circle:",
@@ -36,15 +37,16 @@ def help_text() -> Message:
     text = (
         "*ACME Assistant* connects Slack to the CRM.\n"
         "\u2022 `/acme summary <customer>`: a summary of a customer (an id, a name or an email)\n"
-        "\u2022 `@acme summarize <customer>`: the same, answered in the thread\n"
+        "\u2022 `/acme report <customer>`: a full account report, uploaded as a file with a chart\n"
+        "\u2022 `/acme status`: the circuit breakers and the job queues\n"
+        "\u2022 `@acme summarize <customer>` or `@acme report <customer>`: answered in the thread\n"
         "\u2022 `/acme help`: this help"
     )
     return Message(text=text, blocks=[_section(text)])
 
 
-def needs_customer() -> Message:
-    text = "Which customer? Try `/acme summary Globex` (an id, a name or an email)."
-    return Message(text=text)
+def needs_customer(verb: str = "summary") -> Message:
+    return Message(text=f"Which customer? Try `/acme {verb} Globex` (an id, a name or an email).")
 
 
 def customer_summary(summary: CustomerSummary) -> Message:
@@ -139,3 +141,19 @@ def notification_settled(text: str, outcome: str) -> Message:
 def draft_reply(draft: str) -> Message:
     quoted = "\n".join(f">{escape(line)}" if line else ">" for line in draft.splitlines())
     return Message(text=f"Here is a draft reply; edit it before you send it:\n{quoted}")
+
+
+def system_status(status: SystemStatus) -> Message:
+    icons = {"closed": ":large_green_circle:", "half-open": ":large_yellow_circle:", "open": ":red_circle:"}
+    breakers = "\n".join(
+        f"{icons.get(b.state, ':white_circle:')} *{b.name}*: {b.state}"
+        + (f" (next trial in {b.retry_in_s} s)" if b.retry_in_s else "")
+        for b in status.breakers
+    )
+    queues = "\n".join(
+        f"\u2022 `{q.name}`: {q.depth} waiting"
+        + (f", oldest for {q.oldest_wait_s:.0f} s" if q.oldest_wait_s is not None else "")
+        for q in status.queues
+    )
+    text = f"*Circuit breakers*\n{breakers}\n*Queues*\n{queues}"
+    return Message(text=text, blocks=[_section(text)])
