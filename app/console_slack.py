@@ -44,7 +44,14 @@ class SlackCall:
         blocks = self.payload.get("blocks")
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
-        parts = [b["text"]["text"] for b in blocks or [] if isinstance(b.get("text"), dict)]
+        parts = []
+        for block in blocks or []:
+            if isinstance(block.get("text"), dict):
+                parts.append(block["text"]["text"])
+            elif block.get("type") == "context":
+                parts.append(" ".join(e.get("text", "") for e in block.get("elements", [])))
+            elif block.get("type") == "actions":
+                parts.append("  ".join(f"[ {e['text']['text']} ]" for e in block.get("elements", [])))
         return unescape("\n".join(parts) if parts else self.text)
 
 

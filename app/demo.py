@@ -17,7 +17,8 @@ import httpx
 
 from app.config import load_settings
 from app.console_slack import SlackCall, SlackEmulator, SlackRequestSigner
-from app.embedded_redis import EmbeddedRedis
+from app.domain.customers import Customer, Matched, resolve_customer
+from app.embedded_redis import EmbeddedRedis, free_port
 from app.http_server import BackgroundServer
 from app.jobs.worker import WorkerThread
 from app.logs import configure_logging
@@ -25,14 +26,18 @@ from app.services import Services, build_services
 from app.slack.mrkdwn import unescape
 from app.web import create_web_app
 from mock_crm.server import create_crm_app
+from mock_crm.webhooks import WebhookSender
 
 CHANNEL = "C0DEMO"
 CHANNEL_NAME = "#demo"
 USER = "U0YOU"
 BOT_NAME = "acme"
 INTRO = """ACME Assistant demo: everything runs here, offline. Try:
-  /acme summary Globex        /acme summary cus_003        /acme summary Acme
-  @acme summarize Initech     /acme help                   (Ctrl-D to quit)
+  /acme summary Globex        /acme summary Acme           @acme summarize Initech
+  /acme report Globex         /acme status                 /acme help
+  crm ticket Globex urgent Checkout is down      then: click Draft response
+  crm customer Newco pro                         then: click Summarize
+  (Ctrl-D to quit)
 """
 
 
@@ -80,6 +85,10 @@ class ChannelPrinter:
         self._out.flush()
 
 
+PRIORITY_WORDS = ("low", "normal", "high", "urgent")
+PLAN_WORDS = ("free", "starter", "pro", "enterprise")
+
+
 class Demo:
     def __init__(self, out: TextIO) -> None:
         self.out = out
@@ -88,59 +97,109 @@ class Demo:
         self.slack.on_call = ChannelPrinter(out, self.slack.uploaded)
         self._servers: list[BackgroundServer] = []
         self._worker: WorkerThread | None = None
+        self._webhooks: WebhookSender | None = None
         self.services: Services | None = None
 
     def start(self) -> Demo:
         self.redis.start()
-        crm = self._serve(create_crm_app(), "mock-crm")
+        signing_secret, webhook_secret = secrets.token_hex(16), secrets.token_hex(16)
+        app_port = free_port()
+        # The mock CRM tells the app about new tickets and customers, as a real CRM would.
+        self._webhooks = WebhookSender(f"http://127.0.0.1:{app_port}/webhooks/crm", webhook_secret)
+        self.crm = self._serve(create_crm_app(webhooks=self._webhooks), "mock-crm")
         slack = self._serve(self.slack.asgi_app(), "slack-emulator")
-        signing_secret = secrets.token_hex(16)
         settings = load_settings(
             redis_url=self.redis.url,
-            crm_base_url=crm.url,
+            crm_base_url=self.crm.url,
+            crm_webhook_secret=webhook_secret,
             slack_api_url=f"{slack.url}/api/",
             slack_bot_token=f"xoxb-demo-{secrets.token_hex(8)}",
             slack_signing_secret=signing_secret,
+            slack_notify_channel=CHANNEL,
         )
         self.services = build_services(settings)
-        self.app = self._serve(create_web_app(self.services), "acme-serve")
+        self.app = self._serve(create_web_app(self.services), "acme-serve", port=app_port)
         self._worker = WorkerThread(self.services).start()
         self.signer = SlackRequestSigner(signing_secret, response_base_url=slack.url)
         self.http = httpx.Client(base_url=self.app.url, timeout=5)
         return self
 
-    def _serve(self, asgi_app: object, name: str) -> BackgroundServer:
-        server = BackgroundServer(asgi_app, name=name).start()  # type: ignore[arg-type]
+    def _serve(self, asgi_app: object, name: str, port: int = 0) -> BackgroundServer:
+        server = BackgroundServer(asgi_app, port=port, name=name).start()  # type: ignore[arg-type]
         self._servers.append(server)
         return server
 
     def send(self, line: str) -> None:
-        """One line as a person would type it in Slack: `/acme ...` or `@acme ...`."""
+        """One line as a person would type it: `/acme ...`, `@acme ...`, `click ...`, or `crm ...` for the CRM."""
         line = line.strip()
         if not line or line.startswith("#"):
             return
-        self.out.write(f"\nyou in {CHANNEL_NAME}: {line}\n")
-        if line.startswith("/acme"):
-            body, headers = self.signer.slash_command(line[len("/acme"):].strip(), channel=CHANNEL, user=USER)
-            response = self.http.post("/slack/events", content=body, headers=headers)
-            if response.status_code == 200 and response.text:
-                text = response.json().get("text", "") if response.headers.get("content-type", "").startswith(
-                    "application/json") else response.text
-                indented = "\n".join("    " + part for part in text.splitlines())
-                self.out.write(f"[{CHANNEL_NAME}] {BOT_NAME} (only visible to you):\n{indented}\n")
-            elif response.status_code != 200:
-                self.out.write(f"(Slack got HTTP {response.status_code} from the app)\n")
-        elif line.startswith("@acme"):
-            body, headers = self.signer.app_mention(line[len("@acme"):].strip(), channel=CHANNEL, user=USER)
-            response = self.http.post("/slack/events", content=body, headers=headers)
-            if response.status_code != 200:
-                self.out.write(f"(Slack got HTTP {response.status_code} from the app)\n")
+        self.out.write(f"\nyou in {CHANNEL_NAME}: {line}\n" if not line.startswith("crm ") else f"\nCRM: {line}\n")
+        verb = line.split(" ", 1)[0]
+        handler = {"/acme": self._slash, "@acme": self._mention, "click": self._click, "crm": self._crm}.get(verb)
+        if handler is None:
+            self._say("type /acme summary Globex, @acme summarize Globex, crm ticket Globex urgent <subject>, "
+                      "crm customer <name>, or click <button>")
         else:
-            self.out.write("(type a slash command, /acme summary Globex, or a mention, @acme summarize Globex)\n")
+            handler(line[len(verb):].strip())
         self.out.flush()
 
+    def _say(self, text: str) -> None:
+        self.out.write(f"({text})\n")
+
+    def _post(self, body: str, headers: dict[str, str]) -> httpx.Response:
+        response = self.http.post("/slack/events", content=body, headers=headers)
+        if response.status_code != 200:
+            self._say(f"Slack got HTTP {response.status_code} from the app: {response.text}")
+        return response
+
+    def _slash(self, text: str) -> None:
+        response = self._post(*self.signer.slash_command(text, channel=CHANNEL, user=USER))
+        if response.status_code == 200 and response.text:
+            json_answer = response.headers.get("content-type", "").startswith("application/json")
+            answer = _as_shown(response.json().get("text", "") if json_answer else response.text)
+            indented = "\n".join("    " + part for part in answer.splitlines())
+            self.out.write(f"[{CHANNEL_NAME}] {BOT_NAME} (only visible to you):\n{indented}\n")
+
+    def _mention(self, text: str) -> None:
+        self._post(*self.signer.app_mention(text, channel=CHANNEL, user=USER))
+
+    def _click(self, button_text: str) -> None:
+        """Click the button so labelled on the newest message that has one."""
+        for message in reversed(list(self.slack.messages.values())):
+            for block in message.get("blocks") or []:
+                for element in block.get("elements", []) if block.get("type") == "actions" else []:
+                    if element["text"]["text"].lower() == button_text.lower():
+                        self._post(*self.signer.block_action(element["action_id"], channel=CHANNEL, user=USER,
+                                                             message=message, value=element.get("value", "")))
+                        return
+        self._say(f"no message here has a button \u201c{button_text}\u201d")
+
+    def _crm(self, text: str) -> None:
+        """`ticket <customer> <priority> <subject>` or `customer <name> [plan]`: done in the mock CRM."""
+        kind, _, rest = text.partition(" ")
+        words = rest.split()
+        if kind == "ticket" and any(w in PRIORITY_WORDS for w in words):
+            at = next(i for i, w in enumerate(words) if w in PRIORITY_WORDS)
+            query, priority, subject = " ".join(words[:at]), words[at], " ".join(words[at + 1:]) or "(no subject)"
+            found = [Customer.from_crm(c) for c in
+                     self.http.get(f"{self.crm.url}/customers", params={"q": query}).json()["customers"]]
+            match = resolve_customer(query, found)
+            if not isinstance(match, Matched):
+                self._say(f"the CRM has no single customer \u201c{query}\u201d")
+                return
+            ticket = self.http.post(f"{self.crm.url}/tickets", json={
+                "customer_id": match.customer.id, "subject": subject, "priority": priority}).json()
+            self._say(f"the CRM created {ticket['id']} for {match.customer.name} and sent a webhook")
+        elif kind == "customer" and words:
+            plan = words.pop() if len(words) > 1 and words[-1] in PLAN_WORDS else "starter"
+            customer = self.http.post(f"{self.crm.url}/customers", json={"name": " ".join(words), "plan": plan}).json()
+            self._say(f"the CRM created {customer['id']} and sent a webhook")
+        else:
+            self._say("try: crm ticket Globex urgent Checkout is down, or: crm customer Newco pro")
+
     def wait_until_idle(self, timeout_s: float = 60.0, quiet_s: float = 0.3) -> None:
-        """Until no job waits or runs and Slack has heard nothing for `quiet_s`."""
+        """Until no webhook is in flight, no job waits or runs, and Slack has heard nothing for `quiet_s`."""
         assert self.services is not None
         # A job is in neither the queue nor the started registry for a moment after it is dequeued.
         time.sleep(quiet_s)
@@ -148,8 +207,9 @@ class Demo:
         while time.monotonic() < deadline:
             queues = self.services.jobs.queues
             busy = any(q.count or q.started_job_registry.count for q in queues)
+            in_flight = self._webhooks is not None and not self._webhooks.idle
             last = self.slack.calls[-1].at if self.slack.calls else 0.0
-            if not busy and time.monotonic() - last >= quiet_s:
+            if not busy and not in_flight and time.monotonic() - last >= quiet_s:
                 return
             time.sleep(0.05)
 
@@ -158,6 +218,8 @@ class Demo:
             self._worker.stop()
         for server in reversed(self._servers):
             server.stop()
+        if self._webhooks:
+            self._webhooks.close()
         if self.services:
             self.services.close()
         self.redis.stop()

@@ -43,6 +43,11 @@ class WebhookSender:
             "data": data,
         })
 
+    @property
+    def idle(self) -> bool:
+        """True when every event sent so far has been delivered (or given up on)."""
+        return self._events.unfinished_tasks == 0
+
     def close(self) -> None:
         self._events.put(None)
         self._thread.join(timeout=5)
@@ -50,15 +55,19 @@ class WebhookSender:
     def _deliver_all(self) -> None:
         with httpx.Client(timeout=5) as client:
             while (event := self._events.get()) is not None:
-                body = json.dumps(event).encode()
-                for attempt in range(1, self._attempts + 1):
-                    timestamp = str(int(time.time()))
-                    headers = {"Content-Type": "application/json", "X-CRM-Timestamp": timestamp,
-                               "X-CRM-Signature": sign(self._secret, timestamp, body)}
-                    try:
-                        response = client.post(self._url, content=body, headers=headers)
-                        if response.status_code < 500:
-                            break
-                    except httpx.HTTPError as exc:
-                        log.warning("webhook %s attempt %d failed: %s", event["id"], attempt, exc)
-                    time.sleep(attempt)
+                self._deliver(client, event)
+                self._events.task_done()
+
+    def _deliver(self, client: httpx.Client, event: dict[str, Any]) -> None:
+        body = json.dumps(event).encode()
+        for attempt in range(1, self._attempts + 1):
+            timestamp = str(int(time.time()))
+            headers = {"Content-Type": "application/json", "X-CRM-Timestamp": timestamp,
+                       "X-CRM-Signature": sign(self._secret, timestamp, body)}
+            try:
+                response = client.post(self._url, content=body, headers=headers)
+                if response.status_code < 500:
+                    return
+            except httpx.HTTPError as exc:
+                log.warning("webhook %s attempt %d failed: %s", event["id"], attempt, exc)
+            time.sleep(attempt)

@@ -20,6 +20,10 @@ def test_demo_script_shows_working_on_it_then_summaries(tmp_path: Path) -> None:
     assert globex < working < summary < out.index("you in #demo: @acme summarize Initech")
     assert "acme in thread" in out and "*Initech* (Initech LLC)" in out
     assert "Several customers match \u201cAcme\u201d" in out
-    assert "*Hooli* (Hooli Inc)" in out
     assert "No customer matches \u201cNobody Such\u201d." in out
+    assert "Account report for *Initech* is ready" in out and "uploaded Account report: Initech" in out
+    urgent = out.index("A new urgent ticket just arrived from *Globex*: Checkout returns 502 for every EU order")
+    clicked = out.index("you in #demo: click Draft response", urgent)
+    assert out.index("Draft requested by <@U0YOU>", clicked) < out.index("Here is a draft reply", clicked)
+    assert "New customer signed up: *Newco Robotics* (pro)" in out and "*Newco Robotics* (Newco Robotics)" in out
     assert "Traceback" not in result.stderr
