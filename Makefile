@@ -18,6 +18,7 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/slack_ack.py
+	$(VENV)/bin/python bench/reports_and_notifications.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check app mock_crm tests bench

@@ -5,7 +5,8 @@ Starts a real redis-server, the mock CRM and the Slack emulator (one helper proc
 
 1. ack latency: signed `/acme summary` commands sent open-loop at --rate per second for
    --seconds, latency counted from each request's scheduled send time (so a stalled
-   generator cannot hide queueing);
+   generator cannot hide queueing); each from its own channel, since Slack (and our
+   pacing) allows about one message per second per channel;
 2. ack -> summary posted: one command at a time, from the ack's arrival to the summary's
    arrival at the Slack emulator (one clock: CLOCK_MONOTONIC is shared by processes);
 3. breaker open: the CRM down and the breaker tripped; from the job's start (RQ's own
@@ -156,7 +157,7 @@ def main() -> None:
 
         # 1. open-loop acks
         latencies, statuses = asyncio.run(open_loop(app_port, signer, args.rate, args.seconds,
-                                                    "summary Globex", lambda n: "C0BENCH"))
+                                                    "summary Globex", lambda n: f"C{n:07d}"))
         bad = [s for s in statuses if s != 200]
         print(f"\n1. ack latency, open loop {args.rate:.0f}/s for {args.seconds:.0f} s "
               f"({'worker stopped' if worker is None else 'worker running'}): {describe(latencies)}; "
