@@ -41,4 +41,5 @@ def test_manifest_points_slack_at_our_one_request_url_and_asks_only_for_scopes_w
     assert all(url.endswith("/slack/events") for url in urls)
     assert data["features"]["slash_commands"][0]["command"] == "/acme"
     assert data["settings"]["event_subscriptions"]["bot_events"] == ["app_mention"]
-    assert sorted(data["oauth_config"]["scopes"]["bot"]) == ["app_mentions:read", "chat:write", "commands", "files:write"]
+    scopes = sorted(data["oauth_config"]["scopes"]["bot"])
+    assert scopes == ["app_mentions:read", "chat:write", "commands", "files:write"]
