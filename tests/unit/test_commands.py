@@ -1,6 +1,6 @@
 import pytest
 
-from app.slack.commands import Help, MissingCustomer, Summarize, parse_command, parse_mention
+from app.slack.commands import Help, MissingCustomer, Report, Status, Summarize, parse_command, parse_mention
 
 
 @pytest.mark.parametrize(("text", "intent"), [
@@ -10,6 +10,9 @@ from app.slack.commands import Help, MissingCustomer, Summarize, parse_command, 
     ("summary cus_001", Summarize("cus_001")),
     ("summary AT&amp;T", Summarize("AT&T")),
     ("summary", MissingCustomer()),
+    ("report Globex", Report("Globex")),
+    ("report", MissingCustomer("report")),
+    ("status", Status()),
     ("summary   ", MissingCustomer()),
     ("help", Help()),
     ("", Help()),
@@ -25,6 +28,7 @@ def test_parse_command(text: str, intent: object) -> None:
     ("<@U0BOT> can you give me a summary of Initech Labs?", Summarize("Initech Labs")),
     ("<@U0BOT> summarize the customer \u201cWonka\u201d", Summarize("Wonka")),
     ("<@U0BOT> summarize", MissingCustomer()),
+    ("<@U0BOT> a full report on Globex please", Report("Globex")),
     ("<@U0BOT> hello there", Help()),
     ("<@U0BOT> summarize <!here>", Summarize("<!here>")),
 ])
