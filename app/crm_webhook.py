@@ -44,18 +44,18 @@ def crm_webhook_endpoint(settings: Settings, jobs: JobQueue) -> Callable[[Reques
             log.info("CRM event %s (%s) ignored: %s", event.id, event.type, decision)
             return _answer(202, status="ignored", reason=decision)
         try:
-            if not jobs.first_time("crm-event", event.id, CRM_EVENT_MEMORY_S):
-                log.info("CRM event %s delivered again; already acted on", event.id)
-                return _answer(200, status="duplicate")
-            try:
+            first_delivery = jobs.first_time("crm-event", event.id, CRM_EVENT_MEMORY_S)
+            if first_delivery:
                 jobs.put(jobs.notifications, NOTIFY_JOB, {"event": event_to_job_args(event)},
                          job_id=f"crm-{event.id}", description=f"notify {event.type} {event.id}")
-            except QueueUnavailable:
-                jobs.forget("crm-event", event.id)
-                raise
         except QueueUnavailable as exc:
+            # Forgotten, so that the CRM's next delivery of this event is not taken for a duplicate.
+            jobs.forget("crm-event", event.id)
             log.error("could not queue CRM event %s: %s", event.id, exc)
             return _answer(503, error="the job queue is unavailable; deliver the event again later")
+        if not first_delivery:
+            log.info("CRM event %s delivered again; already acted on", event.id)
+            return _answer(200, status="duplicate")
         return _answer(202, status="queued")
 
     return receive

@@ -162,9 +162,10 @@ def build_bolt_app(
                 ack()
                 return None
             if job == SUMMARIZE_JOB:
-                request = SlackRequest(request_id=new_request_id(), origin="button", team_id=body.get("team", {}).get(
-                    "id", ""), channel_id=channel, user_id=user, thread_ts=ts, customer=record["customer_id"])
-                jobs.enqueue(SUMMARIZE_JOB, request)
+                team = (body.get("team") or {}).get("id", "")
+                jobs.enqueue(SUMMARIZE_JOB, SlackRequest(request_id=new_request_id(), origin="button", team_id=team,
+                                                         channel_id=channel, user_id=user, thread_ts=ts,
+                                                         customer=record["customer_id"]))
             else:
                 jobs.put(jobs.notifications, job, {"channel": channel, "ts": ts, "user": user},
                          job_id=f"{action_id}-{new_request_id()}", description=f"{action_id} in {channel}")
