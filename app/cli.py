@@ -21,11 +21,16 @@ def serve(settings: Settings) -> None:
     import uvicorn  # noqa: PLC0415 - keep `acme --help` quick
 
     from app.services import build_services  # noqa: PLC0415
+    from app.store.db import upgrade  # noqa: PLC0415
     from app.web import create_web_app  # noqa: PLC0415
 
+    if settings.host not in LOOPBACK_HOSTS and not settings.api_keys:
+        raise SettingsError(f"HOST={settings.host} would open the REST API to the network without a key: "
+                            "set ACME_API_KEYS, or serve on 127.0.0.1.")
     if settings.slack_app_token is not None:
         raise SettingsError("SLACK_APP_TOKEN is set, but Socket Mode is not supported yet: unset it to serve over "
                             "HTTP at /slack/events.")
+    upgrade(settings.database_url)
     app = create_web_app(build_services(settings))
     # Our own logging config stays in force; uvicorn's access log would log every ack at INFO.
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
@@ -38,6 +43,13 @@ def worker(settings: Settings, burst: bool) -> None:
 
     settings.require("slack_bot_token", command="worker")
     run_worker(build_services(settings), burst=burst)
+
+
+def db_upgrade(settings: Settings) -> None:
+    from app.store.db import upgrade  # noqa: PLC0415
+
+    upgrade(settings.database_url)
+    print("the database schema is up to date", file=sys.stderr)
 
 
 def demo(script: str | None) -> None:
@@ -59,6 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     worker_parser.add_argument("--burst", action="store_true", help="drain the queues, then exit")
     demo_parser = commands.add_parser("demo", help="everything offline, with a console Slack")
     demo_parser.add_argument("--script", metavar="FILE", help="read the lines from FILE, then exit when done")
+    db_parser = commands.add_parser("db", help="the database of workflows and runs")
+    db_parser.add_argument("action", choices=["upgrade"], help="bring the schema up to date")
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -67,6 +81,8 @@ def main(argv: list[str] | None = None) -> None:
         settings = _settings_and_logging()
         if args.command == "serve":
             serve(settings)
+        elif args.command == "db":
+            db_upgrade(settings)
         else:
             worker(settings, args.burst)
     except SettingsError as exc:

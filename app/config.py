@@ -7,6 +7,7 @@ a `Settings` by the composition root.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,17 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SECRET_FIELDS = ("slack_bot_token", "slack_signing_secret", "slack_app_token", "crm_api_token", "crm_webhook_secret")
+SECRET_FIELDS = ("slack_bot_token", "slack_signing_secret", "slack_app_token", "crm_api_token", "crm_webhook_secret",
+                 "acme_api_keys")
+RATE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_rate(text: str) -> float:
+    """`20/s`, `600/m` or `1000/h` as requests per second."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*/\s*([smh])\s*", text)
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError("ACME_API_RATE must look like 20/s, 600/m or 1000/h")
+    return float(match.group(1)) / RATE_UNITS[match.group(2)]
 
 
 class SettingsError(Exception):
@@ -50,6 +61,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 
+    database_url: str = "sqlite:///acme.db"
+    acme_api_keys: SecretStr | None = None
+    acme_api_rate: str = "20/s"
+    acme_http_tool_hosts: str = ""
+
     log_level: str = "INFO"
     log_format: str = "text"
 
@@ -66,6 +82,34 @@ class Settings(BaseSettings):
         # slack-sdk joins method names onto base_url as plain strings.
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("acme_api_rate")
+    @classmethod
+    def _rate_shape(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @property
+    def api_keys(self) -> list[str]:
+        raw = self.acme_api_keys.get_secret_value() if self.acme_api_keys else ""
+        return [key.strip() for key in raw.split(",") if key.strip()]
+
+    @property
+    def api_rate_per_s(self) -> float:
+        return parse_rate(self.acme_api_rate)
+
+    @property
+    def http_tool_host_set(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.acme_http_tool_hosts.split(",") if h.strip())
+
+    def secret_named(self, name: str) -> str:
+        """A value an HTTP tool's header names by its setting; read here, the one reader of the environment."""
+        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
+            raise SettingsError(f"{name!r} is not a setting name")
+        value = os.environ.get(name)
+        if value is None:
+            raise SettingsError(f"the setting {name} is not set")
+        return value
+
     @property
     def notify_priority_set(self) -> frozenset[str]:
         return frozenset(p.strip().lower() for p in self.notify_priorities.split(",") if p.strip())
@@ -77,7 +121,7 @@ class Settings(BaseSettings):
             secret = getattr(self, name)
             if secret is not None and secret.get_secret_value():
                 values.append(secret.get_secret_value())
-        return values
+        return values + self.api_keys
 
     def require(self, *names: str, command: str) -> None:
         """Refuse to start `command` unless every named setting is present."""

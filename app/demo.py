@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import sys
+import tempfile
 import time
 from collections.abc import Iterable
 from typing import TextIO
@@ -24,6 +25,7 @@ from app.jobs.worker import WorkerThread
 from app.logs import configure_logging
 from app.services import Services, build_services
 from app.slack.mrkdwn import unescape
+from app.store.db import upgrade
 from app.web import create_web_app
 from mock_crm.server import create_crm_app
 from mock_crm.webhooks import WebhookSender
@@ -93,6 +95,8 @@ class Demo:
     def __init__(self, out: TextIO) -> None:
         self.out = out
         self.redis = EmbeddedRedis()
+        self._files = tempfile.TemporaryDirectory(prefix="acme-demo-")
+        self.database_url = f"sqlite:///{self._files.name}/acme.db"
         self.slack = SlackEmulator()
         self.slack.on_call = ChannelPrinter(out, self.slack.uploaded)
         self._servers: list[BackgroundServer] = []
@@ -108,7 +112,9 @@ class Demo:
         self._webhooks = WebhookSender(f"http://127.0.0.1:{app_port}/webhooks/crm", webhook_secret)
         self.crm = self._serve(create_crm_app(webhooks=self._webhooks), "mock-crm")
         slack = self._serve(self.slack.asgi_app(), "slack-emulator")
+        upgrade(self.database_url)
         settings = load_settings(
+            database_url=self.database_url,
             redis_url=self.redis.url,
             crm_base_url=self.crm.url,
             crm_webhook_secret=webhook_secret,
@@ -223,6 +229,7 @@ class Demo:
         if self.services:
             self.services.close()
         self.redis.stop()
+        self._files.cleanup()
 
 
 def run_demo(lines: Iterable[str], out: TextIO = sys.stdout, interactive: bool = False) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import redis
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.integrations.resilience import SharedBreaker
@@ -20,9 +21,11 @@ BREAKER_STATES = ("closed", "half-open", "open")
 class SharedStateCollector(Collector):
     """Read at scrape time from Redis, so every server process reports the same breaker and queue state."""
 
-    def __init__(self, breakers: list[SharedBreaker], jobs: JobQueue) -> None:
+    def __init__(self, breakers: list[SharedBreaker], jobs: JobQueue,
+                 run_counts: Callable[[], dict[str, int]] | None = None) -> None:
         self._breakers = breakers
         self._jobs = jobs
+        self._run_counts = run_counts
 
     def collect(self) -> Iterable[Metric]:
         breaker = GaugeMetricFamily("acme_circuit_breaker_state", "1 for the state each breaker is in",
@@ -37,7 +40,16 @@ class SharedStateCollector(Collector):
                 depth.add_metric([queue.name], float(queue.count))
         except redis.RedisError:
             return []
-        return [breaker, depth]
+        families: list[Metric] = [breaker, depth]
+        if self._run_counts:
+            runs = GaugeMetricFamily("acme_runs", "Runs recorded, by status", labels=["status"])
+            try:
+                for status, count in sorted(self._run_counts().items()):
+                    runs.add_metric([status], float(count))
+                families.append(runs)
+            except SQLAlchemyError:
+                pass
+        return families
 
 
 class HttpMetrics:

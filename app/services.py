@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
 import redis
 from slack_sdk import WebClient
 
@@ -16,6 +17,10 @@ from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker, 
 from app.integrations.slack_poster import SlackPoster
 from app.jobs.notification_store import NotificationStore
 from app.jobs.queue import JobQueue
+from app.runs.events import EventPublisher
+from app.runs.service import RunService
+from app.store.db import Database
+from app.tools.catalog import ToolCatalog
 
 
 @dataclass
@@ -28,13 +33,20 @@ class Services:
     slack_downstream: Downstream
     crm: CrmClient
     slack: SlackPoster
+    db: Database
+    runs: RunService
+    tools: ToolCatalog
+    http_tool_downstream: Downstream
+    http_tool_client: httpx.Client
 
     @property
     def breakers(self) -> list[SharedBreaker]:
-        return [self.crm_downstream.breaker, self.slack_downstream.breaker]
+        return [self.crm_downstream.breaker, self.slack_downstream.breaker, self.http_tool_downstream.breaker]
 
     def close(self) -> None:
         self.crm.close()
+        self.http_tool_client.close()
+        self.db.close()
         self.redis.close()
 
 
@@ -62,10 +74,19 @@ def build_services(settings: Settings, *, sleep: Callable[[float], None] = time.
         token=token, base_url=settings.slack_api_url, timeout=int(settings.slack_timeout_s), retry_handlers=[]
     )
     crm_token = settings.crm_api_token.get_secret_value() if settings.crm_api_token else None
+    jobs = JobQueue(connection)
+    db = Database(settings.database_url)
+    http_tool_downstream = Downstream(
+        "HTTP tools",
+        SharedBreaker("HTTP-tools", connection, settings.crm_breaker_fail_max, settings.crm_breaker_reset_s),
+        RetryPolicy(sleep=sleep),
+        Throttle(settings.crm_max_rps),
+        settings.crm_timeout_s,
+    )
     return Services(
         settings=settings,
         redis=connection,
-        jobs=JobQueue(connection),
+        jobs=jobs,
         notifications=NotificationStore(connection),
         crm_downstream=crm_downstream,
         slack_downstream=slack_downstream,
@@ -76,4 +97,10 @@ def build_services(settings: Settings, *, sleep: Callable[[float], None] = time.
             api_url=settings.slack_api_url,
             pacer=ChannelPacer(connection, settings.slack_channel_interval_s, settings.slack_channel_burst),
         ),
+        db=db,
+        runs=RunService(db, jobs, EventPublisher(connection)),
+        tools=ToolCatalog(db),
+        http_tool_downstream=http_tool_downstream,
+        # Redirects are not followed: a registered tool may only reach the host it was allowed.
+        http_tool_client=httpx.Client(timeout=settings.crm_timeout_s, follow_redirects=False),
     )

@@ -1,29 +1,39 @@
-"""The ASGI app `acme serve` runs: Slack's Request URL, health, readiness and metrics."""
+"""The ASGI app `acme serve` runs: Slack's Request URL, CRM webhooks, the REST API, health and metrics."""
 
 from __future__ import annotations
 
 import logging
 
 import redis
+from fastapi import FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk.signature import SignatureVerifier
-from starlette.applications import Starlette
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
 
+from app.api import catalog, workflows
+from app.api.errors import install_error_handlers
+from app.api.gateway import ApiGate, Idempotency, RequestIds
+from app.api.live import live_events_endpoint
 from app.crm_webhook import crm_webhook_endpoint
 from app.metrics import HttpMetrics, SharedStateCollector
 from app.services import Services
 from app.slack.listeners import build_bolt_app
 from app.status import read_status
+from app.store.models import Run
 
 log = logging.getLogger(__name__)
 
 
-def create_web_app(services: Services) -> Starlette:
+API_DESCRIPTION = """Drive ACME Assistant without Slack: workflows of tools, their runs, agents, tasks and
+context. Every path also answers without `/v1`, as the newest version."""
+
+
+def create_web_app(services: Services) -> FastAPI:
     settings = services.settings
     settings.require("slack_bot_token", "slack_signing_secret", command="serve")
     assert settings.slack_bot_token and settings.slack_signing_secret
@@ -37,7 +47,12 @@ def create_web_app(services: Services) -> Starlette:
     )
     verifier = SignatureVerifier(signing_secret)
     registry = CollectorRegistry()
-    registry.register(SharedStateCollector(services.breakers, services.jobs))
+
+    def run_counts() -> dict[str, int]:
+        with services.db.session() as session:
+            return dict(session.execute(select(Run.status, func.count()).group_by(Run.status)).all())  # type: ignore[arg-type]
+
+    registry.register(SharedStateCollector(services.breakers, services.jobs, run_counts))
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()
@@ -55,9 +70,16 @@ def create_web_app(services: Services) -> Starlette:
 
     async def readyz(request: Request) -> Response:
         try:
+            with services.db.session() as session:
+                session.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            log.warning("not ready: the database does not answer: %s", exc)
+            return JSONResponse({"database": "unavailable"}, status_code=503)
+        try:
             status = read_status(services.breakers, services.jobs.queues)
             report = {
                 "redis": "ok",
+                "database": "ok",
                 "circuit_breakers": {b.name: b.state for b in status.breakers},
                 "queues": {q.name: q.depth for q in status.queues},
                 "oldest_waiting_job_s": {q.name: q.oldest_wait_s for q in status.queues},
@@ -70,13 +92,34 @@ def create_web_app(services: Services) -> Starlette:
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(
-        routes=[
-            Route("/slack/events", slack_events, methods=["POST"]),
-            Route("/webhooks/crm", crm_webhook_endpoint(settings, services.jobs), methods=["POST"]),
-            Route("/healthz", healthz, methods=["GET"]),
-            Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
+    app = FastAPI(
+        title="ACME Assistant API",
+        version="1.0",
+        description=API_DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        middleware=[
+            Middleware(HttpMetrics, registry=registry),
+            Middleware(RequestIds),
+            Middleware(ApiGate, keys=settings.api_keys, rate_per_s=settings.api_rate_per_s,
+                       connection=services.redis),
+            Middleware(Idempotency, connection=services.redis),
         ],
-        middleware=[Middleware(HttpMetrics, registry=registry)],
     )
+    app.state.services = services
+    install_error_handlers(app)
+    for router in (workflows.router, catalog.router):
+        app.include_router(router, prefix="/v1")
+        # The unversioned paths answer as the newest version; the schema lists each path once.
+        app.include_router(router, include_in_schema=False)
+    live = live_events_endpoint(settings.redis_url)
+    app.add_api_websocket_route("/v1/ws", live)
+    app.add_api_websocket_route("/ws", live)
+    app.add_route("/slack/events", slack_events, methods=["POST"], include_in_schema=False)
+    app.add_route("/webhooks/crm", crm_webhook_endpoint(settings, services.jobs), methods=["POST"],
+                  include_in_schema=False)
+    app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
+    app.add_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
+    app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+    return app

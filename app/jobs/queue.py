@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 SUMMARY_QUEUE = "acme-summaries"
 NOTIFICATION_QUEUE = "acme-notifications"
 REPORT_QUEUE = "acme-reports"
+RUN_QUEUE = "acme-runs"
 # Slack retries an event at once, after 1 min and after 5 min: remember event ids well past that.
 SLACK_EVENT_MEMORY_S = 3600
 CRM_EVENT_MEMORY_S = 24 * 3600
@@ -41,11 +42,12 @@ class JobQueue:
         self.summaries = Queue(SUMMARY_QUEUE, connection=connection)
         self.notifications = Queue(NOTIFICATION_QUEUE, connection=connection)
         self.reports = Queue(REPORT_QUEUE, connection=connection)
+        self.runs = Queue(RUN_QUEUE, connection=connection)
 
     @property
     def queues(self) -> list[Queue]:
         """In the order a worker takes them: quick answers first, long reports last."""
-        return [self.summaries, self.notifications, self.reports]
+        return [self.summaries, self.notifications, self.runs, self.reports]
 
     def first_time(self, kind: str, delivery_id: str, remember_s: int = SLACK_EVENT_MEMORY_S) -> bool:
         """True the first time `delivery_id` is seen; False for every redelivery within `remember_s`."""

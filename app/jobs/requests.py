@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-Origin = Literal["command", "mention", "button"]
+Origin = Literal["command", "mention", "button", "api"]
 
 
 @dataclass(frozen=True)

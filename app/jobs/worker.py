@@ -11,11 +11,11 @@ from rq import SimpleWorker
 from rq.timeouts import TimerDeathPenalty
 
 from app.jobs import runtime
-from app.jobs.queue import NOTIFICATION_QUEUE, REPORT_QUEUE, SUMMARY_QUEUE
+from app.jobs.queue import NOTIFICATION_QUEUE, REPORT_QUEUE, RUN_QUEUE, SUMMARY_QUEUE
 from app.services import Services
 
 # In priority order: a waiting summary goes before notifications, and both before long reports.
-QUEUE_NAMES = [SUMMARY_QUEUE, NOTIFICATION_QUEUE, REPORT_QUEUE]
+QUEUE_NAMES = [SUMMARY_QUEUE, NOTIFICATION_QUEUE, RUN_QUEUE, REPORT_QUEUE]
 
 
 def _worker_connection(services: Services) -> redis.Redis:

@@ -1,0 +1,229 @@
+"""The REST API's gateway, as plain ASGI middleware: request ids, keys, rate limits, idempotency.
+
+Only API paths (`/v1/...` and their unversioned twins) pass the key, rate and idempotency
+checks; Slack's and the CRM's endpoints have signatures of their own, and health and
+metrics are open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import math
+import re
+import time
+import uuid
+from typing import Any
+from urllib.parse import parse_qs
+
+import redis
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.errors import error_response
+
+log = logging.getLogger("app.access")
+UNVERSIONED = ("/workflows", "/runs", "/agents", "/tasks", "/tools", "/ws")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+IDEMPOTENCY_TTL_S = 24 * 3600
+IN_PROGRESS_TTL_S = 60
+
+# GCRA that refuses instead of queueing: answers 0 and takes the slot, or the µs to wait.
+_TAKE_OR_REFUSE = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
+local interval = tonumber(ARGV[1])
+local tolerance = (tonumber(ARGV[2]) - 1) * interval
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local wait = tat - now - tolerance
+if wait > 0 then return wait end
+redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil((tat + interval - now) / 1000) + 1000)
+return 0
+"""
+
+
+def is_api_path(path: str) -> bool:
+    return path == "/v1" or path.startswith("/v1/") or any(path == p or path.startswith(p + "/") for p in UNVERSIONED)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _send_error(scope: Scope, send: Send, receive: Receive, status: int, message: str,
+                      headers: dict[str, str] | None = None, code: str | None = None) -> None:
+    if scope["type"] == "websocket":
+        # Refused at the handshake: the client sees HTTP 403 and no socket opens.
+        await send({"type": "websocket.close", "code": 4000 + status, "reason": message[:120]})
+        return
+    await error_response(status, message, headers=headers, code=code)(scope, receive, send)
+
+
+class RequestIds:
+    """Every response carries X-Request-ID (the caller's, if sane); API requests get an access-log line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = _header(scope, b"x-request-id")
+        request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, with_id)
+        finally:
+            if is_api_path(scope["path"]):
+                log.info("%s %s %d %.1fms request_id=%s", scope["method"], scope["path"], status,
+                         (time.perf_counter() - started) * 1000, request_id)
+
+
+class ApiGate:
+    """API keys (constant-time), then a per-key rate limit shared by every server process through Redis."""
+
+    def __init__(self, app: ASGIApp, keys: list[str], rate_per_s: float, connection: redis.Redis) -> None:
+        self.app = app
+        self.keys = [k.encode() for k in keys]
+        self.interval_us = int(1e6 / rate_per_s)
+        self.burst = max(1, math.ceil(rate_per_s))
+        self._take = connection.register_script(_TAKE_OR_REFUSE)
+
+    def _caller(self, scope: Scope) -> str | None:
+        """A stable name for the caller: a hash of its key, or its address when the API is open."""
+        if not self.keys:
+            client = scope.get("client")
+            return f"addr:{client[0] if client else 'unknown'}"
+        given = ""
+        authorization = _header(scope, b"authorization") or ""
+        if authorization.lower().startswith("bearer "):
+            given = authorization[7:].strip()
+        elif scope["type"] == "websocket":
+            # Browsers cannot set headers on a WebSocket, so the key may come as ?api_key=.
+            query = parse_qs(scope.get("query_string", b"").decode())
+            given = (query.get("api_key") or [""])[0]
+        matched = False
+        for key in self.keys:
+            matched |= hmac.compare_digest(key, given.encode())
+        return f"key:{hashlib.sha256(given.encode()).hexdigest()[:16]}" if matched else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or not is_api_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        caller = self._caller(scope)
+        if caller is None:
+            await _send_error(scope, send, receive, 401, "a valid API key is required: Authorization: Bearer KEY",
+                              headers={"WWW-Authenticate": "Bearer"})
+            return
+        try:
+            wait_us = int(self._take(keys=[f"acme:rate:{caller}"], args=[self.interval_us, self.burst]))
+        except redis.RedisError as exc:
+            log.error("rate limiter unavailable, refusing: %s", exc)
+            await _send_error(scope, send, receive, 503, "the rate limiter (Redis) is unavailable")
+            return
+        if wait_us > 0:
+            retry_after = str(max(1, math.ceil(wait_us / 1e6)))
+            await _send_error(scope, send, receive, 429, "too many requests for this key",
+                              headers={"Retry-After": retry_after}, code="rate_limited")
+            return
+        scope.setdefault("state", {})["caller"] = caller
+        await self.app(scope, receive, send)
+
+
+class Idempotency:
+    """`Idempotency-Key` on a POST: the same key and body answer the first answer again for 24 h."""
+
+    def __init__(self, app: ASGIApp, connection: redis.Redis) -> None:
+        self.app = app
+        self.redis = connection
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = _header(scope, b"idempotency-key") if scope["type"] == "http" else None
+        if key is None or scope["method"] != "POST" or not is_api_path(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        if not 1 <= len(key) <= 200:
+            await _send_error(scope, send, receive, 400, "Idempotency-Key must be 1 to 200 characters")
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        fingerprint = hashlib.sha256(scope["path"].encode() + b"\n" + body).hexdigest()
+        caller = scope.get("state", {}).get("caller", "anonymous")
+        record_key = f"acme:idem:{caller}:{hashlib.sha256(key.encode()).hexdigest()}"
+        try:
+            claimed = self.redis.set(record_key, json.dumps({"state": "in_progress", "fingerprint": fingerprint}),
+                                     nx=True, ex=IN_PROGRESS_TTL_S)
+            record = None if claimed else json.loads(self.redis.get(record_key) or "null")
+        except redis.RedisError:
+            await _send_error(scope, send, receive, 503, "idempotency records (Redis) are unavailable")
+            return
+        if record is not None:
+            await self._replay(scope, receive, send, record, fingerprint)
+            return
+        replayed = False
+
+        async def replay_body() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        answer: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                answer["headers"] = [(k.decode(), v.decode()) for k, v in message.get("headers", [])
+                                     if k.lower() in (b"content-type", b"location")]
+            elif message["type"] == "http.response.body":
+                answer["body"] += message.get("body", b"")
+            await send(message)
+
+        try:
+            await self.app(scope, replay_body, capture)
+        finally:
+            if answer["status"] >= 500:
+                # A failure is not an answer to remember: the caller may try again.
+                self.redis.delete(record_key)
+            else:
+                self.redis.set(record_key, json.dumps({
+                    "state": "done", "fingerprint": fingerprint, "status": answer["status"],
+                    "headers": answer["headers"], "body": answer["body"].decode("utf-8", "replace")}),
+                    ex=IDEMPOTENCY_TTL_S)
+
+    async def _replay(self, scope: Scope, receive: Receive, send: Send, record: dict[str, Any],
+                      fingerprint: str) -> None:
+        if record.get("fingerprint") != fingerprint:
+            await _send_error(scope, send, receive, 422, "this Idempotency-Key was used with another request",
+                              code="idempotency_key_reused")
+            return
+        if record.get("state") != "done":
+            await _send_error(scope, send, receive, 409, "a request with this Idempotency-Key is still in progress")
+            return
+        headers = [(k.encode(), v.encode()) for k, v in record["headers"]] + [(b"idempotent-replayed", b"true")]
+        body = record["body"].encode()
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": record["status"], "headers": headers})
+        await send({"type": "http.response.body", "body": body})

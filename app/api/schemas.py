@@ -1,0 +1,184 @@
+"""What the REST API takes and answers."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from datetime import datetime as _datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _as_utc(value: _datetime) -> _datetime:
+    # SQLite keeps no zone; every time we store is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+datetime = Annotated[_datetime, AfterValidator(_as_utc)]
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+StepId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
+ChannelIds = Annotated[list[Annotated[str, Field(pattern=r"^[CDG][A-Z0-9]{2,}$")]], Field(max_length=100)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Step(_In):
+    id: StepId
+    tool: Name | None = None
+    workflow: Annotated[str, Field(max_length=40)] | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class WorkflowIn(_In):
+    name: Name
+    description: Annotated[str, Field(max_length=5000)] = ""
+    steps: Annotated[list[Step], Field(max_length=50)] = Field(default_factory=list)
+
+
+class WorkflowPatch(_In):
+    name: Name | None = None
+    description: Annotated[str, Field(max_length=5000)] | None = None
+    steps: Annotated[list[Step], Field(max_length=50)] | None = None
+
+
+class WorkflowOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    version: int
+    steps: list[dict[str, Any]]
+    created_at: datetime
+    updated_at: datetime
+
+
+class RunIn(_In):
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunStarted(BaseModel):
+    run_id: str
+    status: str
+
+
+class WorkflowStatus(BaseModel):
+    status: str
+    run_id: str | None
+
+
+class StepRunOut(BaseModel):
+    step_id: str
+    tool: str
+    status: str
+    args: dict[str, Any]
+    output: Any
+    error: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RunEventOut(BaseModel):
+    type: str
+    status: str
+    step_id: str | None
+    at: datetime
+    detail: dict[str, Any]
+
+
+class RunOut(BaseModel):
+    id: str
+    workflow_id: str | None
+    workflow_version: int | None
+    status: str
+    inputs: dict[str, Any]
+    output: Any
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    steps: list[StepRunOut] = Field(default_factory=list)
+    events: list[RunEventOut] = Field(default_factory=list)
+
+
+class ContextIn(_In):
+    key: Annotated[str, Field(min_length=1, max_length=200)]
+    value: Any
+
+
+class ContextOut(BaseModel):
+    key: str
+    value: Any
+    updated_at: datetime
+
+
+class AgentIn(_In):
+    name: Name
+    instructions: Annotated[str, Field(max_length=20000)] = ""
+    tools: Annotated[list[Name], Field(max_length=100)] = Field(default_factory=list)
+    channels: ChannelIds = Field(default_factory=list)
+
+
+class AgentPatch(_In):
+    name: Name | None = None
+    instructions: Annotated[str, Field(max_length=20000)] | None = None
+    tools: Annotated[list[Name], Field(max_length=100)] | None = None
+    channels: ChannelIds | None = None
+
+
+class AgentOut(BaseModel):
+    id: str
+    name: str
+    instructions: str
+    tools: list[str]
+    channels: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class TaskIn(_In):
+    name: Name
+    tool: Name
+    args: dict[str, Any] = Field(default_factory=dict)
+    agent_id: Annotated[str, Field(max_length=40)] | None = None
+
+
+class TaskPatch(_In):
+    name: Name | None = None
+    tool: Name | None = None
+    args: dict[str, Any] | None = None
+    agent_id: Annotated[str, Field(max_length=40)] | None = None
+
+
+class TaskOut(BaseModel):
+    id: str
+    name: str
+    tool: str
+    args: dict[str, Any]
+    agent_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ToolOut(BaseModel):
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    kind: str = "builtin"
+    method: str | None = None
+    url_template: str | None = None
+
+
+class HttpToolIn(_In):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{1,99}$")]
+    description: Annotated[str, Field(max_length=2000)] = ""
+    method: Annotated[str, Field(pattern=r"^(GET|POST|PUT|PATCH|DELETE)$")] = "GET"
+    url_template: Annotated[str, Field(min_length=8, max_length=2000)]
+    secret_headers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,100}$")],
+                         Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,99}$")]] = Field(default_factory=dict)
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+
+
+def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": next_cursor}
