@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.integrations.resilience import SharedBreaker
@@ -52,6 +53,18 @@ class SharedStateCollector(Collector):
         return families
 
 
+def _route_template(scope: Scope) -> str:
+    """The route's path template (`/v1/runs/{run_id}`), so that ids do not each make a new series."""
+    route = scope.get("route")
+    if route is not None:
+        return str(getattr(route, "path", "unmatched"))
+    app = scope.get("app")
+    for candidate in getattr(getattr(app, "router", None), "routes", []):
+        if candidate.matches(scope)[0] == Match.FULL:
+            return str(getattr(candidate, "path", "unmatched"))
+    return "unmatched"
+
+
 class HttpMetrics:
     """Pure ASGI middleware (no BaseHTTPMiddleware: it would add a task per request on the ack path)."""
 
@@ -78,7 +91,6 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, record_status)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
+            path = _route_template(scope)
             self.requests.labels(path, str(status)).inc()
             self.latency.labels(path).observe(time.perf_counter() - started)

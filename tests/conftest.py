@@ -22,6 +22,8 @@ from app.embedded_redis import EmbeddedRedis
 from app.http_server import BackgroundServer
 from app.jobs.worker import WorkerThread
 from app.services import Services, build_services
+from app.store.db import make_engine, upgrade
+from app.store.models import Base
 from app.web import create_web_app
 from mock_crm.server import CrmState, create_crm_app
 
@@ -86,6 +88,52 @@ def redis_conn(redis_url: str) -> Iterator[redis.Redis]:
     connection.close()
 
 
+# --- the database ---------------------------------------------------------------------------------
+
+def _empty_tables(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('db')}/acme.db"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> str:
+    """TEST_DATABASE_URL (a database the tests may empty), migrated from nothing once per session."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("TEST_DATABASE_URL is not set: no PostgreSQL to test against")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        Base.metadata.drop_all(connection)
+        connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    engine.dispose()
+    upgrade(url)
+    return url
+
+
+@pytest.fixture()
+def sqlite_db(sqlite_url: str) -> str:
+    _empty_tables(sqlite_url)
+    return sqlite_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request: pytest.FixtureRequest) -> str:
+    """Each test that takes it runs on SQLite and on PostgreSQL (where TEST_DATABASE_URL names one)."""
+    url = request.getfixturevalue(f"{request.param}_url")
+    _empty_tables(url)
+    return url
+
+
 # --- HTTP servers -------------------------------------------------------------------------------------
 
 @dataclass
@@ -142,6 +190,8 @@ def make_settings(redis_url: str, crm_url: str, slack_url: str, **overrides: obj
         "slack_bot_token": f"xoxb-test-{secrets.token_hex(12)}",
         "slack_signing_secret": secrets.token_hex(16),
         "crm_timeout_s": 2.0,
+        # Tests that need the database pass theirs; the rest never touch this one.
+        "database_url": "sqlite://",
     }
     values.update(overrides)
     return load_settings(**values)
@@ -186,12 +236,13 @@ def build_stack(mock_crm: MockCrm, fake_slack: FakeSlack, redis_url: str, **over
 
 
 @pytest.fixture()
-def stack_factory(redis_conn: redis.Redis, redis_url: str, mock_crm: MockCrm, fake_slack: FakeSlack):
+def stack_factory(redis_conn: redis.Redis, redis_url: str, mock_crm: MockCrm, fake_slack: FakeSlack, sqlite_db: str):
     """Build a Stack with setting overrides; everything it started is stopped after the test."""
     built: list[Stack] = []
 
     def factory(worker: bool = True, **overrides: object) -> Stack:
         overrides.setdefault("redis_url", redis_url)
+        overrides.setdefault("database_url", sqlite_db)
         stack = build_stack(mock_crm, fake_slack, **overrides)  # type: ignore[arg-type]
         if worker:
             stack.start_worker()

@@ -176,8 +176,9 @@ def test_health_readiness_and_metrics(stack: Stack) -> None:
     assert stack.http.get("/healthz").status_code == 200
     ready = stack.http.get("/readyz").json()
     assert ready["redis"] == "ok"
-    assert ready["circuit_breakers"] == {"CRM": "closed", "Slack": "closed"}
-    assert ready["queues"] == {"acme-summaries": 0, "acme-notifications": 0, "acme-reports": 0}
+    assert ready["database"] == "ok"
+    assert ready["circuit_breakers"] == {"CRM": "closed", "Slack": "closed", "HTTP-tools": "closed"}
+    assert ready["queues"] == {"acme-summaries": 0, "acme-notifications": 0, "acme-runs": 0, "acme-reports": 0}
     metrics = stack.http.get("/metrics").text
     assert 'acme_http_requests_total{path="/slack/events",status="200"}' in metrics
     assert 'acme_circuit_breaker_state{downstream="CRM",state="closed"} 1.0' in metrics
