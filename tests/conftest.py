@@ -21,6 +21,7 @@ from app.console_slack import SlackEmulator, SlackRequestSigner
 from app.embedded_redis import EmbeddedRedis
 from app.http_server import BackgroundServer
 from app.jobs.worker import WorkerThread
+from app.runs.builtin import BUILTIN_PREFIX
 from app.services import Services, build_services
 from app.store.db import make_engine, upgrade
 from app.store.models import Base
@@ -94,7 +95,11 @@ def _empty_tables(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
-            connection.execute(table.delete())
+            if table.name == "workflows":
+                # The built-in workflows come with the schema (migration 0002), as in production.
+                connection.execute(table.delete().where(~table.c.id.startswith(BUILTIN_PREFIX)))
+            else:
+                connection.execute(table.delete())
     engine.dispose()
 
 

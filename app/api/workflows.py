@@ -23,6 +23,7 @@ from app.api.schemas import (
     page,
 )
 from app.jobs.queue import QueueUnavailable
+from app.runs.builtin import BUILTIN_PREFIX
 from app.runs.service import RunNotCancellable
 from app.runs.templates import ROOTS, references
 from app.services import Services
@@ -66,7 +67,8 @@ def check_steps(
             raise ApiError(422, f"{where}: a step names either a tool or a workflow")
         if step.tool and svc.tools.get(step.tool) is None:
             raise ApiError(422, f"{where}: there is no tool {step.tool!r}", code="unknown_tool")
-        if step.workflow and (step.workflow == workflow_id or session.get(Workflow, step.workflow) is None):
+        if step.workflow and (step.workflow in (workflow_id,) or step.workflow.startswith(BUILTIN_PREFIX)
+                              or session.get(Workflow, step.workflow) is None):
             raise ApiError(422, f"{where}: there is no other workflow {step.workflow!r}")
         for reference in references(step.args):
             root, _, rest = reference.partition(".")
@@ -78,10 +80,13 @@ def check_steps(
     return [s.model_dump(exclude_none=True) for s in steps]
 
 
-def _workflow(session: Session, workflow_id: str) -> Workflow:
+def _workflow(session: Session, workflow_id: str, changing: bool = False) -> Workflow:
     workflow = session.get(Workflow, workflow_id)
     if workflow is None:
         raise ApiError(404, f"there is no workflow {workflow_id!r}")
+    if changing and workflow_id.startswith(BUILTIN_PREFIX):
+        raise ApiError(409, "built-in workflows are run by Slack and cannot be changed or run here; "
+                            f"their runs are at /v1/workflows/{workflow_id}/runs", code="builtin_workflow")
     return workflow
 
 
@@ -118,7 +123,7 @@ def get_workflow(workflow_id: str, svc: Svc) -> dict[str, Any]:
 @router.put("/workflows/{workflow_id}", response_model=WorkflowOut, tags=["workflows"])
 def replace_workflow(workflow_id: str, body: WorkflowIn, svc: Svc) -> dict[str, Any]:
     with svc.db.session() as session:
-        workflow = _workflow(session, workflow_id)
+        workflow = _workflow(session, workflow_id, changing=True)
         workflow.steps = check_steps(body.steps, svc, session, workflow_id)
         workflow.name, workflow.description = body.name, body.description
         workflow.version += 1
@@ -129,7 +134,7 @@ def replace_workflow(workflow_id: str, body: WorkflowIn, svc: Svc) -> dict[str, 
 @router.patch("/workflows/{workflow_id}", response_model=WorkflowOut, tags=["workflows"])
 def patch_workflow(workflow_id: str, body: WorkflowPatch, svc: Svc) -> dict[str, Any]:
     with svc.db.session() as session:
-        workflow = _workflow(session, workflow_id)
+        workflow = _workflow(session, workflow_id, changing=True)
         if body.steps is not None:
             workflow.steps = check_steps(body.steps, svc, session, workflow_id)
         if body.name is not None:
@@ -144,7 +149,7 @@ def patch_workflow(workflow_id: str, body: WorkflowPatch, svc: Svc) -> dict[str,
 @router.delete("/workflows/{workflow_id}", status_code=204, tags=["workflows"])
 def delete_workflow(workflow_id: str, svc: Svc) -> Response:
     with svc.db.session() as session:
-        session.delete(_workflow(session, workflow_id))
+        session.delete(_workflow(session, workflow_id, changing=True))
     return Response(status_code=204)
 
 
@@ -160,7 +165,7 @@ def start_run(svc: Services, steps: list[dict[str, Any]], inputs: dict[str, Any]
 @router.post("/workflows/{workflow_id}/run", status_code=202, response_model=RunStarted, tags=["runs"])
 def run_workflow(workflow_id: str, svc: Svc, body: Annotated[RunIn | None, Body()] = None) -> RunStarted:
     with svc.db.session() as session:
-        workflow = _workflow(session, workflow_id)
+        workflow = _workflow(session, workflow_id, changing=True)
     return start_run(svc, list(workflow.steps), (body or RunIn()).inputs, workflow)
 
 
@@ -175,6 +180,8 @@ def workflow_status(workflow_id: str, svc: Svc) -> WorkflowStatus:
 
 def _run_out(session: Session, run: Run, detail: bool) -> dict[str, Any]:
     data = _attrs(run)
+    # The run's copy of its step definitions stays inside; `steps` here are the step runs.
+    data["steps"] = []
     if detail:
         data["steps"] = [_attrs(s) for s in session.scalars(
             select(StepRun).where(StepRun.run_id == run.id).order_by(StepRun.id))]

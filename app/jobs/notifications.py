@@ -9,6 +9,7 @@ from typing import Any
 from app.domain.crm_events import NewCustomer, UrgentTicket, draft_reply, event_from_job_args, notification_for
 from app.integrations.errors import IntegrationError
 from app.jobs import runtime
+from app.runs.builtin import BUILTIN_PREFIX, Failed, as_builtin_run
 from app.services import Services
 from app.slack import messages
 from app.slack.mrkdwn import escape
@@ -31,6 +32,7 @@ def _customer_name(services: Services, customer_id: str) -> str:
     return customer.name if customer else customer_id
 
 
+@as_builtin_run(f"{BUILTIN_PREFIX}crm_notification")
 def post_notification(event: dict[str, Any]) -> str:
     """Post the notification a CRM event calls for in SLACK_NOTIFY_CHANNEL, with its buttons."""
     services = runtime.current()
@@ -56,12 +58,13 @@ def post_notification(event: dict[str, Any]) -> str:
     return f"notified {channel} at {ts}"
 
 
+@as_builtin_run(f"{BUILTIN_PREFIX}notification_draft")
 def draft_response(channel: str, ts: str, user: str) -> str:
     """Mark the notification as taken, then post a draft reply in its thread."""
     services = runtime.current()
     record = services.notifications.get(channel, ts)
     if record is None or record.get("kind") != "ticket":
-        return "no such ticket notification"
+        return Failed("no such ticket notification")
     services.slack.update_message(channel, ts, messages.notification_settled(
         record["text"], f"Draft requested by {_mention(user)}; it is in the thread."))
     try:
@@ -70,20 +73,21 @@ def draft_response(channel: str, ts: str, user: str) -> str:
     except IntegrationError as exc:
         services.slack.post_message(channel, messages.Message(text=f"I could not draft a reply: {exc.user_message}"),
                                     thread_ts=ts)
-        return f"{exc.downstream} failed"
+        return Failed(exc.user_message)
     if customer is None or ticket is None:
         services.slack.post_message(channel, messages.Message(text="The CRM no longer has that ticket."),
                                     thread_ts=ts)
-        return "ticket gone"
+        return Failed("the CRM no longer has that ticket")
     services.slack.post_message(channel, messages.draft_reply(draft_reply(customer, ticket)), thread_ts=ts)
     return f"draft for {ticket.id}"
 
 
+@as_builtin_run(f"{BUILTIN_PREFIX}notification_dismiss")
 def dismiss(channel: str, ts: str, user: str) -> str:
     services = runtime.current()
     record = services.notifications.get(channel, ts)
     if record is None:
-        return "no such notification"
+        return Failed("no such notification")
     services.slack.update_message(channel, ts, messages.notification_settled(
         record["text"], f"Dismissed by {_mention(user)}"))
     return "dismissed"

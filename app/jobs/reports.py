@@ -21,6 +21,7 @@ from app.jobs.replies import Replies
 from app.jobs.requests import SlackRequest
 from app.reports.chart import tickets_per_week_png
 from app.reports.document import AccountReport, TicketHistory, markdown
+from app.runs.builtin import BUILTIN_PREFIX, Failed, as_builtin_run
 from app.slack import messages
 from app.slack.mrkdwn import escape
 
@@ -103,7 +104,8 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "customer"
 
 
-def build_report(request: dict[str, Any]) -> str:
+def report_for(request: dict[str, Any]) -> str:
+    """Build the report a request asks for; the job and the `report.build` tool both run this."""
     services = runtime.current()
     asked = SlackRequest.from_job_args(request)
     replies = Replies(services.slack, asked, services.jobs.response_url(asked.request_id))
@@ -112,14 +114,14 @@ def build_report(request: dict[str, Any]) -> str:
         resolution = resolve_customer(query, services.crm.search_customers(query))
     except IntegrationError as exc:
         replies.to_asker(messages.Message(text=exc.user_message))
-        return f"{exc.downstream} failed"
+        return Failed(exc.user_message)
     match resolution:
         case Ambiguous():
             replies.to_asker(messages.ambiguous_customer(resolution))
-            return "ambiguous"
+            return Failed(f"several customers match {query!r}")
         case NoMatch():
             replies.to_asker(messages.no_customer(resolution))
-            return "no match"
+            return Failed(f"no customer matches {query!r}")
         case Matched(customer):
             pass
 
@@ -156,7 +158,7 @@ def _build(services: Any, asked: SlackRequest, replies: Replies, customer: Custo
         claim.release()
         replies.to_asker(messages.Message(
             text="I need to be a member of this channel to upload a report here: `/invite @acme`, then ask again."))
-        return "not in channel"
+        return Failed("the bot is not a member of the channel")
     progress = Progress(services.slack, asked.channel_id, ts, title)
     # Files and late news go in the thread of the progress message, or of the mention it answers.
     thread = asked.thread_ts or ts
@@ -187,7 +189,7 @@ def _build(services: Any, asked: SlackRequest, replies: Replies, customer: Custo
     except IntegrationError as exc:
         claim.release()
         progress.failed(exc.user_message)
-        return f"{exc.downstream} failed"
+        return Failed(exc.user_message)
     except Exception:
         claim.release()
         progress.failed("an internal error; the details are in the logs")
@@ -205,3 +207,6 @@ def _build(services: Any, asked: SlackRequest, replies: Replies, customer: Custo
     progress.finished(f"{title} is ready: <{permalink}|open the report> ({len(tickets)} tickets). "
                       f"The file and its chart are in the thread.")
     return f"report on {customer.id}: {len(tickets)} tickets"
+
+
+build_report = as_builtin_run(f"{BUILTIN_PREFIX}slack_report")(report_for)

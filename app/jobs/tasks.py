@@ -14,6 +14,7 @@ from app.integrations.errors import IntegrationError
 from app.jobs import runtime
 from app.jobs.replies import Replies
 from app.jobs.requests import SlackRequest
+from app.runs.builtin import BUILTIN_PREFIX, Failed, as_builtin_run
 from app.slack import messages
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ def _replies_for(request: SlackRequest) -> Replies:
     return Replies(services.slack, request, services.jobs.response_url(request.request_id))
 
 
+@as_builtin_run(f"{BUILTIN_PREFIX}slack_summary")
 def summarize_customer(request: dict[str, Any]) -> str:
     """Find the customer, fetch their tickets, and post the summary where it was asked for."""
     slack_request = SlackRequest.from_job_args(request)
@@ -42,19 +44,20 @@ def summarize_customer(request: dict[str, Any]) -> str:
                 return f"summary of {customer.id}"
             case Ambiguous():
                 replies.to_asker(messages.ambiguous_customer(resolution))
-                return f"{len(resolution.choices)} customers match"
+                return Failed(f"{len(resolution.choices)} customers match {query!r}")
             case NoMatch():
                 replies.to_asker(messages.no_customer(resolution))
-                return "no customer matches"
+                return Failed(f"no customer matches {query!r}")
     except IntegrationError as exc:
         if exc.downstream == "Slack":
             raise
         log.warning("summary of %r not possible: %s", query, exc)
         replies.to_asker(messages.Message(text=exc.user_message))
-        return f"{exc.downstream} failed"
+        return Failed(exc.user_message)
     raise AssertionError(f"unhandled resolution {resolution!r}")
 
 
+@as_builtin_run(f"{BUILTIN_PREFIX}slack_help")
 def reply_with_help(request: dict[str, Any]) -> str:
     _replies_for(SlackRequest.from_job_args(request)).to_asker(messages.help_text())
     return "help sent"

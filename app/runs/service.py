@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.integrations.errors import IntegrationError
@@ -29,6 +32,17 @@ class RunNotCancellable(Exception):
 
 
 @dataclass
+class RecordedRun:
+    """A run recorded around work done elsewhere (a Slack job): set `output`, or call fail()."""
+
+    output: Any = None
+    error: str | None = None
+
+    def fail(self, reason: str) -> None:
+        self.error = reason
+
+
+@dataclass
 class _Recorder:
     """Events written in this transaction, published once it commits."""
 
@@ -36,8 +50,11 @@ class _Recorder:
     run: Run
     pending: list[dict[str, Any]] = field(default_factory=list)
 
-    def emit(self, type_: str, status: str, step_id: str | None = None, **detail: Any) -> None:
-        at = utcnow()
+    def emit(self, type_: str, status: str, step_id: str | None = None, *, at: datetime | None = None,
+             error: str | None = None, **detail: Any) -> None:
+        at = at or utcnow()
+        if error:
+            detail["error"] = error
         self.session.add(RunEvent(run_id=self.run.id, step_id=step_id, type=type_, status=status, at=at,
                                   detail=detail))
         self.pending.append(event_json(type_, self.run.id, self.run.workflow_id, step_id, status, at, **detail))
@@ -90,7 +107,64 @@ class RunService:
                 return
             run.status, run.output, run.error, run.finished_at = status, output, error, utcnow()
             recorder = _Recorder(session, run)
-            recorder.emit("run.status", status, **({"error": error} if error else {}))
+            recorder.emit("run.status", status, error=error)
+        self.publisher.publish(recorder.pending)
+
+    @contextmanager
+    def recorded(self, workflow_id: str, step: str, inputs: dict[str, Any],
+                 queued_at: datetime | None) -> Iterator[RecordedRun]:
+        """Record the block as a one-step run of `workflow_id`: two transactions, before and after.
+
+        The record is for people watching; if the database fails, the work still goes on.
+        """
+        try:
+            run_id = self._start_recorded(workflow_id, step, inputs, queued_at)
+        except SQLAlchemyError as exc:
+            log.warning("not recording a %s run: the database failed: %s", workflow_id, exc)
+            run_id = None
+        handle = RecordedRun()
+        try:
+            yield handle
+        except Exception as exc:
+            handle.fail(f"internal error ({type(exc).__name__})")
+            raise
+        finally:
+            if run_id is not None:
+                try:
+                    self._finish_recorded(run_id, step, handle)
+                except SQLAlchemyError as exc:
+                    log.warning("could not record the end of run %s: %s", run_id, exc)
+
+    def _start_recorded(self, workflow_id: str, step: str, inputs: dict[str, Any],
+                        queued_at: datetime | None) -> str:
+        with self.db.session() as session:
+            queued = queued_at.replace(tzinfo=UTC) if queued_at and not queued_at.tzinfo else queued_at
+            run = Run(workflow_id=workflow_id, workflow_version=1, steps=[{"id": "slack", "tool": step}],
+                      inputs=inputs, status="running", created_at=queued or utcnow(), started_at=utcnow())
+            session.add(run)
+            session.flush()
+            recorder = _Recorder(session, run)
+            recorder.emit("run.status", "queued", at=run.created_at)
+            session.add(StepRun(run_id=run.id, step_id="slack", tool=step, status="running", args=inputs,
+                                started_at=run.started_at))
+            recorder.emit("run.status", "running")
+            recorder.emit("step.status", "running", step_id="slack", tool=step)
+            run_id = run.id
+        self.publisher.publish(recorder.pending)
+        return run_id
+
+    def _finish_recorded(self, run_id: str, step: str, handle: RecordedRun) -> None:
+        status = "failed" if handle.error else "succeeded"
+        with self.db.session() as session:
+            run = session.get(Run, run_id)
+            assert run is not None
+            for record in session.scalars(select(StepRun).where(StepRun.run_id == run_id)):
+                record.status, record.output, record.error, record.finished_at = (
+                    status, handle.output, handle.error, utcnow())
+            run.status, run.output, run.error, run.finished_at = status, handle.output, handle.error, utcnow()
+            recorder = _Recorder(session, run)
+            recorder.emit("step.status", status, step_id="slack", tool=step, error=handle.error)
+            recorder.emit("run.status", status, error=handle.error)
         self.publisher.publish(recorder.pending)
 
     # --- in the worker ----------------------------------------------------------------------------
@@ -178,8 +252,7 @@ class RunService:
             finished.args = args
             recorder = _Recorder(session, run)
             took_ms = round((datetime.now().astimezone() - started).total_seconds() * 1000, 1)
-            recorder.emit("step.status", status, step_id=step_id, tool=name, duration_ms=took_ms,
-                          **({"error": error} if error else {}))
+            recorder.emit("step.status", status, step_id=step_id, tool=name, duration_ms=took_ms, error=error)
         self.publisher.publish(recorder.pending)
         if status == "failed":
             raise _StepFailed(f"step {step_id!r} failed: {error}")

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from app.domain.customers import Ambiguous, Customer, Matched, NoMatch, resolve_customer
 from app.domain.summary import summarize
+from app.runs.builtin import Failed
 from app.slack import messages
 from app.slack.mrkdwn import escape
 from app.tools.registry import ToolContext, ToolError, ToolRegistry
@@ -81,9 +82,12 @@ def summarize_and_post(context: ToolContext, customer: CustomerRef, channel: Cha
 @builtin_tools.tool("report.build")
 def build_report(context: ToolContext, customer: CustomerRef, channel: ChannelId) -> dict[str, Any]:
     """Build a customer's account report and upload it to a Slack channel, with progress in the channel."""
-    from app.jobs.reports import build_report as run_report  # noqa: PLC0415 - matplotlib only when asked
+    from app.jobs.reports import report_for  # noqa: PLC0415 - matplotlib only when asked
     from app.jobs.requests import SlackRequest  # noqa: PLC0415
 
     request = SlackRequest(request_id=context.run_id or "api", origin="api", team_id="", channel_id=channel,
                            user_id="", customer=customer)
-    return {"result": run_report(request.to_job_args())}
+    result = report_for(request.to_job_args())
+    if isinstance(result, Failed):
+        raise ToolError(str(result))
+    return {"result": result}

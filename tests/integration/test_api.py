@@ -94,8 +94,9 @@ def test_workflow_crud_pagination_and_versions(api: Stack) -> None:
     ids = [api.http.post("/v1/workflows", json={"name": f"Flow {n}"}).json()["id"] for n in range(5)]
     first = api.http.get("/v1/workflows", params={"limit": 2}).json()
     assert [w["id"] for w in first["items"]] == ids[:2]
-    rest = api.http.get("/v1/workflows", params={"limit": 10, "cursor": first["next_cursor"]}).json()
-    assert [w["id"] for w in rest["items"]] == ids[2:] and rest["next_cursor"] is None
+    rest = api.http.get("/v1/workflows", params={"limit": 20, "cursor": first["next_cursor"]}).json()
+    assert [w["id"] for w in rest["items"] if not w["id"].startswith("wf_builtin_")] == ids[2:]
+    assert rest["next_cursor"] is None
     assert [w["name"] for w in api.http.get("/v1/workflows", params={"name": "flow 3"}).json()["items"]] == ["Flow 3"]
 
     replaced = api.http.put(f"/v1/workflows/{ids[0]}", json=SUMMARY_WORKFLOW).json()
@@ -282,3 +283,33 @@ def test_rate_limit_per_key_answers_429_with_retry_after(stack_factory, sqlite_d
     assert api.http.get("/v1/tools", headers=k2).status_code == 200  # another key has its own allowance
     time.sleep(1.1)
     assert api.http.get("/v1/tools", headers=k1).status_code == 200
+
+
+def test_slack_work_is_recorded_as_runs_of_built_in_workflows_and_streamed(api: Stack) -> None:
+    summary_flow = "wf_builtin_slack_summary"
+    assert api.http.get(f"/v1/workflows/{summary_flow}").json()["name"] == "Slack: customer summary"
+    with connect(api.app.url.replace("http://", "ws://") + f"/v1/ws?workflow_id={summary_flow}",
+                 open_timeout=5) as socket:
+        assert api.slash("summary Globex").text == "Working on it..."
+        statuses = []
+        while not statuses or statuses[-1] not in ("succeeded", "failed"):
+            event = json.loads(socket.recv(timeout=20))
+            if event["type"] == "run.status":
+                statuses.append(event["status"])
+    assert statuses == ["queued", "running", "succeeded"]
+    [run] = api.http.get(f"/v1/workflows/{summary_flow}/runs").json()["items"]
+    detail = api.http.get(f"/v1/runs/{run['id']}").json()
+    assert detail["inputs"]["request"]["customer"] == "Globex"
+    assert detail["output"] == "summary of cus_001"
+
+    api.slash("summary Nobody Such")
+    deadline = time.monotonic() + 10
+    runs = []
+    while len(runs) < 2 and time.monotonic() < deadline:
+        runs = api.http.get(f"/v1/workflows/{summary_flow}/runs").json()["items"]
+        time.sleep(0.05)
+    failed = wait_for_run(api, runs[1]["id"])
+    assert failed["status"] == "failed" and failed["error"] == "no customer matches 'Nobody Such'"
+    refused = api.http.post(f"/v1/workflows/{summary_flow}/run")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "builtin_workflow"
+    assert api.http.delete(f"/v1/workflows/{summary_flow}").status_code == 409
