@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
 
 from app.api import catalog, workflows
 from app.api.errors import install_error_handlers
@@ -116,10 +117,13 @@ def create_web_app(services: Services) -> FastAPI:
     live = live_events_endpoint(settings.redis_url)
     app.add_api_websocket_route("/v1/ws", live)
     app.add_api_websocket_route("/ws", live)
-    app.add_route("/slack/events", slack_events, methods=["POST"], include_in_schema=False)
-    app.add_route("/webhooks/crm", crm_webhook_endpoint(settings, services.jobs), methods=["POST"],
-                  include_in_schema=False)
-    app.add_route("/healthz", healthz, methods=["GET"], include_in_schema=False)
-    app.add_route("/readyz", readyz, methods=["GET"], include_in_schema=False)
-    app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
+    # First in the routing table: Slack's acks should not be matched against every API path first.
+    app.router.routes[:0] = [
+        Route("/slack/events", slack_events, methods=["POST"], include_in_schema=False),
+        Route("/webhooks/crm", crm_webhook_endpoint(settings, services.jobs), methods=["POST"],
+              include_in_schema=False),
+        Route("/healthz", healthz, methods=["GET"], include_in_schema=False),
+        Route("/readyz", readyz, methods=["GET"], include_in_schema=False),
+        Route("/metrics", metrics, methods=["GET"], include_in_schema=False),
+    ]
     return app

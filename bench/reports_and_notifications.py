@@ -15,6 +15,7 @@ import argparse
 import json
 import secrets
 import statistics
+import tempfile
 import time
 
 import httpx
@@ -26,6 +27,7 @@ from app.http_server import BackgroundServer
 from app.jobs.worker import WorkerThread
 from app.logs import configure_logging
 from app.services import build_services
+from app.store.db import upgrade
 from app.web import create_web_app
 from app.webhook_signature import crm_signature
 from mock_crm.server import CrmState, create_crm_app
@@ -55,9 +57,13 @@ def main() -> None:
     crm = BackgroundServer(create_crm_app(crm_state), name="mock-crm").start()
     slack_server = BackgroundServer(slack.asgi_app(), name="slack").start()
     signing_secret, webhook_secret = secrets.token_hex(16), secrets.token_hex(16)
-    settings = load_settings(redis_url=redis_server.url, crm_base_url=crm.url, slack_api_url=f"{slack_server.url}/api/",
-                             slack_bot_token=f"xoxb-bench-{secrets.token_hex(6)}", slack_signing_secret=signing_secret,
-                             crm_webhook_secret=webhook_secret, slack_notify_channel=NOTIFY)
+    database = tempfile.TemporaryDirectory(prefix="acme-bench-")
+    database_url = f"sqlite:///{database.name}/acme.db"
+    upgrade(database_url)
+    settings = load_settings(
+        database_url=database_url, redis_url=redis_server.url, crm_base_url=crm.url,
+        slack_api_url=f"{slack_server.url}/api/", slack_bot_token=f"xoxb-bench-{secrets.token_hex(6)}",
+        slack_signing_secret=signing_secret, crm_webhook_secret=webhook_secret, slack_notify_channel=NOTIFY)
     services = build_services(settings)
     app = BackgroundServer(create_web_app(services), name="acme-serve").start()
     worker = WorkerThread(services).start()
@@ -118,6 +124,7 @@ def main() -> None:
             server.stop()
         services.close()
         redis_server.stop()
+        database.cleanup()
 
 
 if __name__ == "__main__":

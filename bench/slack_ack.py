@@ -24,6 +24,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC
 from pathlib import Path
@@ -135,6 +136,8 @@ def main() -> None:
     crm_url, slack_url, app_url = (f"http://127.0.0.1:{p}" for p in (crm_port, slack_port, app_port))
     signing_secret = secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_"))}
+    database = tempfile.TemporaryDirectory(prefix="acme-bench-")
+    env["DATABASE_URL"] = f"sqlite:///{database.name}/acme.db"
     env.update(SLACK_BOT_TOKEN=f"xoxb-bench-{secrets.token_hex(6)}", SLACK_SIGNING_SECRET=signing_secret,
                SLACK_API_URL=f"{slack_url}/api/", CRM_BASE_URL=crm_url, REDIS_URL=redis_server.url,
                PORT=str(app_port), LOG_LEVEL="ERROR", CRM_BREAKER_RESET_S="300")
@@ -222,6 +225,7 @@ def main() -> None:
             process.wait(timeout=15)
         connection.close()
         redis_server.stop()
+        database.cleanup()
 
 
 def _answers(url: str) -> bool:

@@ -209,4 +209,4 @@ def _build(services: Any, asked: SlackRequest, replies: Replies, customer: Custo
     return f"report on {customer.id}: {len(tickets)} tickets"
 
 
-build_report = as_builtin_run(f"{BUILTIN_PREFIX}slack_report")(report_for)
+build_report = as_builtin_run(f"{BUILTIN_PREFIX}slack_report", live=True)(report_for)

@@ -46,8 +46,13 @@ class Failed(str):
     """What a job returns when it could not do the work (and has told the user why)."""
 
 
-def as_builtin_run(workflow_id: str) -> Callable[[Callable[..., str]], Callable[..., str]]:
-    """Record every call of an RQ job function as a run of the built-in workflow `workflow_id`."""
+def as_builtin_run(workflow_id: str, live: bool = False) -> Callable[[Callable[..., str]], Callable[..., str]]:
+    """Record every call of an RQ job function as a run of the built-in workflow `workflow_id`.
+
+    A quick job (a summary takes milliseconds) is recorded in one transaction after its work, so
+    the database is never between the user and the answer; a `live` one (a report) is recorded
+    as it goes, so that watchers see it running.
+    """
     workflow = BUILTIN_WORKFLOWS[workflow_id]
 
     def wrap(job_function: Callable[..., str]) -> Callable[..., str]:
@@ -58,7 +63,7 @@ def as_builtin_run(workflow_id: str) -> Callable[[Callable[..., str]], Callable[
             rq_job = get_current_job()
             runs = runtime.current().runs
             with runs.recorded(workflow.id, workflow.step, inputs=kwargs,
-                               queued_at=rq_job.enqueued_at if rq_job else None) as run:
+                               queued_at=rq_job.enqueued_at if rq_job else None, live=live) as run:
                 result = job_function(**kwargs)
                 if isinstance(result, Failed):
                     run.fail(str(result))

@@ -111,17 +111,19 @@ class RunService:
         self.publisher.publish(recorder.pending)
 
     @contextmanager
-    def recorded(self, workflow_id: str, step: str, inputs: dict[str, Any],
-                 queued_at: datetime | None) -> Iterator[RecordedRun]:
+    def recorded(self, workflow_id: str, step: str, inputs: dict[str, Any], queued_at: datetime | None,
+                 live: bool = True) -> Iterator[RecordedRun]:
         """Record the block as a one-step run of `workflow_id`: two transactions, before and after.
 
         The record is for people watching; if the database fails, the work still goes on.
         """
-        try:
-            run_id = self._start_recorded(workflow_id, step, inputs, queued_at)
-        except SQLAlchemyError as exc:
-            log.warning("not recording a %s run: the database failed: %s", workflow_id, exc)
-            run_id = None
+        started_at = utcnow()
+        run_id: str | None = None
+        if live:
+            try:
+                run_id = self._start_recorded(workflow_id, step, inputs, queued_at, started_at)
+            except SQLAlchemyError as exc:
+                log.warning("not recording a %s run: the database failed: %s", workflow_id, exc)
         handle = RecordedRun()
         try:
             yield handle
@@ -129,26 +131,28 @@ class RunService:
             handle.fail(f"internal error ({type(exc).__name__})")
             raise
         finally:
-            if run_id is not None:
-                try:
+            try:
+                if not live:
+                    run_id = self._start_recorded(workflow_id, step, inputs, queued_at, started_at)
+                if run_id is not None:
                     self._finish_recorded(run_id, step, handle)
-                except SQLAlchemyError as exc:
-                    log.warning("could not record the end of run %s: %s", run_id, exc)
+            except SQLAlchemyError as exc:
+                log.warning("could not record a %s run: %s", workflow_id, exc)
 
-    def _start_recorded(self, workflow_id: str, step: str, inputs: dict[str, Any],
-                        queued_at: datetime | None) -> str:
+    def _start_recorded(self, workflow_id: str, step: str, inputs: dict[str, Any], queued_at: datetime | None,
+                        started_at: datetime) -> str:
         with self.db.session() as session:
             queued = queued_at.replace(tzinfo=UTC) if queued_at and not queued_at.tzinfo else queued_at
             run = Run(workflow_id=workflow_id, workflow_version=1, steps=[{"id": "slack", "tool": step}],
-                      inputs=inputs, status="running", created_at=queued or utcnow(), started_at=utcnow())
+                      inputs=inputs, status="running", created_at=queued or started_at, started_at=started_at)
             session.add(run)
             session.flush()
             recorder = _Recorder(session, run)
             recorder.emit("run.status", "queued", at=run.created_at)
             session.add(StepRun(run_id=run.id, step_id="slack", tool=step, status="running", args=inputs,
                                 started_at=run.started_at))
-            recorder.emit("run.status", "running")
-            recorder.emit("step.status", "running", step_id="slack", tool=step)
+            recorder.emit("run.status", "running", at=started_at)
+            recorder.emit("step.status", "running", step_id="slack", tool=step, at=started_at)
             run_id = run.id
         self.publisher.publish(recorder.pending)
         return run_id
