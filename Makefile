@@ -19,6 +19,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/slack_ack.py
 	$(VENV)/bin/python bench/reports_and_notifications.py
+	$(VENV)/bin/python bench/api.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check app mock_crm tests bench

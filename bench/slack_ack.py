@@ -31,6 +31,7 @@ from pathlib import Path
 
 import httpx
 import redis
+from http_load import Connection, describe
 from rq import Queue
 from rq.registry import FinishedJobRegistry
 
@@ -41,47 +42,16 @@ from app.jobs.queue import SUMMARY_QUEUE
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered)) - 1))]
-
-
-def describe(values_ms: list[float]) -> str:
-    if not values_ms:
-        return "no samples"
-    return (f"n={len(values_ms)} p50={percentile(values_ms, 50):.2f} ms p90={percentile(values_ms, 90):.2f} ms "
-            f"p99={percentile(values_ms, 99):.2f} ms max={max(values_ms):.2f} ms")
-
-
-class Connection:
-    """A kept-alive HTTP/1.1 connection: one request at a time, response read whole."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-
-    async def post(self, host: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n{head}\r\n"
-                          .encode() + body)
-        status_line = await self.reader.readline()
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        return int(status_line.split()[1]), await self.reader.readexactly(length)
-
-
 async def open_loop(port: int, signer: SlackRequestSigner, rate: float, seconds: float,
                     text: str, channel_for: callable) -> tuple[list[float], list[int]]:
-    idle: list[Connection] = [Connection(*await asyncio.open_connection("127.0.0.1", port)) for _ in range(32)]
+    idle: list[Connection] = [await Connection.open(port) for _ in range(32)]
     latencies: list[float] = []
     statuses: list[int] = []
 
     async def one(n: int, scheduled: float) -> None:
-        conn = idle.pop() if idle else Connection(*await asyncio.open_connection("127.0.0.1", port))
+        conn = idle.pop() if idle else await Connection.open(port)
         body, headers = signer.slash_command(text, channel=channel_for(n), user="U0BENCH")
-        status, _ = await conn.post(f"127.0.0.1:{port}", "/slack/events", body.encode(), headers)
+        status, _ = await conn.request("POST", f"127.0.0.1:{port}", "/slack/events", body.encode(), headers)
         latencies.append((time.monotonic() - scheduled) * 1000)
         statuses.append(status)
         idle.append(conn)
@@ -97,7 +67,7 @@ async def open_loop(port: int, signer: SlackRequestSigner, rate: float, seconds:
         tasks.append(asyncio.create_task(one(n, scheduled)))
     await asyncio.gather(*tasks)
     for conn in idle:
-        conn.writer.close()
+        conn.close()
     return latencies, statuses
 
 
