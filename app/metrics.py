@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.routing import Match
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.integrations.resilience import SharedBreaker
@@ -54,15 +54,22 @@ class SharedStateCollector(Collector):
 
 
 def _route_template(scope: Scope) -> str:
-    """The route's path template (`/v1/runs/{run_id}`), so that ids do not each make a new series."""
-    route = scope.get("route")
-    if route is not None:
-        return str(getattr(route, "path", "unmatched"))
-    app = scope.get("app")
-    for candidate in getattr(getattr(app, "router", None), "routes", []):
-        if candidate.matches(scope)[0] == Match.FULL:
-            return str(getattr(candidate, "path", "unmatched"))
-    return "unmatched"
+    """The route's path template (`/v1/runs/{run_id}`), so that ids do not each make a new series.
+
+    The API's routers are mounted twice, at /v1 and unversioned, and scope["route"] holds the
+    router's own path; the /v1 is put back from the request's path.
+    """
+    template = getattr(scope.get("route"), "path", None)
+    if not template:
+        # Plain Starlette routes (Slack's, health) leave no route in the scope; they come first, so
+        # matching them is quick.
+        for candidate in getattr(getattr(scope.get("app"), "router", None), "routes", []):
+            if isinstance(candidate, Route) and candidate.matches(scope)[0] == Match.FULL:
+                return candidate.path
+        return "unmatched"
+    if scope["path"].startswith("/v1/") and not template.startswith("/v1/"):
+        return "/v1" + str(template)
+    return str(template)
 
 
 class HttpMetrics:

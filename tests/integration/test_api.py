@@ -313,3 +313,55 @@ def test_slack_work_is_recorded_as_runs_of_built_in_workflows_and_streamed(api: 
     refused = api.http.post(f"/v1/workflows/{summary_flow}/run")
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "builtin_workflow"
     assert api.http.delete(f"/v1/workflows/{summary_flow}").status_code == 409
+
+
+def test_cancel_a_running_run_stops_it_between_steps(api: Stack) -> None:
+    api.crm.faults("slow", delay_s=1.0)
+    workflow = api.http.post("/v1/workflows", json={"name": "Two steps", "steps": [
+        {"id": "first", "tool": "crm.search_customers", "args": {"query": "Globex"}},
+        {"id": "second", "tool": "crm.search_customers", "args": {"query": "Initech"}}]}).json()
+    run_id = api.http.post(f"/v1/workflows/{workflow['id']}/run").json()["run_id"]
+    deadline = time.monotonic() + 10
+    while api.http.get(f"/v1/runs/{run_id}").json()["status"] != "running" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    answer = api.http.post(f"/v1/runs/{run_id}/cancel")
+    assert answer.status_code == 202 and answer.json()["status"] == "cancelling"
+    run = wait_for_run(api, run_id)
+    assert run["status"] == "cancelled"
+    assert [s["step_id"] for s in run["steps"]] == ["first"]
+
+
+def test_updates_and_deletes_of_what_does_not_exist_are_404(api: Stack) -> None:
+    for method, path, body in [("PUT", "/v1/workflows/wf_nope", {"name": "x"}),
+                               ("PATCH", "/v1/workflows/wf_nope", {"name": "x"}),
+                               ("DELETE", "/v1/workflows/wf_nope", None),
+                               ("POST", "/v1/workflows/wf_nope/run", None),
+                               ("GET", "/v1/workflows/wf_nope/status", None),
+                               ("PUT", "/v1/agents/agt_nope", {"name": "x"}),
+                               ("PATCH", "/v1/tasks/task_nope", {"name": "x"}),
+                               ("POST", "/v1/tasks/task_nope/run", None),
+                               ("GET", "/v1/tools/no.such", None),
+                               ("DELETE", "/v1/tools/no.such", None),
+                               ("POST", "/v1/workflows/wf_nope/context", {"key": "k", "value": 1})]:
+        answer = api.http.request(method, path, json=body)
+        assert answer.status_code == 404, (method, path, answer.text)
+        assert answer.json()["error"]["code"] == "not_found"
+
+
+def test_agents_are_replaced_and_tasks_patched(api: Stack) -> None:
+    agent_id = api.http.post("/v1/agents", json={"name": "a", "tools": ["crm.get_customer"]}).json()["id"]
+    replaced = api.http.put(f"/v1/agents/{agent_id}", json={"name": "b", "tools": ["crm.list_tickets"]}).json()
+    assert (replaced["name"], replaced["tools"], replaced["instructions"]) == ("b", ["crm.list_tickets"], "")
+    task_id = api.http.post("/v1/tasks", json={"name": "t", "tool": "crm.list_tickets"}).json()["id"]
+    assert api.http.patch(f"/v1/tasks/{task_id}", json={"agent_id": agent_id}).json()["agent_id"] == agent_id
+    refused = api.http.patch(f"/v1/tasks/{task_id}", json={"tool": "crm.get_customer"})
+    assert refused.status_code == 422  # the agent may not use it
+
+
+def test_metrics_count_runs_by_status(api: Stack) -> None:
+    workflow = api.http.post("/v1/workflows", json={"name": "Counted"}).json()
+    wait_for_run(api, api.http.post(f"/v1/workflows/{workflow['id']}/run").json()["run_id"])
+    metrics = api.http.get("/metrics").text
+    assert 'acme_runs{status="succeeded"} 1.0' in metrics
+    assert 'acme_http_requests_total{path="/v1/workflows/{workflow_id}/run",status="202"} 1.0' in metrics, [
+        line for line in metrics.splitlines() if "requests_total{" in line]

@@ -22,6 +22,7 @@ from tests.conftest import CHANNEL, USER, FakeSlack
 BOT_TOKEN = "xoxb-1111-2222-SECRETBOTTOKEN"
 SIGNING_SECRET = "s1gning-secret-never-logged"
 CRM_TOKEN = "crm-token-never-logged"
+API_KEY = "api-key-never-logged"
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
@@ -74,7 +75,7 @@ def test_serve_and_worker_processes_run_the_flow_and_never_log_a_secret(
     env = _clean_env(
         SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET, CRM_API_TOKEN=CRM_TOKEN,
         SLACK_API_URL=f"{fake_slack.url}/api/", CRM_BASE_URL=crm.url, REDIS_URL=redis_url, PORT=str(port),
-        LOG_LEVEL="DEBUG", CRM_BREAKER_FAIL_MAX="1",
+        LOG_LEVEL="DEBUG", CRM_BREAKER_FAIL_MAX="1", ACME_API_KEYS=f"other-key,{API_KEY}",
     )
     serve_log, worker_log = tmp_path / "serve.log", tmp_path / "worker.log"
     with serve_log.open("wb") as serve_err, worker_log.open("wb") as worker_err:
@@ -89,6 +90,9 @@ def test_serve_and_worker_processes_run_the_flow_and_never_log_a_secret(
             body, headers = signer.app_mention("summarize Initech", channel=CHANNEL, user=USER)
             assert httpx.post(f"{url}/slack/events", content=body, headers=headers).status_code == 200
             fake_slack.api.wait_for(lambda calls: sum("Summary of" in c.text for c in calls) == 2, timeout_s=30)
+            api = httpx.get(f"{url}/v1/workflows", headers={"Authorization": f"Bearer {API_KEY}"})
+            assert api.status_code == 200
+            assert httpx.get(f"{url}/v1/workflows", headers={"Authorization": "Bearer wrong"}).status_code == 401
 
             # A failure path too: its errors and tracebacks must be as clean as the happy path.
             crm_state.faults.mode = "down"
@@ -107,7 +111,8 @@ def test_serve_and_worker_processes_run_the_flow_and_never_log_a_secret(
     logs = serve_log.read_text() + worker_log.read_text()
     assert "Circuit Breaker Tripped" in logs  # the logs were really captured, at DEBUG
     assert "Working on it" in logs or "summarize_customer" in logs
-    for secret in (BOT_TOKEN, SIGNING_SECRET, CRM_TOKEN):
+    assert "GET /v1/workflows 200" in logs and "request_id=" in logs  # the access log was there to read
+    for secret in (BOT_TOKEN, SIGNING_SECRET, CRM_TOKEN, API_KEY):
         assert secret not in logs
         assert secret.encode() not in job_records
         assert not any(secret in str(c.payload) for c in fake_slack.api.calls)
