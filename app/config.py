@@ -103,8 +103,8 @@ class Settings(BaseSettings):
 
     def secret_named(self, name: str) -> str:
         """A value an HTTP tool's header names by its setting; read here, the one reader of the environment."""
-        if not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
-            raise SettingsError(f"{name!r} is not a setting name")
+        if not re.fullmatch(r"TOOL_[A-Z0-9_]+", name):
+            raise SettingsError(f"{name!r} is not a TOOL_* setting")
         value = os.environ.get(name)
         if value is None:
             raise SettingsError(f"the setting {name} is not set")

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.runs.events import CHANNEL
@@ -25,7 +26,13 @@ def live_events_endpoint(redis_url: str) -> Any:
         subscription = {k: v for k, v in websocket.query_params.items() if k in ("run_id", "workflow_id")}
         connection = aioredis.Redis.from_url(redis_url)
         pubsub = connection.pubsub()
-        await pubsub.subscribe(CHANNEL)
+        try:
+            await pubsub.subscribe(CHANNEL)
+        except RedisError as exc:
+            log.error("WebSocket refused: Redis does not answer: %s", exc)
+            await connection.aclose()
+            await websocket.close(code=1013, reason="live updates are unavailable; try again later")
+            return
         await websocket.accept()
 
         async def relay() -> None:

@@ -175,8 +175,9 @@ class HttpToolIn(_In):
     description: Annotated[str, Field(max_length=2000)] = ""
     method: Annotated[str, Field(pattern=r"^(GET|POST|PUT|PATCH|DELETE)$")] = "GET"
     url_template: Annotated[str, Field(min_length=8, max_length=2000)]
+    # Values name settings, never hold secrets; only TOOL_* settings, so no tool can send the app's own.
     secret_headers: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,100}$")],
-                         Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,99}$")]] = Field(default_factory=dict)
+                         Annotated[str, Field(pattern=r"^TOOL_[A-Z0-9_]{1,95}$")]] = Field(default_factory=dict)
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
 
 

@@ -46,8 +46,10 @@ def paginate(
 ) -> tuple[list[Any], str | None]:
     """Items after `cursor` in id order; ids sort in creation order, so the last id is the next cursor."""
     if cursor:
-        query = query.where(id_column > (int(cursor) if cursor.isdigit() and id_column.type.python_type is int
-                                         else cursor))
+        numeric = id_column.type.python_type is int
+        if numeric and not cursor.isdigit():
+            raise ApiError(422, "cursor is not one this list gave out")
+        query = query.where(id_column > (int(cursor) if numeric else cursor))
     rows = list(session.scalars(query.order_by(id_column).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]

@@ -216,6 +216,9 @@ def test_http_tools_only_for_allowed_hosts(api: Stack) -> None:
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "host_not_allowed"
     sneaky = api.http.post("/v1/tools", json={"name": "legacy.sneaky", "url_template": "http://{host}/x"})
     assert sneaky.status_code == 403
+    stealing = api.http.post("/v1/tools", json={"name": "legacy.steal", "url_template": f"{crm}/x",
+                                                "secret_headers": {"X-Token": "SLACK_BOT_TOKEN"}})
+    assert stealing.status_code == 422  # only TOOL_* settings may be named
     created = api.http.post("/v1/tools", json={
         "name": "legacy.customer", "description": "A customer from the legacy CRM", "method": "GET",
         "url_template": f"{crm}/customers/{{customer_id}}",
@@ -365,3 +368,9 @@ def test_metrics_count_runs_by_status(api: Stack) -> None:
     assert 'acme_runs{status="succeeded"} 1.0' in metrics
     assert 'acme_http_requests_total{path="/v1/workflows/{workflow_id}/run",status="202"} 1.0' in metrics, [
         line for line in metrics.splitlines() if "requests_total{" in line]
+
+
+def test_a_cursor_that_was_never_given_out_is_a_422(api: Stack) -> None:
+    workflow = api.http.post("/v1/workflows", json={"name": "With context"}).json()
+    answer = api.http.get(f"/v1/workflows/{workflow['id']}/context", params={"cursor": "not-a-number"})
+    assert answer.status_code == 422

@@ -53,3 +53,23 @@ def test_log_lines_and_tracebacks_are_masked(monkeypatch: pytest.MonkeyPatch) ->
         root.setLevel(saved_level)
     assert "hunter2-secret" not in stream.getvalue()
     assert '"level": "ERROR"' in stream.getvalue()
+
+
+def test_http_tools_may_read_only_tool_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOOL_LEGACY_TOKEN", "legacy-secret")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-mine")
+    settings = load_settings({})
+    assert settings.secret_named("TOOL_LEGACY_TOKEN") == "legacy-secret"
+    with pytest.raises(SettingsError, match="not a TOOL_"):
+        settings.secret_named("SLACK_BOT_TOKEN")
+    with pytest.raises(SettingsError, match="is not set"):
+        settings.secret_named("TOOL_MISSING")
+
+
+def test_api_settings() -> None:
+    settings = load_settings({}, acme_api_keys=" k1, k2 ,", acme_api_rate="600/m")
+    assert settings.api_keys == ["k1", "k2"]
+    assert settings.api_rate_per_s == 10
+    assert "k1" in settings.secret_values() and "k2" in settings.secret_values()
+    with pytest.raises(SettingsError):
+        load_settings({}, acme_api_rate="lots")
