@@ -22,27 +22,13 @@ import redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.errors import error_response
+from app.integrations.pacing import RateGate
 
 log = logging.getLogger("app.access")
 UNVERSIONED = ("/workflows", "/runs", "/agents", "/tasks", "/tools", "/ws")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 IDEMPOTENCY_TTL_S = 24 * 3600
 IN_PROGRESS_TTL_S = 60
-
-# GCRA that refuses instead of queueing: answers 0 and takes the slot, or the µs to wait.
-_TAKE_OR_REFUSE = """
-local now_parts = redis.call('TIME')
-local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
-local interval = tonumber(ARGV[1])
-local tolerance = (tonumber(ARGV[2]) - 1) * interval
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local wait = tat - now - tolerance
-if wait > 0 then return wait end
-redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil((tat + interval - now) / 1000) + 1000)
-return 0
-"""
-
 
 def is_api_path(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/") or any(path == p or path.startswith(p + "/") for p in UNVERSIONED)
@@ -101,9 +87,8 @@ class ApiGate:
     def __init__(self, app: ASGIApp, keys: list[str], rate_per_s: float, connection: redis.Redis) -> None:
         self.app = app
         self.keys = [k.encode() for k in keys]
-        self.interval_us = int(1e6 / rate_per_s)
-        self.burst = max(1, math.ceil(rate_per_s))
-        self._take = connection.register_script(_TAKE_OR_REFUSE)
+        # A second's worth of requests may come at once; past that, they are spaced at the rate.
+        self._gate = RateGate(connection, 1 / rate_per_s, max(1, math.ceil(rate_per_s)))
 
     def _caller(self, scope: Scope) -> str | None:
         """A stable name for the caller: a hash of its key, or its address when the API is open."""
@@ -133,13 +118,13 @@ class ApiGate:
                               headers={"WWW-Authenticate": "Bearer"})
             return
         try:
-            wait_us = int(self._take(keys=[f"acme:rate:{caller}"], args=[self.interval_us, self.burst]))
+            wait_s = self._gate.try_take(f"acme:rate:{caller}")
         except redis.RedisError as exc:
             log.error("rate limiter unavailable, refusing: %s", exc)
             await _send_error(scope, send, receive, 503, "the rate limiter (Redis) is unavailable")
             return
-        if wait_us > 0:
-            retry_after = str(max(1, math.ceil(wait_us / 1e6)))
+        if wait_s > 0:
+            retry_after = str(max(1, math.ceil(wait_s)))
             await _send_error(scope, send, receive, 429, "too many requests for this key",
                               headers={"Retry-After": retry_after}, code="rate_limited")
             return
