@@ -197,6 +197,10 @@ class RunService:
         except _StepFailed as failure:
             self._finish(run_id, "failed", error=str(failure))
             return f"failed: {failure}"
+        except Exception as exc:
+            # The run must not stay "running" forever; RQ keeps the job and its traceback as failed.
+            self._finish(run_id, "failed", error=f"internal error ({type(exc).__name__})")
+            raise
         self._finish(run_id, "succeeded", output=output)
         return "succeeded"
 
