@@ -12,10 +12,11 @@ from typing import Any
 import redis
 from rq import get_current_job
 
-from app.domain.customers import Ambiguous, Customer, Matched, NoMatch, resolve_customer
+from app.domain.customers import Customer
 from app.integrations.errors import DownstreamRejected, IntegrationError
 from app.integrations.slack_poster import NOT_A_MEMBER, SlackPoster, Upload
 from app.jobs import runtime
+from app.jobs.lookup import customer_or_reason
 from app.jobs.queue import REPORT_TIMEOUT_S
 from app.jobs.replies import Replies
 from app.jobs.requests import SlackRequest
@@ -109,21 +110,9 @@ def report_for(request: dict[str, Any]) -> str:
     services = runtime.current()
     asked = SlackRequest.from_job_args(request)
     replies = Replies(services.slack, asked, services.jobs.response_url(asked.request_id))
-    query = asked.customer or ""
-    try:
-        resolution = resolve_customer(query, services.crm.search_customers(query))
-    except IntegrationError as exc:
-        replies.to_asker(messages.Message(text=exc.user_message))
-        return Failed(exc.user_message)
-    match resolution:
-        case Ambiguous():
-            replies.to_asker(messages.ambiguous_customer(resolution))
-            return Failed(f"several customers match {query!r}")
-        case NoMatch():
-            replies.to_asker(messages.no_customer(resolution))
-            return Failed(f"no customer matches {query!r}")
-        case Matched(customer):
-            pass
+    customer = customer_or_reason(services, replies, asked.customer or "")
+    if isinstance(customer, Failed):
+        return customer
 
     claim = ReportClaim(services.redis, asked.channel_id, customer.id)
     job = get_current_job()

@@ -8,10 +8,10 @@ from typing import Any
 
 from rq.job import Job
 
-from app.domain.customers import Ambiguous, Matched, NoMatch, resolve_customer
 from app.domain.summary import summarize
 from app.integrations.errors import IntegrationError
 from app.jobs import runtime
+from app.jobs.lookup import customer_or_reason
 from app.jobs.replies import Replies
 from app.jobs.requests import SlackRequest
 from app.runs.builtin import BUILTIN_PREFIX, Failed, as_builtin_run
@@ -34,27 +34,17 @@ def summarize_customer(request: dict[str, Any]) -> str:
     if slack_request.origin != "command":
         # A slash command's ack already said it; a mention or a click hears it in the thread.
         replies.publish(messages.Message(text=messages.WORKING))
-    query = slack_request.customer or ""
+    customer = customer_or_reason(services, replies, slack_request.customer or "")
+    if isinstance(customer, Failed):
+        return customer
     try:
-        resolution = resolve_customer(query, services.crm.search_customers(query))
-        match resolution:
-            case Matched(customer):
-                tickets = services.crm.list_tickets(customer.id)
-                replies.publish(messages.customer_summary(summarize(customer, tickets)))
-                return f"summary of {customer.id}"
-            case Ambiguous():
-                replies.to_asker(messages.ambiguous_customer(resolution))
-                return Failed(f"{len(resolution.choices)} customers match {query!r}")
-            case NoMatch():
-                replies.to_asker(messages.no_customer(resolution))
-                return Failed(f"no customer matches {query!r}")
+        tickets = services.crm.list_tickets(customer.id)
     except IntegrationError as exc:
-        if exc.downstream == "Slack":
-            raise
-        log.warning("summary of %r not possible: %s", query, exc)
+        log.warning("summary of %s not possible: %s", customer.id, exc)
         replies.to_asker(messages.Message(text=exc.user_message))
         return Failed(exc.user_message)
-    raise AssertionError(f"unhandled resolution {resolution!r}")
+    replies.publish(messages.customer_summary(summarize(customer, tickets)))
+    return f"summary of {customer.id}"
 
 
 @as_builtin_run(f"{BUILTIN_PREFIX}slack_help")

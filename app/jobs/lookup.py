@@ -1,0 +1,34 @@
+"""Finding the one customer a Slack request names, or telling the asker why not."""
+
+from __future__ import annotations
+
+import logging
+
+from app.domain.customers import Ambiguous, Customer, Matched, NoMatch, resolve_customer
+from app.integrations.errors import IntegrationError
+from app.jobs.replies import Replies
+from app.runs.builtin import Failed
+from app.services import Services
+from app.slack import messages
+
+log = logging.getLogger(__name__)
+
+
+def customer_or_reason(services: Services, replies: Replies, query: str) -> Customer | Failed:
+    """The customer `query` means; otherwise the asker has been told why, and the answer says so too."""
+    try:
+        resolution = resolve_customer(query, services.crm.search_customers(query))
+    except IntegrationError as exc:
+        log.warning("no customer for %r: %s", query, exc)
+        replies.to_asker(messages.Message(text=exc.user_message))
+        return Failed(exc.user_message)
+    match resolution:
+        case Matched(customer):
+            return customer
+        case Ambiguous():
+            replies.to_asker(messages.ambiguous_customer(resolution))
+            return Failed(f"{len(resolution.choices)} customers match {query!r}")
+        case NoMatch():
+            replies.to_asker(messages.no_customer(resolution))
+            return Failed(f"no customer matches {query!r}")
+    raise AssertionError(f"unhandled resolution {resolution!r}")
