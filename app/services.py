@@ -50,25 +50,23 @@ class Services:
         self.redis.close()
 
 
+def _downstream(name: str, connection: redis.Redis, fail_max: int, reset_s: float, max_rps: float,
+                timeout_s: float, sleep: Callable[[float], None]) -> Downstream:
+    # The breaker's name goes into Redis keys and metric labels, so it has no spaces.
+    return Downstream(name, SharedBreaker(name.replace(" ", "-"), connection, fail_max, reset_s),
+                      RetryPolicy(sleep=sleep), Throttle(max_rps), timeout_s)
+
+
 def build_services(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> Services:
     """`sleep` is what retries wait with between attempts: tests pass a recorder instead of waiting 7 s."""
     # Bytes, not str: RQ and pybreaker's Redis storage both need a client without decode_responses.
     connection = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2,
                                       health_check_interval=30)
-    crm_downstream = Downstream(
-        "CRM",
-        SharedBreaker("CRM", connection, settings.crm_breaker_fail_max, settings.crm_breaker_reset_s),
-        RetryPolicy(sleep=sleep),
-        Throttle(settings.crm_max_rps),
-        settings.crm_timeout_s,
-    )
-    slack_downstream = Downstream(
-        "Slack",
-        SharedBreaker("Slack", connection, settings.slack_breaker_fail_max, settings.slack_breaker_reset_s),
-        RetryPolicy(sleep=sleep),
-        Throttle(0),
-        settings.slack_timeout_s,
-    )
+    crm_downstream = _downstream("CRM", connection, settings.crm_breaker_fail_max, settings.crm_breaker_reset_s,
+                                 settings.crm_max_rps, settings.crm_timeout_s, sleep)
+    # Slack is paced per channel (ChannelPacer), not by a process-wide throttle.
+    slack_downstream = _downstream("Slack", connection, settings.slack_breaker_fail_max,
+                                   settings.slack_breaker_reset_s, 0, settings.slack_timeout_s, sleep)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     web_client = WebClient(
         token=token, base_url=settings.slack_api_url, timeout=int(settings.slack_timeout_s), retry_handlers=[]
@@ -76,13 +74,9 @@ def build_services(settings: Settings, *, sleep: Callable[[float], None] = time.
     crm_token = settings.crm_api_token.get_secret_value() if settings.crm_api_token else None
     jobs = JobQueue(connection)
     db = Database(settings.database_url)
-    http_tool_downstream = Downstream(
-        "HTTP tools",
-        SharedBreaker("HTTP-tools", connection, settings.crm_breaker_fail_max, settings.crm_breaker_reset_s),
-        RetryPolicy(sleep=sleep),
-        Throttle(settings.crm_max_rps),
-        settings.crm_timeout_s,
-    )
+    http_tool_downstream = _downstream("HTTP tools", connection, settings.crm_breaker_fail_max,
+                                       settings.crm_breaker_reset_s, settings.crm_max_rps, settings.crm_timeout_s,
+                                       sleep)
     return Services(
         settings=settings,
         redis=connection,
