@@ -18,10 +18,11 @@ from starlette.routing import Route
 
 from app.api import catalog, workflows
 from app.api.errors import install_error_handlers
-from app.api.gateway import ApiGate, Idempotency, RequestIds
+from app.api.gateway import ApiGate, Idempotency
 from app.api.live import live_events_endpoint
 from app.crm_webhook import crm_webhook_endpoint
-from app.metrics import HttpMetrics, SharedStateCollector
+from app.metrics import SharedStateCollector
+from app.observed_requests import ObservedRequests
 from app.services import Services
 from app.slack.listeners import build_bolt_app
 from app.status import read_status
@@ -101,8 +102,7 @@ def create_web_app(services: Services) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
         middleware=[
-            Middleware(HttpMetrics, registry=registry),
-            Middleware(RequestIds),
+            Middleware(ObservedRequests, registry=registry),
             Middleware(ApiGate, keys=settings.api_keys, rate_per_s=settings.api_rate_per_s,
                        connection=services.redis),
             Middleware(Idempotency, connection=services.redis),

@@ -1,4 +1,4 @@
-"""The REST API's gateway, as plain ASGI middleware: request ids, keys, rate limits, idempotency.
+"""The REST API's gateway, as plain ASGI middleware: keys, rate limits, idempotency.
 
 Only API paths (`/v1/...` and their unversioned twins) pass the key, rate and idempotency
 checks; Slack's and the CRM's endpoints have signatures of their own, and health and
@@ -12,9 +12,6 @@ import hmac
 import json
 import logging
 import math
-import re
-import time
-import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -24,9 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.errors import error_response
 from app.integrations.pacing import RateGate
 
-log = logging.getLogger("app.access")
+log = logging.getLogger(__name__)
 UNVERSIONED = ("/workflows", "/runs", "/agents", "/tasks", "/tools", "/ws")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 IDEMPOTENCY_TTL_S = 24 * 3600
 IN_PROGRESS_TTL_S = 60
 
@@ -34,7 +30,7 @@ def is_api_path(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/") or any(path == p or path.startswith(p + "/") for p in UNVERSIONED)
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key == name:
             return value.decode("latin-1")
@@ -48,37 +44,6 @@ async def _send_error(scope: Scope, send: Send, receive: Receive, status: int, m
         await send({"type": "websocket.close", "code": 4000 + status, "reason": message[:120]})
         return
     await error_response(status, message, headers=headers, code=code)(scope, receive, send)
-
-
-class RequestIds:
-    """Every response carries X-Request-ID (the caller's, if sane); API requests get an access-log line."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        given = _header(scope, b"x-request-id")
-        request_id = given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-        started = time.perf_counter()
-        status = 500
-
-        async def with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, with_id)
-        finally:
-            if is_api_path(scope["path"]):
-                log.info("%s %s %d %.1fms request_id=%s", scope["method"], scope["path"], status,
-                         (time.perf_counter() - started) * 1000, request_id)
 
 
 class ApiGate:
@@ -96,7 +61,7 @@ class ApiGate:
             client = scope.get("client")
             return f"addr:{client[0] if client else 'unknown'}"
         given = ""
-        authorization = _header(scope, b"authorization") or ""
+        authorization = header(scope, b"authorization") or ""
         if authorization.lower().startswith("bearer "):
             given = authorization[7:].strip()
         elif scope["type"] == "websocket":
@@ -140,7 +105,7 @@ class Idempotency:
         self.redis = connection
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        key = _header(scope, b"idempotency-key") if scope["type"] == "http" else None
+        key = header(scope, b"idempotency-key") if scope["type"] == "http" else None
         if key is None or scope["method"] != "POST" or not is_api_path(scope["path"]):
             await self.app(scope, receive, send)
             return
