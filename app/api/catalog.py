@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response
@@ -45,6 +46,48 @@ def _get(session: Session, model: type[Any], item_id: str, what: str) -> Any:
     return item
 
 
+# The same five operations serve agents and tasks; only their checks and shapes differ.
+
+Out = Callable[[Any], dict[str, Any]]
+Check = Callable[[Session, Any], None]
+
+
+def _create(svc: Services, row: Any, out: Out) -> dict[str, Any]:
+    with svc.db.session() as session:
+        session.add(row)
+        session.flush()
+        return out(row)
+
+
+def _list(svc: Services, model: Any, out: Out, limit: int, cursor: str | None) -> dict[str, Any]:
+    with svc.db.session() as session:
+        rows, next_cursor = paginate(session, select(model), model.id, limit, cursor)
+        return page([out(r) for r in rows], next_cursor)
+
+
+def _read(svc: Services, model: Any, item_id: str, what: str, out: Out) -> dict[str, Any]:
+    with svc.db.session() as session:
+        return out(_get(session, model, item_id, what))
+
+
+def _update(svc: Services, model: Any, item_id: str, what: str, changes: dict[str, Any], out: Out,
+            check: Check) -> dict[str, Any]:
+    """`check(session, item)` sees the item before `changes` are applied, and refuses what may not be."""
+    with svc.db.session() as session:
+        item = _get(session, model, item_id, what)
+        check(session, item)
+        for field, value in changes.items():
+            setattr(item, field, value)
+        session.flush()
+        return out(item)
+
+
+def _delete(svc: Services, model: Any, item_id: str, what: str) -> Response:
+    with svc.db.session() as session:
+        session.delete(_get(session, model, item_id, what))
+    return Response(status_code=204)
+
+
 def _agent_out(agent: Agent) -> dict[str, Any]:
     return AgentOut.model_validate(agent, from_attributes=True).model_dump(mode="json")
 
@@ -56,24 +99,22 @@ def _task_out(task: Task) -> dict[str, Any]:
 @router.post("/agents", status_code=201, response_model=AgentOut, tags=["agents"])
 def create_agent(body: AgentIn, svc: Svc) -> dict[str, Any]:
     _known_tools(svc, body.tools)
-    with svc.db.session() as session:
-        agent = Agent(**body.model_dump())
-        session.add(agent)
-        session.flush()
-        return _agent_out(agent)
+    return _create(svc, Agent(**body.model_dump()), _agent_out)
 
 
 @router.get("/agents", tags=["agents"])
 def list_agents(svc: Svc, limit: Limit = 20, cursor: Cursor = None) -> dict[str, Any]:
-    with svc.db.session() as session:
-        rows, next_cursor = paginate(session, select(Agent), Agent.id, limit, cursor)
-        return page([_agent_out(a) for a in rows], next_cursor)
+    return _list(svc, Agent, _agent_out, limit, cursor)
 
 
 @router.get("/agents/{agent_id}", response_model=AgentOut, tags=["agents"])
 def get_agent(agent_id: str, svc: Svc) -> dict[str, Any]:
-    with svc.db.session() as session:
-        return _agent_out(_get(session, Agent, agent_id, "agent"))
+    return _read(svc, Agent, agent_id, "agent", _agent_out)
+
+
+def _update_agent(agent_id: str, changes: dict[str, Any], svc: Services) -> dict[str, Any]:
+    return _update(svc, Agent, agent_id, "agent", changes, _agent_out,
+                   check=lambda session, agent: _known_tools(svc, changes.get("tools", [])))
 
 
 @router.put("/agents/{agent_id}", response_model=AgentOut, tags=["agents"])
@@ -86,21 +127,9 @@ def patch_agent(agent_id: str, body: AgentPatch, svc: Svc) -> dict[str, Any]:
     return _update_agent(agent_id, body.model_dump(exclude_none=True), svc)
 
 
-def _update_agent(agent_id: str, changes: dict[str, Any], svc: Services) -> dict[str, Any]:
-    _known_tools(svc, changes.get("tools", []))
-    with svc.db.session() as session:
-        agent = _get(session, Agent, agent_id, "agent")
-        for field, value in changes.items():
-            setattr(agent, field, value)
-        session.flush()
-        return _agent_out(agent)
-
-
 @router.delete("/agents/{agent_id}", status_code=204, tags=["agents"])
 def delete_agent(agent_id: str, svc: Svc) -> Response:
-    with svc.db.session() as session:
-        session.delete(_get(session, Agent, agent_id, "agent"))
-    return Response(status_code=204)
+    return _delete(svc, Agent, agent_id, "agent")
 
 
 def _check_task(svc: Services, session: Session, tool: str, agent_id: str | None) -> None:
@@ -117,23 +146,24 @@ def _check_task(svc: Services, session: Session, tool: str, agent_id: str | None
 def create_task(body: TaskIn, svc: Svc) -> dict[str, Any]:
     with svc.db.session() as session:
         _check_task(svc, session, body.tool, body.agent_id)
-        task = Task(**body.model_dump())
-        session.add(task)
-        session.flush()
-        return _task_out(task)
+    return _create(svc, Task(**body.model_dump()), _task_out)
 
 
 @router.get("/tasks", tags=["tasks"])
 def list_tasks(svc: Svc, limit: Limit = 20, cursor: Cursor = None) -> dict[str, Any]:
-    with svc.db.session() as session:
-        rows, next_cursor = paginate(session, select(Task), Task.id, limit, cursor)
-        return page([_task_out(t) for t in rows], next_cursor)
+    return _list(svc, Task, _task_out, limit, cursor)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskOut, tags=["tasks"])
 def get_task(task_id: str, svc: Svc) -> dict[str, Any]:
-    with svc.db.session() as session:
-        return _task_out(_get(session, Task, task_id, "task"))
+    return _read(svc, Task, task_id, "task", _task_out)
+
+
+def _update_task(task_id: str, changes: dict[str, Any], svc: Services) -> dict[str, Any]:
+    def check(session: Session, task: Task) -> None:
+        _check_task(svc, session, changes.get("tool", task.tool), changes.get("agent_id", task.agent_id))
+
+    return _update(svc, Task, task_id, "task", changes, _task_out, check)
 
 
 @router.put("/tasks/{task_id}", response_model=TaskOut, tags=["tasks"])
@@ -146,21 +176,9 @@ def patch_task(task_id: str, body: TaskPatch, svc: Svc) -> dict[str, Any]:
     return _update_task(task_id, body.model_dump(exclude_none=True), svc)
 
 
-def _update_task(task_id: str, changes: dict[str, Any], svc: Services) -> dict[str, Any]:
-    with svc.db.session() as session:
-        task = _get(session, Task, task_id, "task")
-        _check_task(svc, session, changes.get("tool", task.tool), changes.get("agent_id", task.agent_id))
-        for field, value in changes.items():
-            setattr(task, field, value)
-        session.flush()
-        return _task_out(task)
-
-
 @router.delete("/tasks/{task_id}", status_code=204, tags=["tasks"])
 def delete_task(task_id: str, svc: Svc) -> Response:
-    with svc.db.session() as session:
-        session.delete(_get(session, Task, task_id, "task"))
-    return Response(status_code=204)
+    return _delete(svc, Task, task_id, "task")
 
 
 @router.post("/tasks/{task_id}/run", status_code=202, response_model=RunStarted, tags=["tasks"])
@@ -218,6 +236,4 @@ def register_http_tool(body: HttpToolIn, svc: Svc) -> dict[str, Any]:
 
 @router.delete("/tools/{name}", status_code=204, tags=["tools"])
 def delete_http_tool(name: str, svc: Svc) -> Response:
-    with svc.db.session() as session:
-        session.delete(_get(session, HttpToolRow, name, "registered HTTP tool"))
-    return Response(status_code=204)
+    return _delete(svc, HttpToolRow, name, "registered HTTP tool")
