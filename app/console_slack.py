@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.slack.mrkdwn import unescape
+from app.messages.mrkdwn import unescape
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from app.embedded_redis import EmbeddedRedis, free_port
 from app.http_server import BackgroundServer
 from app.jobs.worker import WorkerThread
 from app.logs import configure_logging
+from app.messages.mrkdwn import unescape
 from app.services import Services, build_services
-from app.slack.mrkdwn import unescape
 from app.store.db import upgrade
 from app.web import create_web_app
 from mock_crm.server import create_crm_app

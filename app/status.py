@@ -1,34 +1,14 @@
-"""A snapshot of the shared state every process sees: breakers and queues, read from Redis."""
+"""Reading the shared state every process sees, breakers and queues, from Redis."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from rq import Queue
 from rq.job import Job
 
+from app.domain.system_status import BreakerStatus, QueueStatus, SystemStatus
 from app.integrations.resilience import SharedBreaker
-
-
-@dataclass(frozen=True)
-class BreakerStatus:
-    name: str
-    state: str
-    retry_in_s: int | None
-
-
-@dataclass(frozen=True)
-class QueueStatus:
-    name: str
-    depth: int
-    oldest_wait_s: float | None
-
-
-@dataclass(frozen=True)
-class SystemStatus:
-    breakers: tuple[BreakerStatus, ...]
-    queues: tuple[QueueStatus, ...]
 
 
 def _oldest_wait_s(queue: Queue, now: datetime) -> float | None:

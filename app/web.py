@@ -45,7 +45,7 @@ def create_web_app(services: Services) -> FastAPI:
         bot_token=settings.slack_bot_token.get_secret_value(),
         jobs=services.jobs,
         notifications=services.notifications,
-        system_status=lambda: read_status(services.breakers, services.jobs.queues),
+        read_system_status=lambda: read_status(services.breakers, services.jobs.queues),
     )
     verifier = SignatureVerifier(signing_secret)
     registry = CollectorRegistry()

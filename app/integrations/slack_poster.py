@@ -21,7 +21,7 @@ from slack_sdk.webhook import WebhookClient
 from app.integrations.errors import DownstreamRejected
 from app.integrations.pacing import ChannelPacer
 from app.integrations.resilience import Downstream, RetryableFailure
-from app.slack.messages import Message
+from app.messages.message import Message
 
 log = logging.getLogger(__name__)
 # Errors that mean "the bot is not in that conversation": the command's response_url still reaches it.

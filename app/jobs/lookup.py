@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 
 from app.domain.customers import Ambiguous, Customer, Matched, NoMatch, resolve_customer
+from app.domain.outcome import Failed
 from app.integrations.errors import IntegrationError
 from app.jobs.replies import Replies
-from app.runs.builtin import Failed
+from app.messages.customers import ambiguous_customer, no_customer
+from app.messages.message import Message
 from app.services import Services
-from app.slack import messages
 
 log = logging.getLogger(__name__)
 
@@ -20,15 +21,15 @@ def customer_or_reason(services: Services, replies: Replies, query: str) -> Cust
         resolution = resolve_customer(query, services.crm.search_customers(query))
     except IntegrationError as exc:
         log.warning("no customer for %r: %s", query, exc)
-        replies.to_asker(messages.Message(text=exc.user_message))
+        replies.to_asker(Message(text=exc.user_message))
         return Failed(exc.user_message)
     match resolution:
         case Matched(customer):
             return customer
         case Ambiguous():
-            replies.to_asker(messages.ambiguous_customer(resolution))
+            replies.to_asker(ambiguous_customer(resolution))
             return Failed(f"{len(resolution.choices)} customers match {query!r}")
         case NoMatch():
-            replies.to_asker(messages.no_customer(resolution))
+            replies.to_asker(no_customer(resolution))
             return Failed(f"no customer matches {query!r}")
     raise AssertionError(f"unhandled resolution {resolution!r}")

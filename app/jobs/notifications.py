@@ -7,12 +7,19 @@ import re
 from typing import Any
 
 from app.domain.crm_events import NewCustomer, UrgentTicket, draft_reply, event_from_job_args, notification_for
+from app.domain.outcome import Failed
 from app.integrations.errors import IntegrationError
 from app.jobs import runtime
-from app.runs.builtin import BUILTIN_PREFIX, Failed, as_builtin_run
+from app.messages.message import Message
+from app.messages.mrkdwn import escape
+from app.messages.notifications import (
+    new_customer_notification,
+    notification_settled,
+    quoted_draft,
+    urgent_ticket_notification,
+)
+from app.runs.builtin import BUILTIN_PREFIX, as_builtin_run
 from app.services import Services
-from app.slack import messages
-from app.slack.mrkdwn import escape
 
 log = logging.getLogger(__name__)
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -44,11 +51,11 @@ def post_notification(event: dict[str, Any]) -> str:
     notification = notification_for(crm_event, services.settings.notify_priority_set)
     match notification:
         case UrgentTicket(ticket, customer_id):
-            message = messages.urgent_ticket_notification(
+            message = urgent_ticket_notification(
                 _customer_name(services, customer_id), ticket.subject, ticket.priority, ticket.id)
             record = {"kind": "ticket", "ticket_id": ticket.id, "customer_id": customer_id}
         case NewCustomer(customer):
-            message = messages.new_customer_notification(customer.name, customer.plan, customer.id)
+            message = new_customer_notification(customer.name, customer.plan, customer.id)
             record = {"kind": "customer", "customer_id": customer.id}
         case str(reason):
             log.info("CRM event %s needs no notification: %s", crm_event.id, reason)
@@ -65,20 +72,20 @@ def draft_response(channel: str, ts: str, user: str) -> str:
     record = services.notifications.get(channel, ts)
     if record is None or record.get("kind") != "ticket":
         return Failed("no such ticket notification")
-    services.slack.update_message(channel, ts, messages.notification_settled(
+    services.slack.update_message(channel, ts, notification_settled(
         record["text"], f"Draft requested by {_mention(user)}; it is in the thread."))
     try:
         customer = services.crm.get_customer(record["customer_id"])
         ticket = services.crm.get_ticket(record["ticket_id"])
     except IntegrationError as exc:
-        services.slack.post_message(channel, messages.Message(text=f"I could not draft a reply: {exc.user_message}"),
+        services.slack.post_message(channel, Message(text=f"I could not draft a reply: {exc.user_message}"),
                                     thread_ts=ts)
         return Failed(exc.user_message)
     if customer is None or ticket is None:
-        services.slack.post_message(channel, messages.Message(text="The CRM no longer has that ticket."),
+        services.slack.post_message(channel, Message(text="The CRM no longer has that ticket."),
                                     thread_ts=ts)
         return Failed("the CRM no longer has that ticket")
-    services.slack.post_message(channel, messages.draft_reply(draft_reply(customer, ticket)), thread_ts=ts)
+    services.slack.post_message(channel, quoted_draft(draft_reply(customer, ticket)), thread_ts=ts)
     return f"draft for {ticket.id}"
 
 
@@ -88,6 +95,6 @@ def dismiss(channel: str, ts: str, user: str) -> str:
     record = services.notifications.get(channel, ts)
     if record is None:
         return Failed("no such notification")
-    services.slack.update_message(channel, ts, messages.notification_settled(
+    services.slack.update_message(channel, ts, notification_settled(
         record["text"], f"Dismissed by {_mention(user)}"))
     return "dismissed"

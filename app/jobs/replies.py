@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.integrations.slack_poster import SlackPoster
 from app.jobs.requests import SlackRequest
-from app.slack.messages import Message
+from app.messages.message import Message
 
 
 class Replies:

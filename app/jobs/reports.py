@@ -13,6 +13,7 @@ import redis
 from rq import get_current_job
 
 from app.domain.customers import Customer
+from app.domain.outcome import Failed
 from app.integrations.errors import DownstreamRejected, IntegrationError
 from app.integrations.slack_poster import NOT_A_MEMBER, SlackPoster, Upload
 from app.jobs import runtime
@@ -20,11 +21,12 @@ from app.jobs.lookup import customer_or_reason
 from app.jobs.queue import REPORT_TIMEOUT_S
 from app.jobs.replies import Replies
 from app.jobs.requests import SlackRequest
+from app.messages.bot import WORKING
+from app.messages.message import Message
+from app.messages.mrkdwn import escape
 from app.reports.chart import tickets_per_week_png
 from app.reports.document import AccountReport, TicketHistory, markdown
-from app.runs.builtin import BUILTIN_PREFIX, Failed, as_builtin_run
-from app.slack import messages
-from app.slack.mrkdwn import escape
+from app.runs.builtin import BUILTIN_PREFIX, as_builtin_run
 
 log = logging.getLogger(__name__)
 STEPS = 4
@@ -88,7 +90,7 @@ class Progress:
         self._shown = (number, now)
 
     def _say(self, text: str) -> None:
-        self._slack.update_message(self._channel, self._ts, messages.Message(text=text))
+        self._slack.update_message(self._channel, self._ts, Message(text=text))
 
     def finished(self, text: str) -> None:
         self._say(text)
@@ -120,11 +122,11 @@ def report_for(request: dict[str, Any]) -> str:
         claim.add_asker(asked.user_id)
         current = claim.current()
         if current.get("state") == "done":
-            replies.to_asker(messages.Message(
+            replies.to_asker(Message(
                 text=f"The account report for *{escape(customer.name)}* was built a moment ago: "
                      f"<{current['permalink']}|open it>."))
         else:
-            replies.to_asker(messages.Message(
+            replies.to_asker(Message(
                 text=f"An account report for *{escape(customer.name)}* is already being built here; "
                      f"I will mention you when it is ready."))
         return "joined a report already under way"
@@ -139,13 +141,13 @@ def report_for(request: dict[str, Any]) -> str:
 def _build(services: Any, asked: SlackRequest, replies: Replies, customer: Customer, claim: ReportClaim) -> str:
     title = f"Account report for *{escape(customer.name)}*"
     try:
-        ts = services.slack.post_message(asked.channel_id, messages.Message(text=messages.WORKING),
+        ts = services.slack.post_message(asked.channel_id, Message(text=WORKING),
                                          thread_ts=asked.thread_ts)
     except DownstreamRejected as exc:
         if not any(code in exc.detail for code in NOT_A_MEMBER):
             raise
         claim.release()
-        replies.to_asker(messages.Message(
+        replies.to_asker(Message(
             text="I need to be a member of this channel to upload a report here: `/invite @acme`, then ask again."))
         return Failed("the bot is not a member of the channel")
     progress = Progress(services.slack, asked.channel_id, ts, title)
@@ -190,7 +192,7 @@ def _build(services: Any, asked: SlackRequest, replies: Replies, customer: Custo
         raise
     late = [user for user in claim.askers() if user not in askers]
     if late:
-        services.slack.post_message(asked.channel_id, messages.Message(
+        services.slack.post_message(asked.channel_id, Message(
             text=f"{_mentions(late)} the account report for {escape(customer.name)} is ready: <{permalink}|open it>."),
             thread_ts=thread)
     progress.finished(f"{title} is ready: <{permalink}|open the report> ({len(tickets)} tickets). "

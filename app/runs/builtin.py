@@ -14,6 +14,8 @@ from typing import Any
 
 from rq import get_current_job
 
+from app.domain.outcome import Failed
+
 BUILTIN_PREFIX = "wf_builtin_"
 
 
@@ -40,10 +42,6 @@ BUILTIN_WORKFLOWS = {
                         "slack.dismiss"),
     )
 }
-
-
-class Failed(str):
-    """What a job returns when it could not do the work (and has told the user why)."""
 
 
 def as_builtin_run(workflow_id: str, live: bool = False) -> Callable[[Callable[..., str]], Callable[..., str]]:

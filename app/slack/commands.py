@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.slack.mrkdwn import unescape
+from app.messages.mrkdwn import unescape
 
 
 @dataclass(frozen=True)

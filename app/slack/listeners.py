@@ -15,10 +15,13 @@ import redis
 from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 
+from app.domain.system_status import SystemStatus
 from app.jobs.notification_store import NotificationStore
 from app.jobs.queue import JobQueue, QueueUnavailable, new_request_id
 from app.jobs.requests import SlackRequest
-from app.slack import messages
+from app.messages.bot import WORKING, help_text, queue_unavailable, system_status, unexpected_failure
+from app.messages.customers import needs_customer
+from app.messages.notifications import DISMISS_ACTION, DRAFT_ACTION, SUMMARIZE_ACTION
 from app.slack.commands import (
     Help,
     Intent,
@@ -29,7 +32,6 @@ from app.slack.commands import (
     parse_command,
     parse_mention,
 )
-from app.status import SystemStatus
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +49,9 @@ def _job_for(intent: Intent) -> tuple[str, str | None]:
     return HELP_JOB, None
 # Which notification each button belongs on, and the job it starts.
 BUTTON_JOBS = {
-    messages.DRAFT_ACTION: ("ticket", "app.jobs.notifications.draft_response"),
-    messages.DISMISS_ACTION: (None, "app.jobs.notifications.dismiss"),
-    messages.SUMMARIZE_ACTION: ("customer", SUMMARIZE_JOB),
+    DRAFT_ACTION: ("ticket", "app.jobs.notifications.draft_response"),
+    DISMISS_ACTION: (None, "app.jobs.notifications.dismiss"),
+    SUMMARIZE_ACTION: ("customer", SUMMARIZE_JOB),
 }
 
 
@@ -66,7 +68,7 @@ def build_bolt_app(
     bot_token: str,
     jobs: JobQueue,
     notifications: NotificationStore,
-    system_status: Callable[[], SystemStatus],
+    read_system_status: Callable[[], SystemStatus],
 ) -> App:
     def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
         # A single-workspace app: the token is known, so no auth.test round trip per request.
@@ -85,18 +87,18 @@ def build_bolt_app(
     def on_acme_command(ack: Any, command: dict[str, Any]) -> None:
         intent = parse_command(command.get("text", ""))
         if isinstance(intent, Help):
-            ack(text=messages.help_text().text, blocks=messages.help_text().blocks)
+            ack(text=help_text().text, blocks=help_text().blocks)
             return
         if isinstance(intent, MissingCustomer):
-            ack(text=messages.needs_customer(intent.verb).text)
+            ack(text=needs_customer(intent.verb).text)
             return
         if isinstance(intent, Status):
             # Answered here, not queued: it is most wanted when the queue is stuck.
             try:
-                status = messages.system_status(system_status())
+                status = system_status(read_system_status())
             except redis.RedisError as exc:
                 log.error("could not read the status: %s", exc)
-                ack(text=messages.queue_unavailable())
+                ack(text=queue_unavailable())
                 return
             ack(text=status.text, blocks=status.blocks)
             return
@@ -113,9 +115,9 @@ def build_bolt_app(
             jobs.enqueue(job, request, response_url=command.get("response_url"))
         except QueueUnavailable as exc:
             log.error("could not queue /acme %s: %s", command.get("text", "").split(" ")[0], exc)
-            ack(text=messages.queue_unavailable())
+            ack(text=queue_unavailable())
             return
-        ack(text=messages.WORKING)
+        ack(text=WORKING)
 
     @app.event("app_mention")
     def on_mention(ack: Any, event: dict[str, Any], body: dict[str, Any]) -> BoltResponse | None:
@@ -183,7 +185,7 @@ def build_bolt_app(
         log.error("Slack request failed: %s", error, exc_info=error)
         if "command" in body:
             # A slash command's answer is shown to the user: say something went wrong, with no detail.
-            return BoltResponse(status=200, body=messages.unexpected_failure("starting that").text)
+            return BoltResponse(status=200, body=unexpected_failure("starting that").text)
         return BoltResponse(status=500, body="")
 
     return app

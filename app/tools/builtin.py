@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from app.domain.customers import Ambiguous, Customer, Matched, NoMatch, resolve_customer
+from app.domain.outcome import Failed
 from app.domain.summary import summarize
-from app.runs.builtin import Failed
-from app.slack import messages
-from app.slack.mrkdwn import escape
+from app.messages.customers import customer_summary
+from app.messages.message import Message
+from app.messages.mrkdwn import escape
 from app.tools.registry import ToolContext, ToolError, ToolRegistry
 
 builtin_tools = ToolRegistry()
@@ -59,14 +60,14 @@ def summarize_customer(context: ToolContext, customer: CustomerRef) -> dict[str,
     found = _customer(context, customer)
     summary = summarize(found, context.services.crm.list_tickets(found.id))
     return {"customer": asdict(found), "open_tickets": [asdict(t) for t in summary.open_tickets],
-            "attention": summary.attention, "text": messages.customer_summary(summary).text}
+            "attention": summary.attention, "text": customer_summary(summary).text}
 
 
 @builtin_tools.tool("slack.post_message")
 def post_message(context: ToolContext, channel: ChannelId, text: Annotated[str, Field(min_length=1, max_length=3000)],
                  thread_ts: str | None = None) -> dict[str, Any]:
     """Post text (shown as written: nobody is pinged) to a Slack channel."""
-    ts = context.services.slack.post_message(channel, messages.Message(text=escape(text)), thread_ts=thread_ts)
+    ts = context.services.slack.post_message(channel, Message(text=escape(text)), thread_ts=thread_ts)
     return {"channel": channel, "ts": ts}
 
 
@@ -74,7 +75,7 @@ def post_message(context: ToolContext, channel: ChannelId, text: Annotated[str, 
 def summarize_and_post(context: ToolContext, customer: CustomerRef, channel: ChannelId) -> dict[str, Any]:
     """Summarize a customer and post the summary to a Slack channel."""
     found = _customer(context, customer)
-    message = messages.customer_summary(summarize(found, context.services.crm.list_tickets(found.id)))
+    message = customer_summary(summarize(found, context.services.crm.list_tickets(found.id)))
     ts = context.services.slack.post_message(channel, message)
     return {"customer_id": found.id, "channel": channel, "ts": ts, "text": message.text}
 

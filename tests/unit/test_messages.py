@@ -1,7 +1,7 @@
 from app.domain.customers import Ambiguous, Customer, NoMatch, Ticket
 from app.domain.summary import summarize
-from app.slack import messages
-from app.slack.mrkdwn import escape, unescape
+from app.messages.customers import ambiguous_customer, customer_summary, no_customer
+from app.messages.mrkdwn import escape, unescape
 
 HOSTILE = Customer("cus_1", "<!channel> & Co", "<@U1>@x.example", "<!here> Ltd", "pro", "active", "<!subteam^S1>",
                    "2026-01-01")
@@ -14,7 +14,7 @@ def test_escape_the_three_characters_and_nothing_else() -> None:
 
 def test_summary_message_escapes_every_crm_field_in_blocks_and_fallback() -> None:
     summary = summarize(HOSTILE, [Ticket("t<1>", "<!everyone> help", "urgent", "open", "2026-01-02")])
-    message = messages.customer_summary(summary)
+    message = customer_summary(summary)
     everything = message.text + str(message.blocks)
     for raw in ("<!channel>", "<@U1>", "<!here>", "<!subteam^S1>", "<!everyone>", "t<1>"):
         assert raw not in everything
@@ -23,12 +23,12 @@ def test_summary_message_escapes_every_crm_field_in_blocks_and_fallback() -> Non
 
 def test_long_ticket_lists_are_cut_and_sections_stay_under_slacks_limit() -> None:
     tickets = [Ticket(f"t{i}", "x" * 400, "normal", "open", "2026-01-01") for i in range(40)]
-    message = messages.customer_summary(summarize(HOSTILE, tickets))
+    message = customer_summary(summarize(HOSTILE, tickets))
     assert all(len(block["text"]["text"]) <= 3000 for block in message.blocks)
     assert "\u2026" in message.blocks[1]["text"]["text"]
 
 
 def test_no_match_and_ambiguous_escape_what_the_user_typed() -> None:
-    assert messages.no_customer(NoMatch("<!here>")).text == "No customer matches \u201c&lt;!here&gt;\u201d."
-    text = messages.ambiguous_customer(Ambiguous("<b>", (HOSTILE,))).text
+    assert no_customer(NoMatch("<!here>")).text == "No customer matches \u201c&lt;!here&gt;\u201d."
+    text = ambiguous_customer(Ambiguous("<b>", (HOSTILE,))).text
     assert "<b>" not in text and "<!channel>" not in text

@@ -1,0 +1,44 @@
+"""What the bot says about itself: help, its status, that it is working, and that something failed. Pure."""
+
+from __future__ import annotations
+
+from app.domain.system_status import SystemStatus
+from app.messages.message import Message, section
+
+WORKING = "Working on it..."
+
+
+def help_text() -> Message:
+    text = (
+        "*ACME Assistant* connects Slack to the CRM.\n"
+        "\u2022 `/acme summary <customer>`: a summary of a customer (an id, a name or an email)\n"
+        "\u2022 `/acme report <customer>`: a full account report, uploaded as a file with a chart\n"
+        "\u2022 `/acme status`: the circuit breakers and the job queues\n"
+        "\u2022 `@acme summarize <customer>` or `@acme report <customer>`: answered in the thread\n"
+        "\u2022 `/acme help`: this help"
+    )
+    return Message(text=text, blocks=[section(text)])
+
+
+def queue_unavailable() -> str:
+    return "The job queue is unavailable right now, so I cannot start this. Please try again in a minute."
+
+
+def unexpected_failure(what: str) -> Message:
+    return Message(text=f":warning: Something went wrong while {what}; the team has the details in the logs.")
+
+
+def system_status(status: SystemStatus) -> Message:
+    icons = {"closed": ":large_green_circle:", "half-open": ":large_yellow_circle:", "open": ":red_circle:"}
+    breakers = "\n".join(
+        f"{icons.get(b.state, ':white_circle:')} *{b.name}*: {b.state}"
+        + (f" (next trial in {b.retry_in_s} s)" if b.retry_in_s else "")
+        for b in status.breakers
+    )
+    queues = "\n".join(
+        f"\u2022 `{q.name}`: {q.depth} waiting"
+        + (f", oldest for {q.oldest_wait_s:.0f} s" if q.oldest_wait_s is not None else "")
+        for q in status.queues
+    )
+    text = f"*Circuit breakers*\n{breakers}\n*Queues*\n{queues}"
+    return Message(text=text, blocks=[section(text)])

@@ -1,0 +1,63 @@
+"""Messages about customers: a summary, and what to say when a name matches several or none. Pure.
+
+All text from the CRM or from a user passes through `escape` in this package, and only here.
+"""
+
+from __future__ import annotations
+
+from app.domain.customers import Ambiguous, NoMatch
+from app.domain.summary import CustomerSummary
+from app.messages.message import Message, section
+from app.messages.mrkdwn import escape
+
+PRIORITY_EMOJI = {"urgent": ":red_circle:", "high": ":large_orange_circle:", "normal": ":large_blue_circle:",
+                  "low": ":white_circle:"}
+MAX_TICKETS_SHOWN = 10
+
+
+def needs_customer(verb: str = "summary") -> Message:
+    return Message(text=f"Which customer? Try `/acme {verb} Globex` (an id, a name or an email).")
+
+
+def customer_summary(summary: CustomerSummary) -> Message:
+    c = summary.customer
+    heading = f"*{escape(c.name)}* ({escape(c.company)})"
+    facts = (
+        f"*Plan:* {escape(c.plan)}   *Status:* {escape(c.status.replace('_', ' '))}   "
+        f"*Owner:* {escape(c.owner)}   *Email:* {escape(c.email)}   *Id:* {escape(c.id)}"
+    )
+    if summary.open_tickets:
+        counts = ", ".join(f"{n} {p}" for p, n in summary.tickets_by_priority.items())
+        lines = [
+            f"{PRIORITY_EMOJI.get(t.priority, ':white_circle:')} *{escape(t.priority)}* {escape(t.subject)} "
+            f"({escape(t.id)})"
+            for t in summary.open_tickets[:MAX_TICKETS_SHOWN]
+        ]
+        hidden = len(summary.open_tickets) - MAX_TICKETS_SHOWN
+        if hidden > 0:
+            lines.append(f"\u2026 and {hidden} more")
+        tickets = f"*Open tickets ({counts}):*\n" + "\n".join(lines)
+    else:
+        tickets = "*Open tickets:* none"
+    attention = f":mag: *Needs attention:* {escape(summary.attention)}"
+    fallback = (
+        f"Summary of {escape(c.name)} ({escape(c.company)}): {escape(c.plan)} plan, "
+        f"{escape(c.status.replace('_', ' '))}, owner {escape(c.owner)}, "
+        f"{len(summary.open_tickets)} open ticket(s). {escape(summary.attention)}"
+    )
+    blocks = [section(heading + "\n" + facts), section(tickets), section(attention)]
+    return Message(text=fallback, blocks=blocks)
+
+
+def ambiguous_customer(result: Ambiguous) -> Message:
+    choices = "\n".join(
+        f"\u2022 *{escape(c.name)}* ({escape(c.company)}, {escape(c.email)}, id `{escape(c.id)}`)"
+        for c in result.choices
+    )
+    text = f"Several customers match \u201c{escape(result.query)}\u201d. Which one?\n{choices}\n" \
+           f"Ask again with the id or the email."
+    return Message(text=text, blocks=[section(text)])
+
+
+def no_customer(result: NoMatch) -> Message:
+    return Message(text=f"No customer matches \u201c{escape(result.query)}\u201d.")
