@@ -13,11 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 SECRET_FIELDS = ("slack_bot_token", "slack_signing_secret", "slack_app_token", "crm_api_token", "crm_webhook_secret",
                  "acme_api_keys")
 RATE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+# Settings an HTTP tool's header may name: never the app's own secrets.
+TOOL_SETTING = re.compile(r"TOOL_[A-Z0-9_]+")
 
 
 def parse_rate(text: str) -> float:
@@ -32,8 +41,55 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the message says which and what to do."""
 
 
+def _read_secret_file(name: str, path: str) -> str:
+    try:
+        return Path(path).read_text().strip()
+    except OSError as exc:
+        raise SettingsError(f"{name}_FILE names {path!r}, which cannot be read: {exc.strerror}") from None
+
+
+class _ToolSecrets(PydanticBaseSettingsSource):
+    """Every `TOOL_*` setting, from `.env` and the environment (which wins), as `tool_secrets`.
+
+    Their names are chosen by whoever registers an HTTP tool, so no field can declare them;
+    `TOOL_X_FILE` names a file holding `TOOL_X`, as `<NAME>_FILE` does for every secret.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], dotenv: EnvSettingsSource, env: EnvSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._sources = (dotenv, env)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, str] = {}
+        for source in self._sources:
+            for name, value in source.env_vars.items():
+                if value is not None and TOOL_SETTING.fullmatch(name.upper()):
+                    found[name.upper()] = value
+        secrets = {name: value for name, value in found.items() if not name.endswith("_FILE")}
+        for name, path in found.items():
+            if name.endswith("_FILE") and path:
+                secrets[name.removesuffix("_FILE")] = _read_secret_file(name.removesuffix("_FILE"), path)
+        return {"tool_secrets": secrets} if secrets else {}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        assert isinstance(env_settings, EnvSettingsSource) and isinstance(dotenv_settings, DotEnvSettingsSource)
+        return (init_settings, _ToolSecrets(settings_cls, dotenv_settings, env_settings), env_settings,
+                dotenv_settings, file_secret_settings)
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -65,6 +121,13 @@ class Settings(BaseSettings):
     acme_api_keys: SecretStr | None = None
     acme_api_rate: str = "20/s"
     acme_http_tool_hosts: str = ""
+    # Registered HTTP tools are a downstream of their own: legacy systems get their own limits.
+    http_tool_timeout_s: float = Field(default=10.0, gt=0)
+    http_tool_breaker_fail_max: int = Field(default=5, ge=1)
+    http_tool_breaker_reset_s: float = Field(default=60, gt=0)
+    http_tool_max_rps: float = Field(default=20.0, ge=0)
+    # The values of the TOOL_* settings that HTTP tools' headers name.
+    tool_secrets: dict[str, SecretStr] = Field(default_factory=dict)
 
     log_level: str = "INFO"
     log_format: str = "text"
@@ -101,15 +164,6 @@ class Settings(BaseSettings):
     def http_tool_host_set(self) -> frozenset[str]:
         return frozenset(h.strip().lower() for h in self.acme_http_tool_hosts.split(",") if h.strip())
 
-    def secret_named(self, name: str) -> str:
-        """A value an HTTP tool's header names by its setting; read here, the one reader of the environment."""
-        if not re.fullmatch(r"TOOL_[A-Z0-9_]+", name):
-            raise SettingsError(f"{name!r} is not a TOOL_* setting")
-        value = os.environ.get(name)
-        if value is None:
-            raise SettingsError(f"the setting {name} is not set")
-        return value
-
     @property
     def notify_priority_set(self) -> frozenset[str]:
         return frozenset(p.strip().lower() for p in self.notify_priorities.split(",") if p.strip())
@@ -121,7 +175,8 @@ class Settings(BaseSettings):
             secret = getattr(self, name)
             if secret is not None and secret.get_secret_value():
                 values.append(secret.get_secret_value())
-        return values + self.api_keys
+        tool_values = [secret.get_secret_value() for secret in self.tool_secrets.values()]
+        return values + self.api_keys + [value for value in tool_values if value]
 
     def require(self, *names: str, command: str) -> None:
         """Refuse to start `command` unless every named setting is present."""
@@ -146,12 +201,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     for name in SECRET_FIELDS:
         path = env.get(f"{name.upper()}_FILE")
         if path and name not in overrides:
-            try:
-                from_files[name] = Path(path).read_text().strip()
-            except OSError as exc:
-                raise SettingsError(
-                    f"{name.upper()}_FILE names {path!r}, which cannot be read: {exc.strerror}"
-                ) from None
+            from_files[name] = _read_secret_file(name.upper(), path)
     try:
         return Settings(**{**from_files, **overrides})
     except ValueError as exc:

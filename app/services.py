@@ -6,12 +6,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
 import redis
 from slack_sdk import WebClient
 
 from app.config import Settings
 from app.integrations.crm import CrmClient
+from app.integrations.http_tool_client import HttpToolClient
 from app.integrations.pacing import ChannelPacer
 from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker, Throttle
 from app.integrations.slack_poster import SlackPoster
@@ -37,7 +37,7 @@ class Services:
     runs: RunService
     tools: ToolCatalog
     http_tool_downstream: Downstream
-    http_tool_client: httpx.Client
+    http_tools: HttpToolClient
 
     @property
     def breakers(self) -> list[SharedBreaker]:
@@ -45,7 +45,7 @@ class Services:
 
     def close(self) -> None:
         self.crm.close()
-        self.http_tool_client.close()
+        self.http_tools.close()
         self.db.close()
         self.redis.close()
 
@@ -74,9 +74,9 @@ def build_services(settings: Settings, *, sleep: Callable[[float], None] = time.
     crm_token = settings.crm_api_token.get_secret_value() if settings.crm_api_token else None
     jobs = JobQueue(connection)
     db = Database(settings.database_url)
-    http_tool_downstream = _downstream("HTTP tools", connection, settings.crm_breaker_fail_max,
-                                       settings.crm_breaker_reset_s, settings.crm_max_rps, settings.crm_timeout_s,
-                                       sleep)
+    http_tool_downstream = _downstream("HTTP tools", connection, settings.http_tool_breaker_fail_max,
+                                       settings.http_tool_breaker_reset_s, settings.http_tool_max_rps,
+                                       settings.http_tool_timeout_s, sleep)
     return Services(
         settings=settings,
         redis=connection,
@@ -95,6 +95,9 @@ def build_services(settings: Settings, *, sleep: Callable[[float], None] = time.
         runs=RunService(db, jobs, EventPublisher(connection)),
         tools=ToolCatalog(db),
         http_tool_downstream=http_tool_downstream,
-        # Redirects are not followed: a registered tool may only reach the host it was allowed.
-        http_tool_client=httpx.Client(timeout=settings.crm_timeout_s, follow_redirects=False),
+        http_tools=HttpToolClient(
+            downstream=http_tool_downstream,
+            allowed_hosts=settings.http_tool_host_set,
+            secrets={name: value.get_secret_value() for name, value in settings.tool_secrets.items()},
+        ),
     )

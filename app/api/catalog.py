@@ -23,11 +23,11 @@ from app.api.schemas import (
     page,
 )
 from app.api.workflows import Cursor, Limit, Svc, paginate, start_run
+from app.integrations.http_tool_client import HostNotAllowed, check_host
 from app.services import Services
 from app.store.models import Agent, Task
 from app.store.models import HttpTool as HttpToolRow
 from app.tools.builtin import builtin_tools
-from app.tools.http_tools import HostNotAllowed, check_host
 from app.tools.registry import ToolArgumentsInvalid
 
 router = APIRouter()

@@ -10,14 +10,8 @@ import httpx
 
 from app.domain.customers import Customer, Ticket
 from app.integrations.errors import DownstreamFailed, DownstreamRejected
-from app.integrations.resilience import Downstream, RetryableFailure
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return float(response.headers["Retry-After"])
-    except (KeyError, ValueError):
-        return None
+from app.integrations.http_calls import call_http
+from app.integrations.resilience import Downstream
 
 
 class CrmClient:
@@ -43,19 +37,7 @@ class CrmClient:
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any | None:
         """GET a JSON document; None when the CRM says 404."""
-
-        def attempt() -> httpx.Response:
-            try:
-                response = self._http.get(path, params=params)
-            except httpx.TimeoutException:
-                raise RetryableFailure("timed out") from None
-            except httpx.TransportError as exc:
-                raise RetryableFailure(f"connection failed: {type(exc).__name__}") from None
-            if response.status_code == 429 or response.status_code >= 500:
-                raise RetryableFailure(f"HTTP {response.status_code}", _retry_after(response))
-            return response
-
-        response = self._downstream.call(attempt)
+        response = call_http(self._downstream, lambda: self._http.get(path, params=params))
         if response.status_code == 404:
             return None
         if response.status_code >= 400:

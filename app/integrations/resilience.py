@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pybreaker
 import redis
@@ -34,6 +34,15 @@ class RetryableFailure(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retry_after_s = retry_after_s
+
+
+def parse_retry_after(headers: Any) -> float | None:
+    """The seconds a `Retry-After` header asks for (httpx's headers, or slack-sdk's dict of lists)."""
+    try:
+        value = headers.get("Retry-After") or headers.get("retry-after")
+        return float(value[0] if isinstance(value, list) else value)
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 class RetryPolicy:

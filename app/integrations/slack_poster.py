@@ -20,20 +20,12 @@ from slack_sdk.webhook import WebhookClient
 
 from app.integrations.errors import DownstreamRejected
 from app.integrations.pacing import ChannelPacer
-from app.integrations.resilience import Downstream, RetryableFailure
+from app.integrations.resilience import Downstream, RetryableFailure, parse_retry_after
 from app.messages.message import Message
 
 log = logging.getLogger(__name__)
 # Errors that mean "the bot is not in that conversation": the command's response_url still reaches it.
 NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
-
-
-def _retry_after(headers: Any) -> float | None:
-    try:
-        value = headers.get("Retry-After") or headers.get("retry-after")
-        return float(value[0] if isinstance(value, list) else value)
-    except (AttributeError, TypeError, ValueError):
-        return None
 
 
 def _sdk_call(method: str, call: Callable[[], Any]) -> Any:
@@ -43,7 +35,7 @@ def _sdk_call(method: str, call: Callable[[], Any]) -> Any:
     except SlackApiError as exc:
         status = exc.response.status_code
         if status == 429 or status >= 500:
-            raise RetryableFailure(f"{method}: HTTP {status}", _retry_after(exc.response.headers)) from None
+            raise RetryableFailure(f"{method}: HTTP {status}", parse_retry_after(exc.response.headers)) from None
         raise DownstreamRejected("Slack", f"{method}: {exc.response.get('error', status)}", status) from None
     except (URLError, OSError) as exc:
         raise RetryableFailure(f"{method}: connection failed: {type(exc).__name__}") from None
@@ -118,7 +110,8 @@ class SlackPoster:
             except (URLError, OSError) as exc:
                 raise RetryableFailure(f"response_url: connection failed: {type(exc).__name__}") from None
             if response.status_code == 429 or response.status_code >= 500:
-                raise RetryableFailure(f"response_url: HTTP {response.status_code}", _retry_after(response.headers))
+                raise RetryableFailure(f"response_url: HTTP {response.status_code}",
+                                       parse_retry_after(response.headers))
             if response.status_code >= 400:
                 raise DownstreamRejected("Slack", f"response_url: HTTP {response.status_code}", response.status_code)
 

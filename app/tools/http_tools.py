@@ -5,32 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-import httpx
 import jsonschema
 
-from app.integrations.resilience import Downstream, RetryableFailure
+from app.integrations.http_tool_client import HttpToolRefused
 from app.tools.registry import ToolArgumentsInvalid, ToolContext, ToolError
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-
-
-class HostNotAllowed(ToolError):
-    pass
-
-
-def check_host(url_template: str, allowed_hosts: frozenset[str]) -> str:
-    """The template's host, if ACME_HTTP_TOOL_HOSTS lists it; placeholders may not touch the host."""
-    parts = urlsplit(url_template)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise HostNotAllowed("url_template must be an absolute http(s) URL")
-    if "{" in parts.netloc:
-        raise HostNotAllowed("placeholders may appear in the path and query only, never in the host")
-    if parts.hostname.lower() not in allowed_hosts:
-        raise HostNotAllowed(f"host {parts.hostname} is not in ACME_HTTP_TOOL_HOSTS")
-    return parts.hostname.lower()
 
 
 @dataclass
@@ -54,30 +37,17 @@ class HttpTool:
         return args
 
     def run(self, context: ToolContext, args: dict[str, Any]) -> Any:
-        services = context.services
         args = self.validate(args)
-        check_host(self.url_template, services.settings.http_tool_host_set)
         used = set(_PLACEHOLDER.findall(self.url_template))
         url = _PLACEHOLDER.sub(lambda m: quote(str(args.get(m.group(1), "")), safe=""), self.url_template)
-        body = {k: v for k, v in args.items() if k not in used}
-        headers = {header: services.settings.secret_named(setting) for header, setting in self.secret_headers.items()}
-        downstream: Downstream = services.http_tool_downstream
-
-        def attempt() -> httpx.Response:
-            try:
-                response = services.http_tool_client.request(
-                    self.method, url, headers=headers,
-                    params=body if self.method in ("GET", "DELETE") else None,
-                    json=body if self.method not in ("GET", "DELETE") else None)
-            except httpx.TimeoutException:
-                raise RetryableFailure("timed out") from None
-            except httpx.TransportError as exc:
-                raise RetryableFailure(f"connection failed: {type(exc).__name__}") from None
-            if response.status_code == 429 or response.status_code >= 500:
-                raise RetryableFailure(f"HTTP {response.status_code}")
-            return response
-
-        response = downstream.call(attempt)
+        rest = {k: v for k, v in args.items() if k not in used}
+        in_query = self.method in ("GET", "DELETE")
+        try:
+            response = context.services.http_tools.request(
+                self.method, url, secret_headers=self.secret_headers,
+                params=rest if in_query else None, json=None if in_query else rest)
+        except HttpToolRefused as exc:
+            raise ToolError(f"{self.name}: {exc}") from None
         if response.status_code >= 400:
             raise ToolError(f"{self.name}: HTTP {response.status_code}")
         try:

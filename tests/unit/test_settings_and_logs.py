@@ -3,8 +3,11 @@ import logging
 from pathlib import Path
 
 import pytest
+import redis
 
 from app.config import SettingsError, load_settings
+from app.integrations.http_tool_client import HostNotAllowed, HttpToolClient, SecretNotSet
+from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker, Throttle
 from app.logs import SecretMasker, configure_logging
 
 
@@ -55,15 +58,43 @@ def test_log_lines_and_tracebacks_are_masked(monkeypatch: pytest.MonkeyPatch) ->
     assert '"level": "ERROR"' in stream.getvalue()
 
 
-def test_http_tools_may_read_only_tool_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tool_settings_come_from_the_environment_dotenv_and_files(monkeypatch: pytest.MonkeyPatch,
+                                                                   tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("TOOL_FROM_DOTENV=dotenv-secret\nTOOL_BOTH=from-dotenv\n")
+    (tmp_path / "legacy-key").write_text("file-secret\n")
     monkeypatch.setenv("TOOL_LEGACY_TOKEN", "legacy-secret")
+    monkeypatch.setenv("TOOL_BOTH", "from-environment")
+    monkeypatch.setenv("TOOL_KEYED_FILE", str(tmp_path / "legacy-key"))
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-mine")
     settings = load_settings({})
-    assert settings.secret_named("TOOL_LEGACY_TOKEN") == "legacy-secret"
-    with pytest.raises(SettingsError, match="not a TOOL_"):
-        settings.secret_named("SLACK_BOT_TOKEN")
-    with pytest.raises(SettingsError, match="is not set"):
-        settings.secret_named("TOOL_MISSING")
+    secrets = {name: value.get_secret_value() for name, value in settings.tool_secrets.items()}
+    assert secrets == {"TOOL_FROM_DOTENV": "dotenv-secret", "TOOL_BOTH": "from-environment",
+                       "TOOL_LEGACY_TOKEN": "legacy-secret", "TOOL_KEYED": "file-secret"}
+    assert {"dotenv-secret", "legacy-secret", "file-secret"} <= set(settings.secret_values())
+    assert "legacy-secret" not in repr(settings)
+
+
+def test_an_unreadable_tool_secret_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TOOL_GONE_FILE", str(tmp_path / "nothing-here"))
+    with pytest.raises(SettingsError, match="TOOL_GONE_FILE"):
+        load_settings({})
+
+
+def test_http_tools_may_send_only_tool_settings() -> None:
+    downstream = Downstream("HTTP tools", SharedBreaker("HTTP-tools", redis.Redis(), 1, 1), RetryPolicy(), Throttle(0),
+                            1.0)
+    client = HttpToolClient(downstream=downstream, allowed_hosts=frozenset(),
+                            secrets={"TOOL_LEGACY_TOKEN": "legacy-secret"})
+    assert client.secret_headers({"X-Token": "TOOL_LEGACY_TOKEN"}) == {"X-Token": "legacy-secret"}
+    with pytest.raises(SecretNotSet, match="not a TOOL_"):
+        client.secret_headers({"X-Token": "SLACK_BOT_TOKEN"})
+    with pytest.raises(SecretNotSet, match="is not set"):
+        client.secret_headers({"X-Token": "TOOL_MISSING"})
+    with pytest.raises(HostNotAllowed):
+        client.request("GET", "http://127.0.0.1:1/x", secret_headers={})
+    client.close()
 
 
 def test_api_settings() -> None:
