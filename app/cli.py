@@ -21,9 +21,9 @@ def _settings_and_logging() -> Settings:
 def serve(settings: Settings) -> None:
     import uvicorn  # noqa: PLC0415 - keep `acme --help` quick
 
-    from app.services import build_services  # noqa: PLC0415
+    from app.composition import build_collaborators  # noqa: PLC0415
     from app.store.db import upgrade  # noqa: PLC0415
-    from app.web import create_web_app  # noqa: PLC0415
+    from app.web.app import create_web_app  # noqa: PLC0415
 
     if settings.host not in LOOPBACK_HOSTS and not settings.api_keys:
         raise SettingsError(f"HOST={settings.host} would open the REST API to the network without a key: "
@@ -32,7 +32,7 @@ def serve(settings: Settings) -> None:
         raise SettingsError("SLACK_APP_TOKEN is set, but Socket Mode is not supported yet: unset it to serve over "
                             "HTTP at /slack/events.")
     upgrade(settings.database_url)
-    app = create_web_app(build_services(settings))
+    app = create_web_app(build_collaborators(settings))
     # Everything built so far lives as long as the server: keeping it out of the garbage collector's
     # scans shortens the pauses that otherwise show up as slow acks.
     gc.collect()
@@ -43,14 +43,14 @@ def serve(settings: Settings) -> None:
 
 
 def worker(settings: Settings, burst: bool) -> None:
-    from app.jobs.worker import run_worker  # noqa: PLC0415
-    from app.services import build_services  # noqa: PLC0415
+    from app.composition import build_collaborators  # noqa: PLC0415
+    from app.worker.runner import run_worker  # noqa: PLC0415
 
     settings.require("slack_bot_token", command="worker")
-    services = build_services(settings)
+    collaborators = build_collaborators(settings)
     gc.collect()
     gc.freeze()  # as in serve: long-lived objects need no scanning
-    run_worker(services, burst=burst)
+    run_worker(collaborators, burst=burst)
 
 
 def db_upgrade(settings: Settings) -> None:

@@ -16,17 +16,17 @@ from typing import TextIO
 
 import httpx
 
+from app.composition import Collaborators, build_collaborators
 from app.config import load_settings
 from app.console_slack import SlackCall, SlackEmulator, SlackRequestSigner
 from app.domain.customers import Customer, Matched, resolve_customer
 from app.embedded_redis import EmbeddedRedis, free_port
 from app.http_server import BackgroundServer
-from app.jobs.worker import WorkerThread
 from app.logs import configure_logging
 from app.messages.mrkdwn import unescape
-from app.services import Services, build_services
 from app.store.db import upgrade
-from app.web import create_web_app
+from app.web.app import create_web_app
+from app.worker.runner import WorkerThread
 from mock_crm.server import create_crm_app
 from mock_crm.webhooks import WebhookSender
 
@@ -102,7 +102,7 @@ class Demo:
         self._servers: list[BackgroundServer] = []
         self._worker: WorkerThread | None = None
         self._webhooks: WebhookSender | None = None
-        self.services: Services | None = None
+        self.collaborators: Collaborators | None = None
 
     def start(self) -> Demo:
         self.redis.start()
@@ -123,9 +123,9 @@ class Demo:
             slack_signing_secret=signing_secret,
             slack_notify_channel=CHANNEL,
         )
-        self.services = build_services(settings)
-        self.app = self._serve(create_web_app(self.services), "acme-serve", port=app_port)
-        self._worker = WorkerThread(self.services).start()
+        self.collaborators = build_collaborators(settings)
+        self.app = self._serve(create_web_app(self.collaborators), "acme-serve", port=app_port)
+        self._worker = WorkerThread(self.collaborators).start()
         self.signer = SlackRequestSigner(signing_secret, response_base_url=slack.url)
         self.http = httpx.Client(base_url=self.app.url, timeout=5)
         return self
@@ -206,12 +206,12 @@ class Demo:
 
     def wait_until_idle(self, timeout_s: float = 60.0, quiet_s: float = 0.3) -> None:
         """Until no webhook is in flight, no job waits or runs, and Slack has heard nothing for `quiet_s`."""
-        assert self.services is not None
+        assert self.collaborators is not None
         # A job is in neither the queue nor the started registry for a moment after it is dequeued.
         time.sleep(quiet_s)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            queues = self.services.jobs.queues
+            queues = self.collaborators.jobs.queues
             busy = any(q.count or q.started_job_registry.count for q in queues)
             in_flight = self._webhooks is not None and not self._webhooks.idle
             last = self.slack.calls[-1].at if self.slack.calls else 0.0
@@ -226,8 +226,8 @@ class Demo:
             server.stop()
         if self._webhooks:
             self._webhooks.close()
-        if self.services:
-            self.services.close()
+        if self.collaborators:
+            self.collaborators.close()
         self.redis.stop()
         self._files.cleanup()
 

@@ -20,16 +20,16 @@ import time
 
 import httpx
 
+from app.composition import build_collaborators
 from app.config import load_settings
 from app.console_slack import SlackEmulator, SlackRequestSigner
 from app.embedded_redis import EmbeddedRedis
 from app.http_server import BackgroundServer
-from app.jobs.worker import WorkerThread
 from app.logs import configure_logging
-from app.services import build_services
 from app.store.db import upgrade
-from app.web import create_web_app
+from app.web.app import create_web_app
 from app.webhook_signature import crm_signature
+from app.worker.runner import WorkerThread
 from mock_crm.server import CrmState, create_crm_app
 
 NOTIFY = "C0NOTIFY"
@@ -64,9 +64,9 @@ def main() -> None:
         database_url=database_url, redis_url=redis_server.url, crm_base_url=crm.url,
         slack_api_url=f"{slack_server.url}/api/", slack_bot_token=f"xoxb-bench-{secrets.token_hex(6)}",
         slack_signing_secret=signing_secret, crm_webhook_secret=webhook_secret, slack_notify_channel=NOTIFY)
-    services = build_services(settings)
-    app = BackgroundServer(create_web_app(services), name="acme-serve").start()
-    worker = WorkerThread(services).start()
+    collaborators = build_collaborators(settings)
+    app = BackgroundServer(create_web_app(collaborators), name="acme-serve").start()
+    worker = WorkerThread(collaborators).start()
     signer = SlackRequestSigner(signing_secret, response_base_url=slack_server.url)
     http = httpx.Client(base_url=app.url, timeout=10)
     try:
@@ -122,7 +122,7 @@ def main() -> None:
         worker.stop()
         for server in (app, slack_server, crm):
             server.stop()
-        services.close()
+        collaborators.close()
         redis_server.stop()
         database.cleanup()
 

@@ -37,7 +37,7 @@ from rq.registry import FinishedJobRegistry
 
 from app.console_slack import SlackRequestSigner
 from app.embedded_redis import EmbeddedRedis, free_port
-from app.jobs.queue import SUMMARY_QUEUE
+from app.queueing.job_table import SUMMARY_QUEUE
 
 ROOT = Path(__file__).resolve().parents[1]
 

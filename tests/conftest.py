@@ -16,16 +16,16 @@ import httpx
 import pytest
 import redis
 
+from app.composition import Collaborators, build_collaborators
 from app.config import Settings, load_settings
 from app.console_slack import SlackEmulator, SlackRequestSigner
 from app.embedded_redis import EmbeddedRedis
 from app.http_server import BackgroundServer
-from app.jobs.worker import WorkerThread
-from app.runs.builtin import BUILTIN_PREFIX
-from app.services import Services, build_services
+from app.runs.builtin_workflows import BUILTIN_PREFIX
 from app.store.db import make_engine, upgrade
 from app.store.models import Base
-from app.web import create_web_app
+from app.web.app import create_web_app
+from app.worker.runner import WorkerThread
 from mock_crm.server import CrmState, create_crm_app
 
 CHANNEL = "C0TEST"
@@ -207,7 +207,7 @@ class Stack:
     """The product as deployed: `acme serve`'s app under uvicorn and a worker, on real Redis."""
 
     settings: Settings
-    services: Services
+    collaborators: Collaborators
     app: BackgroundServer
     slack: SlackEmulator
     crm: MockCrm
@@ -226,16 +226,16 @@ class Stack:
         return self.http.post("/slack/events", content=body, headers=headers)
 
     def start_worker(self) -> None:
-        self.worker = WorkerThread(self.services).start()
+        self.worker = WorkerThread(self.collaborators).start()
 
 
 def build_stack(mock_crm: MockCrm, fake_slack: FakeSlack, redis_url: str, **overrides: object) -> Stack:
     settings = make_settings(redis_url, mock_crm.url, fake_slack.url, **overrides)
     sleeps = RecordedSleeps()
-    services = build_services(settings, sleep=sleeps)
-    app = BackgroundServer(create_web_app(services), name="acme-serve").start()
+    collaborators = build_collaborators(settings, sleep=sleeps)
+    app = BackgroundServer(create_web_app(collaborators), name="acme-serve").start()
     signing_secret = settings.slack_signing_secret.get_secret_value()  # type: ignore[union-attr]
-    return Stack(settings, services, app, fake_slack.api, mock_crm,
+    return Stack(settings, collaborators, app, fake_slack.api, mock_crm,
                  SlackRequestSigner(signing_secret, response_base_url=fake_slack.url),
                  httpx.Client(base_url=app.url, timeout=10), sleeps)
 
@@ -260,7 +260,7 @@ def stack_factory(redis_conn: redis.Redis, redis_url: str, mock_crm: MockCrm, fa
             stack.worker.stop()
         stack.app.stop()
         stack.http.close()
-        stack.services.close()
+        stack.collaborators.close()
 
 
 @pytest.fixture()

@@ -161,15 +161,6 @@ class TaskOut(BaseModel):
     updated_at: datetime
 
 
-class ToolOut(BaseModel):
-    name: str
-    description: str
-    parameters: dict[str, Any]
-    kind: str = "builtin"
-    method: str | None = None
-    url_template: str | None = None
-
-
 class HttpToolIn(_In):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_.-]{1,99}$")]
     description: Annotated[str, Field(max_length=2000)] = ""
@@ -180,6 +171,3 @@ class HttpToolIn(_In):
                          Annotated[str, Field(pattern=r"^TOOL_[A-Z0-9_]{1,95}$")]] = Field(default_factory=dict)
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
 
-
-def page(items: list[Any], next_cursor: str | None) -> dict[str, Any]:
-    return {"items": items, "next_cursor": next_cursor}

@@ -6,19 +6,19 @@ import logging
 
 from app.domain.customers import Ambiguous, Customer, Matched, NoMatch, resolve_customer
 from app.domain.outcome import Failed
+from app.integrations.crm import CrmClient
 from app.integrations.errors import IntegrationError
 from app.jobs.replies import Replies
 from app.messages.customers import ambiguous_customer, no_customer
 from app.messages.message import Message
-from app.services import Services
 
 log = logging.getLogger(__name__)
 
 
-def customer_or_reason(services: Services, replies: Replies, query: str) -> Customer | Failed:
+def customer_or_reason(crm: CrmClient, replies: Replies, query: str) -> Customer | Failed:
     """The customer `query` means; otherwise the asker has been told why, and the answer says so too."""
     try:
-        resolution = resolve_customer(query, services.crm.search_customers(query))
+        resolution = resolve_customer(query, crm.search_customers(query))
     except IntegrationError as exc:
         log.warning("no customer for %r: %s", query, exc)
         replies.to_asker(Message(text=exc.user_message))

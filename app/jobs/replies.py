@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from app.integrations.slack_poster import SlackPoster
-from app.jobs.requests import SlackRequest
 from app.messages.message import Message
+from app.queueing.slack_request import SlackRequest
 
 
 class Replies:

@@ -1,32 +1,25 @@
-"""`/acme report`: a long job that keeps the asker informed, and runs once for everyone who asks."""
+"""Account reports: built once per customer and channel at a time, their progress edited in the channel."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-import redis
-from rq import get_current_job
 
 from app.domain.customers import Customer
 from app.domain.outcome import Failed
+from app.integrations.crm import CrmClient
 from app.integrations.errors import DownstreamRejected, IntegrationError
 from app.integrations.slack_poster import NOT_A_MEMBER, SlackPoster, Upload
-from app.jobs import runtime
-from app.jobs.lookup import customer_or_reason
-from app.jobs.queue import REPORT_TIMEOUT_S
-from app.jobs.replies import Replies
-from app.jobs.requests import SlackRequest
 from app.messages.bot import WORKING
 from app.messages.message import Message
 from app.messages.mrkdwn import escape
 from app.reports.chart import tickets_per_week_png
 from app.reports.document import AccountReport, TicketHistory, markdown
-from app.runs.builtin import BUILTIN_PREFIX, as_builtin_run
+from app.state.report_claims import ReportClaim, ReportClaims
 
 log = logging.getLogger(__name__)
 STEPS = 4
@@ -37,40 +30,36 @@ REUSE_FINISHED_S = 60
 MIN_EDIT_INTERVAL_S = 1.0
 
 
-class ReportClaim:
-    """One report per customer and channel at a time, and the list of everyone waiting for it."""
+@dataclass(frozen=True)
+class ReportPlace:
+    """Where a report goes: a channel, and the thread of the message that asked for it, if any."""
 
-    def __init__(self, connection: redis.Redis, channel: str, customer_id: str) -> None:
-        self._redis = connection
-        self._key = f"acme:report:{channel}:{customer_id}"
-        self._askers_key = self._key + ":askers"
+    channel: str
+    thread_ts: str | None = None
 
-    def claim(self, job_id: str) -> bool:
-        return bool(self._redis.set(self._key, json.dumps({"state": "running", "job": job_id}), nx=True,
-                                    ex=REPORT_TIMEOUT_S))
 
-    def current(self) -> dict[str, Any]:
-        raw = self._redis.get(self._key)
-        return json.loads(raw) if raw else {}
+@dataclass(frozen=True)
+class Built:
+    permalink: str
+    tickets: int
 
-    def add_asker(self, user_id: str) -> None:
-        with self._redis.pipeline() as pipe:
-            pipe.rpush(self._askers_key, user_id)
-            pipe.expire(self._askers_key, REPORT_TIMEOUT_S)
-            pipe.execute()
 
-    def askers(self) -> list[str]:
-        raw = self._redis.lrange(self._askers_key, 0, -1)
-        return list(dict.fromkeys(u.decode() if isinstance(u, bytes) else str(u) for u in raw))
+@dataclass(frozen=True)
+class UnderWay:
+    """Someone else's report for this customer is being built here; the asker will be mentioned."""
 
-    def finish(self, permalink: str) -> None:
-        with self._redis.pipeline() as pipe:
-            pipe.set(self._key, json.dumps({"state": "done", "permalink": permalink}), ex=REUSE_FINISHED_S)
-            pipe.expire(self._askers_key, REUSE_FINISHED_S)
-            pipe.execute()
 
-    def release(self) -> None:
-        self._redis.delete(self._key, self._askers_key)
+@dataclass(frozen=True)
+class JustBuilt:
+    permalink: str
+
+
+@dataclass(frozen=True)
+class NotAMember:
+    """The bot cannot upload files to a channel it has not joined."""
+
+
+ReportOutcome = Built | UnderWay | JustBuilt | NotAMember | Failed
 
 
 class Progress:
@@ -86,17 +75,14 @@ class Progress:
         if number == shown_step and now - shown_at < MIN_EDIT_INTERVAL_S:
             return
         suffix = f": {detail}" if detail else ""
-        self._say(f"{self._title}: {what} ({number}/{STEPS}){suffix}...")
+        self.say(f"{self._title}: {what} ({number}/{STEPS}){suffix}...")
         self._shown = (number, now)
 
-    def _say(self, text: str) -> None:
+    def say(self, text: str) -> None:
         self._slack.update_message(self._channel, self._ts, Message(text=text))
 
-    def finished(self, text: str) -> None:
-        self._say(text)
-
     def failed(self, reason: str) -> None:
-        self._say(f":warning: {self._title} failed: {escape(reason)}")
+        self.say(f":warning: {self._title} failed: {escape(reason)}")
 
 
 def _mentions(user_ids: list[str]) -> str:
@@ -107,62 +93,80 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "customer"
 
 
-def report_for(request: dict[str, Any]) -> str:
-    """Build the report a request asks for; the job and the `report.build` tool both run this."""
-    services = runtime.current()
-    asked = SlackRequest.from_job_args(request)
-    replies = Replies(services.slack, asked, services.jobs.response_url(asked.request_id))
-    customer = customer_or_reason(services, replies, asked.customer or "")
-    if isinstance(customer, Failed):
-        return customer
-
-    claim = ReportClaim(services.redis, asked.channel_id, customer.id)
-    job = get_current_job()
-    if not claim.claim(job.id if job else asked.request_id):
-        claim.add_asker(asked.user_id)
-        current = claim.current()
-        if current.get("state") == "done":
-            replies.to_asker(Message(
-                text=f"The account report for *{escape(customer.name)}* was built a moment ago: "
-                     f"<{current['permalink']}|open it>."))
-        else:
-            replies.to_asker(Message(
-                text=f"An account report for *{escape(customer.name)}* is already being built here; "
-                     f"I will mention you when it is ready."))
-        return "joined a report already under way"
-    claim.add_asker(asked.user_id)
-    try:
-        return _build(services, asked, replies, customer, claim)
-    except BaseException:
-        claim.release()
-        raise
+def _do_nothing() -> None:
+    pass
 
 
-def _build(services: Any, asked: SlackRequest, replies: Replies, customer: Customer, claim: ReportClaim) -> str:
-    title = f"Account report for *{escape(customer.name)}*"
-    try:
-        ts = services.slack.post_message(asked.channel_id, Message(text=WORKING),
-                                         thread_ts=asked.thread_ts)
-    except DownstreamRejected as exc:
-        if not any(code in exc.detail for code in NOT_A_MEMBER):
+class AccountReports:
+    def __init__(self, crm: CrmClient, slack: SlackPoster, claims: ReportClaims) -> None:
+        self._crm = crm
+        self._slack = slack
+        self._claims = claims
+
+    def build(self, customer: Customer, place: ReportPlace, holder: str, asker: str = "",
+              on_told: Callable[[], None] = _do_nothing) -> ReportOutcome:
+        """Build and upload `customer`'s report in `place`, unless one is under way or was just built there.
+
+        `holder` names the job building it; `asker` is mentioned when it is ready; `on_told` is
+        called when the channel has been told of an unexpected failure, before it is raised.
+        """
+        claim = self._claims.for_report(place.channel, customer.id)
+        claimed = claim.claim(holder)
+        if asker:
+            claim.add_asker(asker)
+        if not claimed:
+            current = claim.current()
+            return JustBuilt(current["permalink"]) if current.get("state") == "done" else UnderWay()
+        try:
+            return self._build(customer, place, claim, on_told)
+        except BaseException:
+            claim.release()
             raise
-        claim.release()
-        replies.to_asker(Message(
-            text="I need to be a member of this channel to upload a report here: `/invite @acme`, then ask again."))
-        return Failed("the bot is not a member of the channel")
-    progress = Progress(services.slack, asked.channel_id, ts, title)
-    # Files and late news go in the thread of the progress message, or of the mention it answers.
-    thread = asked.thread_ts or ts
-    try:
+
+    def _build(self, customer: Customer, place: ReportPlace, claim: ReportClaim,
+               on_told: Callable[[], None]) -> ReportOutcome:
+        title = f"Account report for *{escape(customer.name)}*"
+        try:
+            ts = self._slack.post_message(place.channel, Message(text=WORKING), thread_ts=place.thread_ts)
+        except DownstreamRejected as exc:
+            if not any(code in exc.detail for code in NOT_A_MEMBER):
+                raise
+            claim.release()
+            return NotAMember()
+        progress = Progress(self._slack, place.channel, ts, title)
+        # Files and late news go in the thread of the progress message, or of the mention it answers.
+        thread = place.thread_ts or ts
+        try:
+            tickets, permalink, askers = self._fetch_and_upload(customer, place.channel, thread, claim, progress)
+        except IntegrationError as exc:
+            claim.release()
+            progress.failed(exc.user_message)
+            return Failed(exc.user_message)
+        except Exception:
+            claim.release()
+            progress.failed("an internal error; the details are in the logs")
+            on_told()
+            raise
+        late = [user for user in claim.askers() if user not in askers]
+        if late:
+            ready = f"the account report for {escape(customer.name)} is ready: <{permalink}|open it>."
+            self._slack.post_message(place.channel, Message(text=f"{_mentions(late)} {ready}"), thread_ts=thread)
+        progress.say(f"{title} is ready: <{permalink}|open the report> ({tickets} tickets). "
+                     f"The file and its chart are in the thread.")
+        return Built(permalink, tickets)
+
+    def _fetch_and_upload(self, customer: Customer, channel: str, thread: str, claim: ReportClaim,
+                          progress: Progress) -> tuple[int, str, list[str]]:
+        """Fetch, draw, upload; answers the ticket count, the file's permalink, and who was mentioned."""
         progress.step(2, "Fetching tickets")
         tickets = []
-        for page in services.crm.ticket_pages(customer.id, PAGE_SIZE):
+        for page in self._crm.ticket_pages(customer.id, PAGE_SIZE):
             tickets.extend(page)
             progress.step(2, "Fetching tickets", f"{len(tickets)} so far")
         histories = []
         for number, ticket in enumerate(tickets, start=1):
             progress.step(3, "Fetching ticket history", f"{number}/{len(tickets)}")
-            histories.append(TicketHistory(ticket, tuple(services.crm.ticket_history(ticket.id))))
+            histories.append(TicketHistory(ticket, tuple(self._crm.ticket_history(ticket.id))))
         progress.step(4, "Drawing the chart and writing the report")
         report = AccountReport(customer, tuple(histories), datetime.now(UTC))
         slug = _slug(customer.name)
@@ -172,32 +176,9 @@ def _build(services: Any, asked: SlackRequest, replies: Replies, customer: Custo
             Upload(chart_name, f"Tickets per week: {customer.name}", tickets_per_week_png(customer.name, tickets)),
         ]
         askers = claim.askers()
-        permalink = services.slack.upload_files(
-            asked.channel_id, uploads, thread_ts=thread,
+        permalink = self._slack.upload_files(
+            channel, uploads, thread_ts=thread,
             comment=f"{_mentions(askers)} here is the account report for {escape(customer.name)}, "
                     f"with its chart.".strip())
         claim.finish(permalink)
-    except IntegrationError as exc:
-        claim.release()
-        progress.failed(exc.user_message)
-        return Failed(exc.user_message)
-    except Exception:
-        claim.release()
-        progress.failed("an internal error; the details are in the logs")
-        job = get_current_job()
-        if job:
-            # The progress message said it; RQ's failure callback need not say it again.
-            job.meta["user_told"] = True
-            job.save_meta()
-        raise
-    late = [user for user in claim.askers() if user not in askers]
-    if late:
-        services.slack.post_message(asked.channel_id, Message(
-            text=f"{_mentions(late)} the account report for {escape(customer.name)} is ready: <{permalink}|open it>."),
-            thread_ts=thread)
-    progress.finished(f"{title} is ready: <{permalink}|open the report> ({len(tickets)} tickets). "
-                      f"The file and its chart are in the thread.")
-    return f"report on {customer.id}: {len(tickets)} tickets"
-
-
-build_report = as_builtin_run(f"{BUILTIN_PREFIX}slack_report", live=True)(report_for)
+        return len(tickets), permalink, askers

@@ -5,19 +5,20 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display: the worker draws into memory
-import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from app.domain.customers import Ticket  # noqa: E402
-from app.reports.document import PRIORITIES, tickets_per_week  # noqa: E402
+from app.domain.customers import Ticket
+from app.reports.document import PRIORITIES, tickets_per_week
 
 COLOURS = {"urgent": "#d62728", "high": "#ff7f0e", "normal": "#1f77b4", "low": "#bbbbbb"}
 
 
 def tickets_per_week_png(customer_name: str, tickets: Sequence[Ticket]) -> bytes:
+    # Imported when a chart is drawn: matplotlib costs a process some 40 MB, and only a worker draws.
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")  # no display: the worker draws into memory
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+
     weeks = tickets_per_week(tickets)
     figure, axes = plt.subplots(figsize=(9, 4), dpi=100)
     try:

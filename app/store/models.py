@@ -110,7 +110,7 @@ class Task(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class HttpTool(Base):
+class HttpToolRegistration(Base):
     __tablename__ = "http_tools"
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     description: Mapped[str] = mapped_column(Text, default="")

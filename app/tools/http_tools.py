@@ -10,7 +10,8 @@ from urllib.parse import quote
 import jsonschema
 
 from app.integrations.http_tool_client import HttpToolRefused
-from app.tools.registry import ToolArgumentsInvalid, ToolContext, ToolError
+from app.tools.context import ToolContext
+from app.tools.registry import ToolArgumentsInvalid, ToolError
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -43,7 +44,7 @@ class HttpTool:
         rest = {k: v for k, v in args.items() if k not in used}
         in_query = self.method in ("GET", "DELETE")
         try:
-            response = context.services.http_tools.request(
+            response = context.http.request(
                 self.method, url, secret_headers=self.secret_headers,
                 params=rest if in_query else None, json=None if in_query else rest)
         except HttpToolRefused as exc:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, get_type_hints
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from app.tools.context import ToolContext
 
 
 class ToolError(Exception):
@@ -20,13 +22,19 @@ class ToolArgumentsInvalid(ToolError):
         self.errors = errors
 
 
-@dataclass
-class ToolContext:
-    """What a running tool may use: the process's services and the run's context values."""
+class RunnableTool(Protocol):
+    """What the runs and the API need of any tool, built in or registered over HTTP."""
 
-    services: Any
-    run_id: str | None = None
-    context: dict[str, Any] = field(default_factory=dict)
+    @property
+    def name(self) -> str: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def validate(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The arguments as the tool will use them; raises ToolArgumentsInvalid."""
+        ...
+
+    def run(self, context: ToolContext, args: dict[str, Any]) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -70,17 +78,14 @@ def tool_from_function(name: str, function: Callable[..., Any]) -> Tool:
 
 
 class ToolRegistry:
-    def __init__(self) -> None:
+    """A fixed set of tools, by name."""
+
+    def __init__(self, tools: Iterable[Tool]) -> None:
         self._tools: dict[str, Tool] = {}
-
-    def tool(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        def register(function: Callable[..., Any]) -> Callable[..., Any]:
-            if name in self._tools:
-                raise ValueError(f"tool {name!r} is registered twice")
-            self._tools[name] = tool_from_function(name, function)
-            return function
-
-        return register
+        for tool in tools:
+            if tool.name in self._tools:
+                raise ValueError(f"tool {tool.name!r} is registered twice")
+            self._tools[tool.name] = tool
 
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)

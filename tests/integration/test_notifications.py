@@ -46,7 +46,7 @@ def posted_notification(stack: Stack) -> str:
     stack.slack.wait_for(lambda calls: notifications(stack))
     ts = notifications(stack)[0].payload["ts"]
     deadline = time.monotonic() + 5
-    while stack.services.notifications.get(NOTIFY, ts) is None and time.monotonic() < deadline:
+    while stack.collaborators.notifications.get(NOTIFY, ts) is None and time.monotonic() < deadline:
         time.sleep(0.01)
     return ts
 

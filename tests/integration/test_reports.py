@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from app.jobs.worker import WorkerThread
+from app.worker.runner import WorkerThread
 from tests.conftest import CHANNEL, MockCrm, Stack
 
 
@@ -87,7 +87,7 @@ def test_the_same_report_asked_twice_within_a_minute_runs_once_and_both_askers_h
 
 
 def test_two_workers_build_one_report_and_mention_both_askers(stack: Stack) -> None:
-    second_worker = WorkerThread(stack.services).start()
+    second_worker = WorkerThread(stack.collaborators).start()
     try:
         for user in ("U0FIRST", "U0SECOND"):
             body, headers = stack.signer.slash_command("report Globex", channel=CHANNEL, user=user)
@@ -108,7 +108,7 @@ def test_status_shows_breakers_queues_and_the_oldest_waiting_job(stack_factory, 
     time.sleep(1.1)
     mock_crm.faults("down")
     try:
-        stack.services.crm.search_customers("Globex")
+        stack.collaborators.crm.search_customers("Globex")
     except Exception:  # noqa: BLE001 - tripping the breaker is the point
         pass
     status = stack.slash("status").json()["text"]

@@ -12,10 +12,11 @@ import time
 import pytest
 import redis
 
+from app.composition import build_collaborators
 from app.http_server import BackgroundServer
 from app.integrations.errors import DownstreamFailed, DownstreamRejected, DownstreamUnavailable
 from app.integrations.resilience import TRIPPED
-from app.services import build_services
+from app.queueing.job_table import SUMMARY_QUEUE
 from mock_crm.server import CrmState, create_crm_app
 from tests.conftest import FakeSlack, MockCrm, RecordedSleeps, Stack, make_settings
 
@@ -58,7 +59,7 @@ def test_crm_down_backs_off_trips_the_breaker_fails_fast_and_recovers(
     time.sleep(2.1)  # past the reset time (opened_at is stored to the second)
     stack.slash("summary Globex")
     stack.slack.wait_for(lambda calls: any("Summary of Globex" in c.text for c in calls))
-    assert stack.services.crm_downstream.breaker.state == "closed"
+    assert stack.collaborators.crm_downstream.breaker.state == "closed"
     assert any("Circuit breaker closed: CRM" in r.getMessage() for r in caplog.records)
 
 
@@ -70,22 +71,22 @@ def test_breaker_state_is_shared_between_processes(redis_conn: redis.Redis, redi
     script = textwrap.dedent("""
         from app.config import load_settings
         from app.integrations.errors import DownstreamFailed, DownstreamUnavailable
-        from app.services import build_services
-        services = build_services(load_settings(), sleep=lambda seconds: None)
+        from app.composition import build_collaborators
+        collaborators = build_collaborators(load_settings(), sleep=lambda seconds: None)
         for _ in range(3):
             try:
-                services.crm.search_customers("Globex")
+                collaborators.crm.search_customers("Globex")
             except DownstreamFailed:
                 continue
             except DownstreamUnavailable:
-                print(services.crm_downstream.breaker.state)
+                print(collaborators.crm_downstream.breaker.state)
                 break
     """)
     tripped = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert tripped.stdout.strip() == "open", tripped.stderr
     seen_by_the_other_process = mock_crm.state.api_requests
 
-    here = build_services(make_settings(redis_url, mock_crm.url, fake_slack.url, crm_breaker_fail_max=2),
+    here = build_collaborators(make_settings(redis_url, mock_crm.url, fake_slack.url, crm_breaker_fail_max=2),
                           sleep=RecordedSleeps())
     assert here.crm_downstream.breaker.state == "open"
     with pytest.raises(DownstreamUnavailable) as refused:
@@ -97,11 +98,11 @@ def test_breaker_state_is_shared_between_processes(redis_conn: redis.Redis, redi
 
 def test_half_open_lets_one_trial_through_at_a_time(redis_conn: redis.Redis, redis_url: str, mock_crm: MockCrm,
                                                     fake_slack: FakeSlack) -> None:
-    services = build_services(make_settings(redis_url, mock_crm.url, fake_slack.url, crm_breaker_fail_max=1,
+    collaborators = build_collaborators(make_settings(redis_url, mock_crm.url, fake_slack.url, crm_breaker_fail_max=1,
                                             crm_breaker_reset_s=1), sleep=RecordedSleeps())
     mock_crm.faults("down")
     with pytest.raises(DownstreamUnavailable):
-        services.crm.search_customers("Globex")
+        collaborators.crm.search_customers("Globex")
     mock_crm.faults("ok")
     time.sleep(2.1)
     calls_before = mock_crm.state.api_requests
@@ -109,25 +110,25 @@ def test_half_open_lets_one_trial_through_at_a_time(redis_conn: redis.Redis, red
     # Another process's trial call is in flight: this one must not become a second trial.
     redis_conn.set("acme:breaker:CRM:trial", "someone-else", px=5000)
     with pytest.raises(DownstreamUnavailable):
-        services.crm.search_customers("Globex")
+        collaborators.crm.search_customers("Globex")
     assert mock_crm.state.api_requests == calls_before
 
     redis_conn.delete("acme:breaker:CRM:trial")
-    assert services.crm.search_customers("Globex")[0].name == "Globex"
-    assert services.crm_downstream.breaker.state == "closed"
-    services.close()
+    assert collaborators.crm.search_customers("Globex")[0].name == "Globex"
+    assert collaborators.crm_downstream.breaker.state == "closed"
+    collaborators.close()
 
 
 def test_timeouts_are_retried_with_backoff(redis_conn: redis.Redis, redis_url: str, mock_crm: MockCrm,
                                            fake_slack: FakeSlack) -> None:
     sleeps = RecordedSleeps()
-    services = build_services(make_settings(redis_url, mock_crm.url, fake_slack.url, crm_timeout_s=0.2),
+    collaborators = build_collaborators(make_settings(redis_url, mock_crm.url, fake_slack.url, crm_timeout_s=0.2),
                               sleep=sleeps)
     mock_crm.faults("slow", delay_s=1.0)
     with pytest.raises(DownstreamFailed, match="timed out, after 4 attempts"):
-        services.crm.search_customers("Globex")
+        collaborators.crm.search_customers("Globex")
     assert sleeps == [1, 2, 4]
-    services.close()
+    collaborators.close()
 
 
 def test_a_4xx_from_the_crm_is_not_retried_and_does_not_count_against_it(
@@ -135,20 +136,22 @@ def test_a_4xx_from_the_crm_is_not_retried_and_does_not_count_against_it(
 ) -> None:
     server = BackgroundServer(create_crm_app(CrmState(), token="the-right-token"), name="crm-with-token").start()
     sleeps = RecordedSleeps()
-    services = build_services(make_settings(redis_url, server.url, fake_slack.url, crm_api_token="a-wrong-token",
-                                            crm_breaker_fail_max=1), sleep=sleeps)
+    collaborators = build_collaborators(make_settings(redis_url, server.url, fake_slack.url,
+                                                      crm_api_token="a-wrong-token", crm_breaker_fail_max=1),
+                                        sleep=sleeps)
     try:
         for _ in range(3):
             with pytest.raises(DownstreamRejected, match="HTTP 401"):
-                services.crm.search_customers("Globex")
+                collaborators.crm.search_customers("Globex")
         assert sleeps == []
-        assert services.crm_downstream.breaker.state == "closed"
-        good = build_services(make_settings(redis_url, server.url, fake_slack.url, crm_api_token="the-right-token"))
+        assert collaborators.crm_downstream.breaker.state == "closed"
+        good = build_collaborators(make_settings(redis_url, server.url, fake_slack.url,
+                                                 crm_api_token="the-right-token"))
         assert good.crm.get_customer("cus_001").name == "Globex"  # type: ignore[union-attr]
         assert good.crm.get_customer("cus_999") is None
         good.close()
     finally:
-        services.close()
+        collaborators.close()
         server.stop()
 
 
@@ -172,6 +175,6 @@ def test_slack_5xx_is_retried_and_a_rejection_is_not(stack: Stack, redis_conn: r
     assert stack.sleeps == [1, 2]
     # RQ files the job as failed just after its failure callback has told the user.
     deadline = time.monotonic() + 5
-    while stack.services.jobs.summaries.failed_job_registry.count == 0 and time.monotonic() < deadline:
+    while stack.collaborators.jobs.queue(SUMMARY_QUEUE).failed_job_registry.count == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert stack.services.jobs.summaries.failed_job_registry.count == 1
+    assert stack.collaborators.jobs.queue(SUMMARY_QUEUE).failed_job_registry.count == 1

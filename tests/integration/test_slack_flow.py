@@ -7,6 +7,7 @@ import time
 import httpx
 
 from app.embedded_redis import free_port
+from app.queueing.job_table import SUMMARY_QUEUE
 from tests.conftest import CHANNEL, Stack
 
 
@@ -147,7 +148,7 @@ def test_bad_signature_and_stale_timestamp_are_refused_and_do_nothing(stack: Sta
     future_event = stack.http.post("/slack/events", content=event_body, headers=event_headers)
 
     assert [forged.status_code, unsigned.status_code, stale.status_code, future_event.status_code] == [401] * 4
-    assert stack.services.jobs.summaries.count == 0
+    assert stack.collaborators.jobs.queue(SUMMARY_QUEUE).count == 0
     time.sleep(0.3)
     assert stack.slack.calls == []
 

@@ -1,6 +1,6 @@
 import pytest
 
-from app.slack.commands import Help, MissingCustomer, Report, Status, Summarize, parse_command, parse_mention
+from app.slack.intents import Help, MissingCustomer, Report, Status, Summarize, parse_command, parse_mention
 
 
 @pytest.mark.parametrize(("text", "intent"), [

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from app.messages.mrkdwn import unescape
+from app.queueing.job_table import HELP, REPORT, SUMMARY, JobKind
 
 
 @dataclass(frozen=True)
@@ -72,3 +73,12 @@ def parse_mention(text: str) -> Intent:
         if found:
             return _customer_after(words[found.end():], "report" if verb in REPORT_VERBS else "summary")
     return Help()
+
+
+def job_for(intent: Intent) -> tuple[JobKind, str | None]:
+    """The job an intent starts, and the customer it is about; anything else gets the help."""
+    if isinstance(intent, Summarize):
+        return SUMMARY, intent.customer
+    if isinstance(intent, Report):
+        return REPORT, intent.customer
+    return HELP, None

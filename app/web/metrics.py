@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 import redis
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from rq import Queue
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.integrations.resilience import SharedBreaker
-from app.jobs.queue import JobQueue
+from app.store.db import Database
+from app.store.models import Run
 
 BREAKER_STATES = ("closed", "half-open", "open")
 
 
 class SharedStateCollector(Collector):
-    """Read at scrape time from Redis, so every server process reports the same breaker and queue state."""
+    """Read at scrape time from Redis and the database, so every server process reports the same state."""
 
-    def __init__(self, breakers: list[SharedBreaker], jobs: JobQueue,
-                 run_counts: Callable[[], dict[str, int]] | None = None) -> None:
+    def __init__(self, breakers: list[SharedBreaker], queues: list[Queue], db: Database) -> None:
         self._breakers = breakers
-        self._jobs = jobs
-        self._run_counts = run_counts
+        self._queues = queues
+        self._db = db
+
+    def _run_counts(self) -> dict[str, int]:
+        with self._db.session() as session:
+            return {status: count for status, count in session.execute(
+                select(Run.status, func.count()).group_by(Run.status))}
 
     def collect(self) -> Iterable[Metric]:
         breaker = GaugeMetricFamily("acme_circuit_breaker_state", "1 for the state each breaker is in",
@@ -33,17 +40,16 @@ class SharedStateCollector(Collector):
                 current = b.state
                 for state in BREAKER_STATES:
                     breaker.add_metric([b.name, state], 1.0 if state == current else 0.0)
-            for queue in self._jobs.queues:
+            for queue in self._queues:
                 depth.add_metric([queue.name], float(queue.count))
         except redis.RedisError:
             return []
         families: list[Metric] = [breaker, depth]
-        if self._run_counts:
-            runs = GaugeMetricFamily("acme_runs", "Runs recorded, by status", labels=["status"])
-            try:
-                for status, count in sorted(self._run_counts().items()):
-                    runs.add_metric([status], float(count))
-                families.append(runs)
-            except SQLAlchemyError:
-                pass
+        runs = GaugeMetricFamily("acme_runs", "Runs recorded, by status", labels=["status"])
+        try:
+            for status, count in sorted(self._run_counts().items()):
+                runs.add_metric([status], float(count))
+            families.append(runs)
+        except SQLAlchemyError:
+            pass
         return families

@@ -1,4 +1,8 @@
-"""The composition root: builds Redis, queues, downstreams and clients from Settings, once per process."""
+"""The composition root: a process builds its collaborators from Settings, once, and hands them down.
+
+Only the edges see the whole set: the web app's assembly (app/web/app.py) and the worker's
+entry points (app/worker/entrypoints.py). Everything below them is given the few parts it uses.
+"""
 
 from __future__ import annotations
 
@@ -15,29 +19,41 @@ from app.integrations.http_tool_client import HttpToolClient
 from app.integrations.pacing import ChannelPacer
 from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker, Throttle
 from app.integrations.slack_poster import SlackPoster
-from app.jobs.notification_store import NotificationStore
-from app.jobs.queue import JobQueue
+from app.jobs.reports import REUSE_FINISHED_S, AccountReports
+from app.queueing.job_queue import JobQueue
+from app.queueing.job_table import REPORT
+from app.runs.control import RunControl
+from app.runs.engine import StepEngine
 from app.runs.events import EventPublisher
-from app.runs.service import RunService
+from app.runs.history import RunHistory
+from app.runs.slack_runs import SlackRunRecorder
+from app.state.notification_store import NotificationStore
+from app.state.report_claims import ReportClaims
+from app.state.response_urls import ResponseUrls
 from app.store.db import Database
-from app.tools.catalog import ToolCatalog
+from app.tools.context import ToolContext
+from app.tools.tool_catalog import ToolCatalog
 
 
 @dataclass
-class Services:
+class Collaborators:
     settings: Settings
     redis: redis.Redis
     jobs: JobQueue
+    response_urls: ResponseUrls
     notifications: NotificationStore
     crm_downstream: Downstream
     slack_downstream: Downstream
+    http_tool_downstream: Downstream
     crm: CrmClient
     slack: SlackPoster
-    db: Database
-    runs: RunService
-    tools: ToolCatalog
-    http_tool_downstream: Downstream
     http_tools: HttpToolClient
+    reports: AccountReports
+    db: Database
+    runs: RunControl
+    engine: StepEngine
+    slack_runs: SlackRunRecorder
+    tools: ToolCatalog
 
     @property
     def breakers(self) -> list[SharedBreaker]:
@@ -57,7 +73,7 @@ def _downstream(name: str, connection: redis.Redis, fail_max: int, reset_s: floa
                       RetryPolicy(sleep=sleep), Throttle(max_rps), timeout_s)
 
 
-def build_services(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> Services:
+def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> Collaborators:
     """`sleep` is what retries wait with between attempts: tests pass a recorder instead of waiting 7 s."""
     # Bytes, not str: RQ and pybreaker's Redis storage both need a client without decode_responses.
     connection = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2,
@@ -67,37 +83,44 @@ def build_services(settings: Settings, *, sleep: Callable[[float], None] = time.
     # Slack is paced per channel (ChannelPacer), not by a process-wide throttle.
     slack_downstream = _downstream("Slack", connection, settings.slack_breaker_fail_max,
                                    settings.slack_breaker_reset_s, 0, settings.slack_timeout_s, sleep)
+    http_tool_downstream = _downstream("HTTP tools", connection, settings.http_tool_breaker_fail_max,
+                                       settings.http_tool_breaker_reset_s, settings.http_tool_max_rps,
+                                       settings.http_tool_timeout_s, sleep)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     web_client = WebClient(
         token=token, base_url=settings.slack_api_url, timeout=int(settings.slack_timeout_s), retry_handlers=[]
     )
     crm_token = settings.crm_api_token.get_secret_value() if settings.crm_api_token else None
-    jobs = JobQueue(connection)
+    crm = CrmClient(base_url=settings.crm_base_url, downstream=crm_downstream, token=crm_token)
+    slack = SlackPoster(client=web_client, downstream=slack_downstream, api_url=settings.slack_api_url,
+                        pacer=ChannelPacer(connection, settings.slack_channel_interval_s, settings.slack_channel_burst))
+    http_tools = HttpToolClient(
+        downstream=http_tool_downstream,
+        allowed_hosts=settings.http_tool_host_set,
+        secrets={name: value.get_secret_value() for name, value in settings.tool_secrets.items()},
+    )
+    reports = AccountReports(crm, slack, ReportClaims(connection, REPORT.timeout_s, REUSE_FINISHED_S))
+    response_urls = ResponseUrls(connection)
+    jobs = JobQueue(connection, response_urls)
     db = Database(settings.database_url)
-    http_tool_downstream = _downstream("HTTP tools", connection, settings.http_tool_breaker_fail_max,
-                                       settings.http_tool_breaker_reset_s, settings.http_tool_max_rps,
-                                       settings.http_tool_timeout_s, sleep)
-    return Services(
+    history = RunHistory(db, EventPublisher(connection))
+    tools = ToolCatalog(db)
+    return Collaborators(
         settings=settings,
         redis=connection,
         jobs=jobs,
+        response_urls=response_urls,
         notifications=NotificationStore(connection),
         crm_downstream=crm_downstream,
         slack_downstream=slack_downstream,
-        crm=CrmClient(base_url=settings.crm_base_url, downstream=crm_downstream, token=crm_token),
-        slack=SlackPoster(
-            client=web_client,
-            downstream=slack_downstream,
-            api_url=settings.slack_api_url,
-            pacer=ChannelPacer(connection, settings.slack_channel_interval_s, settings.slack_channel_burst),
-        ),
-        db=db,
-        runs=RunService(db, jobs, EventPublisher(connection)),
-        tools=ToolCatalog(db),
         http_tool_downstream=http_tool_downstream,
-        http_tools=HttpToolClient(
-            downstream=http_tool_downstream,
-            allowed_hosts=settings.http_tool_host_set,
-            secrets={name: value.get_secret_value() for name, value in settings.tool_secrets.items()},
-        ),
+        crm=crm,
+        slack=slack,
+        http_tools=http_tools,
+        reports=reports,
+        db=db,
+        runs=RunControl(history, jobs),
+        engine=StepEngine(history, tools, ToolContext(crm=crm, slack=slack, http=http_tools, reports=reports)),
+        slack_runs=SlackRunRecorder(history),
+        tools=tools,
     )

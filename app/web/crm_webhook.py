@@ -8,13 +8,12 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from app.config import Settings
 from app.domain.crm_events import MalformedEvent, event_to_job_args, notification_for, parse_event
-from app.jobs.queue import CRM_EVENT_MEMORY_S, JobQueue, QueueUnavailable
+from app.queueing.job_queue import CRM_EVENT_MEMORY_S, JobQueue, QueueUnavailable
+from app.queueing.job_table import NOTIFY
 from app.webhook_signature import crm_signature_is_valid
 
 log = logging.getLogger(__name__)
-NOTIFY_JOB = "app.jobs.notifications.post_notification"
 MAX_BODY_BYTES = 256 * 1024
 
 
@@ -22,8 +21,8 @@ def _answer(http_status: int, **body: str) -> JSONResponse:
     return JSONResponse(body, status_code=http_status)
 
 
-def crm_webhook_endpoint(settings: Settings, jobs: JobQueue) -> Callable[[Request], Awaitable[Response]]:
-    secret = settings.crm_webhook_secret.get_secret_value() if settings.crm_webhook_secret else None
+def crm_webhook_endpoint(secret: str | None, notify_priorities: frozenset[str],
+                        jobs: JobQueue) -> Callable[[Request], Awaitable[Response]]:
 
     async def receive(request: Request) -> Response:
         if not secret:
@@ -39,15 +38,15 @@ def crm_webhook_endpoint(settings: Settings, jobs: JobQueue) -> Callable[[Reques
         except MalformedEvent as exc:
             log.warning("refused a CRM webhook: %s", exc)
             return _answer(400, error=str(exc))
-        decision = notification_for(event, settings.notify_priority_set)
+        decision = notification_for(event, notify_priorities)
         if isinstance(decision, str):
             log.info("CRM event %s (%s) ignored: %s", event.id, event.type, decision)
             return _answer(202, status="ignored", reason=decision)
         try:
             first_delivery = jobs.first_time("crm-event", event.id, CRM_EVENT_MEMORY_S)
             if first_delivery:
-                jobs.put(jobs.notifications, NOTIFY_JOB, {"event": event_to_job_args(event)},
-                         job_id=f"crm-{event.id}", description=f"notify {event.type} {event.id}")
+                jobs.enqueue(NOTIFY, {"event": event_to_job_args(event)}, job_id=f"crm-{event.id}",
+                             description=f"notify {event.type} {event.id}")
         except QueueUnavailable as exc:
             # Forgotten, so that the CRM's next delivery of this event is not taken for a duplicate.
             jobs.forget("crm-event", event.id)

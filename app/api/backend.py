@@ -1,0 +1,39 @@
+"""What the API's routes work with: the database, runs, tools and the hosts HTTP tools may call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from app.api.errors import ApiError
+from app.api.schemas import RunStarted
+from app.queueing.job_queue import QueueUnavailable
+from app.runs.control import RunControl
+from app.store.db import Database
+from app.store.models import Workflow
+from app.tools.tool_catalog import ToolCatalog
+
+
+@dataclass(frozen=True)
+class ApiBackend:
+    db: Database
+    runs: RunControl
+    tools: ToolCatalog
+    http_tool_hosts: frozenset[str]
+
+    def start_run(self, steps: list[dict[str, Any]], inputs: dict[str, Any],
+                  workflow: Workflow | None = None) -> RunStarted:
+        try:
+            run = self.runs.start(steps, inputs, workflow)
+        except QueueUnavailable as exc:
+            raise ApiError(503, "the job queue is unavailable; the run was recorded as failed") from exc
+        return RunStarted(run_id=run.id, status=run.status)
+
+
+def _backend(request: Request) -> ApiBackend:
+    return request.app.state.backend  # type: ignore[no-any-return]
+
+
+Backend = Annotated[ApiBackend, Depends(_backend)]

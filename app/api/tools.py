@@ -1,0 +1,74 @@
+"""Tools: the product's own and registered HTTP tools; listing, invoking, registering."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Response
+
+from app.api import crud
+from app.api.backend import ApiBackend, Backend
+from app.api.errors import ApiError
+from app.api.pagination import page
+from app.api.schemas import HttpToolIn, RunStarted
+from app.integrations.http_tool_client import HostNotAllowed, check_host
+from app.store.models import HttpToolRegistration
+from app.tools.registry import RunnableTool, ToolArgumentsInvalid
+
+router = APIRouter()
+
+
+def require_known_tools(backend: ApiBackend, names: list[str]) -> None:
+    unknown = [n for n in names if backend.tools.get(n) is None]
+    if unknown:
+        raise ApiError(422, f"there is no tool {unknown[0]!r}", {"unknown": unknown}, code="unknown_tool")
+
+
+def _tool(backend: ApiBackend, name: str) -> RunnableTool:
+    tool = backend.tools.get(name)
+    if tool is None:
+        raise ApiError(404, f"there is no tool {name!r}")
+    return tool
+
+
+@router.get("/tools", tags=["tools"])
+def list_tools(backend: Backend) -> dict[str, Any]:
+    return page([t.describe() for t in backend.tools.all()], None)
+
+
+@router.get("/tools/{name}", tags=["tools"])
+def get_tool(name: str, backend: Backend) -> dict[str, Any]:
+    return _tool(backend, name).describe()
+
+
+@router.post("/tools/{name}/invoke", status_code=202, response_model=RunStarted, tags=["tools"])
+def invoke_tool(name: str, backend: Backend, args: Annotated[dict[str, Any], Body()]) -> RunStarted:
+    tool = _tool(backend, name)
+    try:
+        valid = tool.validate(args)
+    except ToolArgumentsInvalid as exc:
+        raise ApiError(422, str(exc), exc.errors) from None
+    # The arguments are data here, not templates: a literal step runs them as given.
+    return backend.start_run([{"id": "invoke", "tool": name, "args": valid, "literal": True}], {})
+
+
+@router.post("/tools", status_code=201, tags=["tools"])
+def register_http_tool(body: HttpToolIn, backend: Backend) -> dict[str, Any]:
+    if backend.tools.is_product_tool(body.name):
+        raise ApiError(409, f"{body.name!r} is a built-in tool")
+    try:
+        check_host(body.url_template, backend.http_tool_hosts)
+    except HostNotAllowed as exc:
+        raise ApiError(403, str(exc), code="host_not_allowed") from None
+    if body.parameters.get("type") != "object":
+        raise ApiError(422, "parameters must be a JSON Schema of type object")
+    with backend.db.session() as session:
+        if session.get(HttpToolRegistration, body.name) is not None:
+            raise ApiError(409, f"a tool named {body.name!r} exists")
+        session.add(HttpToolRegistration(**body.model_dump()))
+    return _tool(backend, body.name).describe()
+
+
+@router.delete("/tools/{name}", status_code=204, tags=["tools"])
+def delete_http_tool(name: str, backend: Backend) -> Response:
+    return crud.delete(backend.db, HttpToolRegistration, name, "registered HTTP tool")

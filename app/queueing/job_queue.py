@@ -1,0 +1,85 @@
+"""Putting work on the RQ queues, from the web process: quick, and never with a secret in the job."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import redis
+from rq import Callback, Queue
+
+from app.queueing.job_table import FAILURE_CALLBACK, FAILURE_TTL_S, QUEUE_ORDER, RESULT_TTL_S, JobKind
+from app.queueing.slack_request import SlackRequest
+from app.state.response_urls import ResponseUrls
+
+log = logging.getLogger(__name__)
+
+# Slack retries an event at once, after 1 min and after 5 min: remember event ids well past that.
+SLACK_EVENT_MEMORY_S = 3600
+CRM_EVENT_MEMORY_S = 24 * 3600
+
+
+class QueueUnavailable(Exception):
+    """Redis did not take the job; the user must be told rather than left waiting."""
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+class JobQueue:
+    def __init__(self, connection: redis.Redis, response_urls: ResponseUrls) -> None:
+        self._redis = connection
+        self._response_urls = response_urls
+        self._queues = {name: Queue(name, connection=connection) for name in QUEUE_ORDER}
+
+    @property
+    def queues(self) -> list[Queue]:
+        """In the order a worker takes them."""
+        return list(self._queues.values())
+
+    def queue(self, name: str) -> Queue:
+        return self._queues[name]
+
+    def first_time(self, kind: str, delivery_id: str, remember_s: int = SLACK_EVENT_MEMORY_S) -> bool:
+        """True the first time `delivery_id` is seen; False for every redelivery within `remember_s`."""
+        try:
+            return bool(self._redis.set(f"acme:seen:{kind}:{delivery_id}", 1, nx=True, ex=remember_s))
+        except redis.RedisError as exc:
+            raise QueueUnavailable(str(exc)) from None
+
+    def forget(self, kind: str, delivery_id: str) -> None:
+        """Let the next redelivery of `delivery_id` through, because this one could not be queued."""
+        try:
+            self._redis.delete(f"acme:seen:{kind}:{delivery_id}")
+        except redis.RedisError:
+            log.warning("could not forget %s %s; its redeliveries will be ignored", kind, delivery_id)
+
+    def enqueue_slack(self, kind: JobKind, request: SlackRequest, response_url: str | None = None) -> str:
+        """Queue a job for a Slack request; answers the job id."""
+        if response_url:
+            try:
+                self._response_urls.keep(request.request_id, response_url)
+            except redis.RedisError as exc:
+                raise QueueUnavailable(str(exc)) from None
+        return self.enqueue(kind, {"request": request.to_job_args()}, job_id=f"{request.origin}-{request.request_id}",
+                            description=f"{kind.name} {request.origin} in {request.channel_id}")
+
+    def enqueue(self, kind: JobKind, kwargs: dict[str, Any], *, job_id: str, description: str) -> str:
+        if set(kwargs) != set(kind.parameters):
+            raise ValueError(f"job {kind.name} takes {', '.join(kind.parameters)}, not {', '.join(kwargs)}")
+        try:
+            queued = self._queues[kind.queue].enqueue_call(
+                kind.function,
+                kwargs=kwargs,
+                job_id=job_id,
+                description=description,
+                timeout=kind.timeout_s,
+                result_ttl=RESULT_TTL_S,
+                failure_ttl=FAILURE_TTL_S,
+                on_failure=Callback(FAILURE_CALLBACK),
+            )
+        except redis.RedisError as exc:
+            raise QueueUnavailable(str(exc)) from None
+        return queued.id

@@ -1,0 +1,54 @@
+"""Every job the worker runs, in one table: the entry point RQ imports, its queue and its time limit.
+
+RQ finds a job's function by its dotted name, so the web process queues work without
+importing the worker's code; `tests/unit/test_job_table.py` imports every entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SUMMARY_QUEUE = "acme-summaries"
+NOTIFICATION_QUEUE = "acme-notifications"
+RUN_QUEUE = "acme-runs"
+REPORT_QUEUE = "acme-reports"
+# The order a worker takes them in: a waiting summary before notifications, the API's runs
+# after them, and long reports last.
+QUEUE_ORDER = (SUMMARY_QUEUE, NOTIFICATION_QUEUE, RUN_QUEUE, REPORT_QUEUE)
+
+ENTRY_POINTS = "app.worker.entrypoints"
+JOB_TIMEOUT_S = 180
+REPORT_TIMEOUT_S = 900
+RESULT_TTL_S = 600
+FAILURE_TTL_S = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    function: str
+    queue: str
+    parameters: tuple[str, ...]
+    timeout_s: int = JOB_TIMEOUT_S
+
+    @property
+    def function_name(self) -> str:
+        return self.function.rsplit(".", 1)[-1]
+
+
+def _entry(name: str, function: str, queue: str, parameters: tuple[str, ...],
+           timeout_s: int = JOB_TIMEOUT_S) -> JobKind:
+    return JobKind(name, f"{ENTRY_POINTS}.{function}", queue, parameters, timeout_s)
+
+
+SUMMARY = _entry("summary", "summarize_customer", SUMMARY_QUEUE, ("request",))
+HELP = _entry("help", "reply_with_help", SUMMARY_QUEUE, ("request",))
+REPORT = _entry("report", "build_report", REPORT_QUEUE, ("request",), REPORT_TIMEOUT_S)
+NOTIFY = _entry("notify", "post_notification", NOTIFICATION_QUEUE, ("event",))
+DRAFT = _entry("draft", "draft_response", NOTIFICATION_QUEUE, ("channel", "ts", "user"))
+DISMISS = _entry("dismiss", "dismiss_notification", NOTIFICATION_QUEUE, ("channel", "ts", "user"))
+RUN = _entry("run", "execute_run", RUN_QUEUE, ("run_id",))
+JOB_KINDS = (SUMMARY, HELP, REPORT, NOTIFY, DRAFT, DISMISS, RUN)
+
+# RQ calls it in the worker when a job fails, with the job; it tells the asker.
+FAILURE_CALLBACK = f"{ENTRY_POINTS}.tell_user_job_failed"

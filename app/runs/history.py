@@ -1,0 +1,53 @@
+"""Writing runs down: rows and events in the database, the events published on Redis once committed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.runs.events import EventPublisher, event_json
+from app.store.db import Database
+from app.store.models import Run, RunEvent, utcnow
+
+
+class HistoryWriter:
+    """One transaction of a run's history, and the events it will publish after the commit."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.pending: list[dict[str, Any]] = []
+
+    def emit(self, run: Run, type_: str, status: str, step_id: str | None = None, *, at: datetime | None = None,
+             error: str | None = None, **detail: Any) -> None:
+        at = at or utcnow()
+        if error:
+            detail["error"] = error
+        self.session.add(RunEvent(run_id=run.id, step_id=step_id, type=type_, status=status, at=at, detail=detail))
+        self.pending.append(event_json(type_, run.id, run.workflow_id, step_id, status, at, **detail))
+
+
+class RunHistory:
+    def __init__(self, db: Database, publisher: EventPublisher) -> None:
+        self.db = db
+        self._publisher = publisher
+
+    @contextmanager
+    def writing(self) -> Iterator[HistoryWriter]:
+        """A transaction; its events go out after it commits, so a client that hears one can read it."""
+        with self.db.session() as session:
+            writer = HistoryWriter(session)
+            yield writer
+        if writer.pending:
+            self._publisher.publish(writer.pending)
+
+    def finish(self, run_id: str, status: str, output: Any = None, error: str | None = None) -> None:
+        with self.writing() as history:
+            run = history.session.get(Run, run_id)
+            if run is None:
+                return
+            run.status, run.output, run.error, run.finished_at = status, output, error, utcnow()
+            history.emit(run, "run.status", status, error=error)

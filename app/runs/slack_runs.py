@@ -1,0 +1,107 @@
+"""Slack's work recorded as runs of the built-in workflows, around the job that does it.
+
+Slack's ack path writes nothing to the database (it must answer in milliseconds); the
+worker records each Slack job as a run when it runs: queued at the time the job was
+queued, then running, then how it ended.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.domain.outcome import Failed
+from app.runs.builtin_workflows import BuiltinWorkflow
+from app.runs.history import RunHistory
+from app.store.models import Run, StepRun, utcnow
+
+log = logging.getLogger(__name__)
+STEP_ID = "slack"
+
+
+@dataclass
+class RecordedRun:
+    """A run recorded around work done elsewhere: set `output`, or call fail()."""
+
+    output: Any = None
+    error: str | None = None
+
+    def fail(self, reason: str) -> None:
+        self.error = reason
+
+    def ended_with(self, result: str) -> None:
+        if isinstance(result, Failed):
+            self.fail(str(result))
+        else:
+            self.output = result
+
+
+class SlackRunRecorder:
+    def __init__(self, history: RunHistory) -> None:
+        self._history = history
+
+    @contextmanager
+    def recorded(self, workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: datetime | None,
+                 live: bool = False) -> Iterator[RecordedRun]:
+        """Record the block as a one-step run of `workflow`.
+
+        A quick job (a summary takes milliseconds) is recorded in one go after its work, so
+        the database is never between the user and the answer; a `live` one (a report) is
+        recorded as it goes, so that watchers see it running. If the database fails, the work
+        still goes on, unrecorded.
+        """
+        started_at = utcnow()
+        run_id: str | None = None
+        if live:
+            try:
+                run_id = self._start(workflow, inputs, queued_at, started_at)
+            except SQLAlchemyError as exc:
+                log.warning("not recording a %s run: the database failed: %s", workflow.id, exc)
+        handle = RecordedRun()
+        try:
+            yield handle
+        except Exception as exc:
+            handle.fail(f"internal error ({type(exc).__name__})")
+            raise
+        finally:
+            try:
+                if not live:
+                    run_id = self._start(workflow, inputs, queued_at, started_at)
+                if run_id is not None:
+                    self._finish(run_id, workflow, handle)
+            except SQLAlchemyError as exc:
+                log.warning("could not record a %s run: %s", workflow.id, exc)
+
+    def _start(self, workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: datetime | None,
+               started_at: datetime) -> str:
+        with self._history.writing() as history:
+            queued = queued_at.replace(tzinfo=UTC) if queued_at and not queued_at.tzinfo else queued_at
+            run = Run(workflow_id=workflow.id, workflow_version=1, steps=[{"id": STEP_ID, "tool": workflow.step}],
+                      inputs=inputs, status="running", created_at=queued or started_at, started_at=started_at)
+            history.session.add(run)
+            history.session.flush()
+            history.emit(run, "run.status", "queued", at=run.created_at)
+            history.session.add(StepRun(run_id=run.id, step_id=STEP_ID, tool=workflow.step, status="running",
+                                        args=inputs, started_at=run.started_at))
+            history.emit(run, "run.status", "running", at=started_at)
+            history.emit(run, "step.status", "running", step_id=STEP_ID, tool=workflow.step, at=started_at)
+            return run.id
+
+    def _finish(self, run_id: str, workflow: BuiltinWorkflow, handle: RecordedRun) -> None:
+        status = "failed" if handle.error else "succeeded"
+        with self._history.writing() as history:
+            run = history.session.get(Run, run_id)
+            assert run is not None
+            for record in history.session.scalars(select(StepRun).where(StepRun.run_id == run_id)):
+                record.status, record.output, record.error, record.finished_at = (
+                    status, handle.output, handle.error, utcnow())
+            run.status, run.output, run.error, run.finished_at = status, handle.output, handle.error, utcnow()
+            history.emit(run, "step.status", status, step_id=STEP_ID, tool=workflow.step, error=handle.error)
+            history.emit(run, "run.status", status, error=handle.error)

@@ -1,0 +1,66 @@
+"""The Bolt app: verification, then listeners that parse, ack and enqueue, and nothing else.
+
+`process_before_response=True` runs each listener on the request thread, so the
+ack goes out as soon as the job is queued; Bolt's default hands listeners to a
+thread pool and polls for the ack every 10 ms (see shared/LIBRARY-NOTES.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
+
+from app.domain.system_status import SystemStatus
+from app.messages.bot import unexpected_failure
+from app.queueing.job_queue import JobQueue
+from app.slack.listeners import actions, commands, mentions
+from app.state.notification_store import NotificationStore
+
+log = logging.getLogger(__name__)
+
+
+class _IgnoredTokenNotice(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN is ignored when `authorize` is given; here that is the design."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will be ignored" not in record.getMessage()
+
+
+def build_bolt_app(
+    *,
+    signing_secret: str,
+    bot_token: str,
+    jobs: JobQueue,
+    notifications: NotificationStore,
+    read_system_status: Callable[[], SystemStatus],
+) -> App:
+    def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
+        # A single-workspace app: the token is known, so no auth.test round trip per request.
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
+
+    bolt_logger = logging.getLogger("app.slack.bolt")
+    if not any(isinstance(f, _IgnoredTokenNotice) for f in bolt_logger.filters):
+        bolt_logger.addFilter(_IgnoredTokenNotice())
+    app = App(
+        signing_secret=signing_secret,
+        authorize=authorize,
+        process_before_response=True,
+        logger=bolt_logger,
+    )
+    commands.register(app, jobs=jobs, read_system_status=read_system_status)
+    mentions.register(app, jobs=jobs)
+    actions.register(app, jobs=jobs, notifications=notifications)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:
+        log.error("Slack request failed: %s", error, exc_info=error)
+        if "command" in body:
+            # A slash command's answer is shown to the user: say something went wrong, with no detail.
+            return BoltResponse(status=200, body=unexpected_failure("starting that").text)
+        return BoltResponse(status=500, body="")
+
+    return app

@@ -1,0 +1,59 @@
+"""Clicks on the notifications' buttons: acted on only on a notification the bot posted, and only once."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+
+from app.messages.notifications import DISMISS_ACTION, DRAFT_ACTION, SUMMARIZE_ACTION
+from app.queueing.job_queue import JobQueue, QueueUnavailable, new_request_id
+from app.queueing.job_table import DISMISS, DRAFT, SUMMARY, JobKind
+from app.queueing.slack_request import SlackRequest
+from app.slack.listeners.redelivery import deliver_again_later
+from app.state.notification_store import NotificationStore
+
+log = logging.getLogger(__name__)
+
+# Which notification each button belongs on (None: any), and the job it starts.
+BUTTON_JOBS: dict[str, tuple[str | None, JobKind]] = {
+    DRAFT_ACTION: ("ticket", DRAFT),
+    DISMISS_ACTION: (None, DISMISS),
+    SUMMARIZE_ACTION: ("customer", SUMMARY),
+}
+
+
+def register(app: App, *, jobs: JobQueue, notifications: NotificationStore) -> None:
+    def on_notification_button(ack: Any, body: dict[str, Any], action: dict[str, Any]) -> BoltResponse | None:
+        action_id = action["action_id"]
+        channel = (body.get("channel") or {}).get("id", "")
+        ts = (body.get("container") or {}).get("message_ts") or (body.get("message") or {}).get("ts", "")
+        user = (body.get("user") or {}).get("id", "")
+        wanted_kind, job = BUTTON_JOBS[action_id]
+        try:
+            record = notifications.get(channel, ts) if channel and ts else None
+            if record is None or (wanted_kind and record.get("kind") != wanted_kind):
+                # Not a message we posted with this button: a payload from elsewhere, or made up.
+                log.warning("refused %s from %s on %s/%s: no such notification", action_id, user, channel, ts)
+                return BoltResponse(status=403, body="not a notification of this app")
+            if not jobs.first_time(f"button-{action_id}", f"{channel}:{ts}"):
+                log.info("%s on %s/%s clicked again; already acting on it", action_id, channel, ts)
+                ack()
+                return None
+            if job == SUMMARY:
+                team = (body.get("team") or {}).get("id", "")
+                jobs.enqueue_slack(SUMMARY, SlackRequest(request_id=new_request_id(), origin="button", team_id=team,
+                                                         channel_id=channel, user_id=user, thread_ts=ts,
+                                                         customer=record["customer_id"]))
+            else:
+                jobs.enqueue(job, {"channel": channel, "ts": ts, "user": user},
+                             job_id=f"{action_id}-{new_request_id()}", description=f"{action_id} in {channel}")
+        except QueueUnavailable as exc:
+            jobs.forget(f"button-{action_id}", f"{channel}:{ts}")
+            return deliver_again_later(exc)
+        ack()
+        return None
+
+    for action_id in BUTTON_JOBS:
+        app.action(action_id)(on_notification_button)

@@ -1,0 +1,57 @@
+"""`/acme ...`: help, status and a missing customer answered in the ack; the rest queued."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import redis
+from slack_bolt import App
+
+from app.domain.system_status import SystemStatus
+from app.messages.bot import WORKING, help_text, queue_unavailable, system_status
+from app.messages.customers import needs_customer
+from app.queueing.job_queue import JobQueue, QueueUnavailable, new_request_id
+from app.queueing.slack_request import SlackRequest
+from app.slack.intents import Help, MissingCustomer, Status, job_for, parse_command
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, *, jobs: JobQueue, read_system_status: Callable[[], SystemStatus]) -> None:
+    @app.command("/acme")
+    def on_acme_command(ack: Any, command: dict[str, Any]) -> None:
+        intent = parse_command(command.get("text", ""))
+        if isinstance(intent, Help):
+            ack(text=help_text().text, blocks=help_text().blocks)
+            return
+        if isinstance(intent, MissingCustomer):
+            ack(text=needs_customer(intent.verb).text)
+            return
+        if isinstance(intent, Status):
+            # Answered here, not queued: it is most wanted when the queue is stuck.
+            try:
+                status = system_status(read_system_status())
+            except redis.RedisError as exc:
+                log.error("could not read the status: %s", exc)
+                ack(text=queue_unavailable())
+                return
+            ack(text=status.text, blocks=status.blocks)
+            return
+        job, customer = job_for(intent)
+        request = SlackRequest(
+            request_id=new_request_id(),
+            origin="command",
+            team_id=command.get("team_id", ""),
+            channel_id=command["channel_id"],
+            user_id=command.get("user_id", ""),
+            customer=customer,
+        )
+        try:
+            jobs.enqueue_slack(job, request, response_url=command.get("response_url"))
+        except QueueUnavailable as exc:
+            log.error("could not queue /acme %s: %s", command.get("text", "").split(" ")[0], exc)
+            ack(text=queue_unavailable())
+            return
+        ack(text=WORKING)

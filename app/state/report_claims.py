@@ -1,0 +1,57 @@
+"""One account report per customer and channel at a time, and everyone waiting for it: kept in Redis."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+
+class ReportClaim:
+    def __init__(self, connection: redis.Redis, key: str, running_ttl_s: int, reuse_finished_s: int) -> None:
+        self._redis = connection
+        self._key = key
+        self._askers_key = key + ":askers"
+        self._running_ttl_s = running_ttl_s
+        self._reuse_finished_s = reuse_finished_s
+
+    def claim(self, holder: str) -> bool:
+        """True if this holder now builds the report; False if someone already is, or just did."""
+        return bool(self._redis.set(self._key, json.dumps({"state": "running", "job": holder}), nx=True,
+                                    ex=self._running_ttl_s))
+
+    def current(self) -> dict[str, Any]:
+        raw = self._redis.get(self._key)
+        return json.loads(raw) if raw else {}
+
+    def add_asker(self, user_id: str) -> None:
+        with self._redis.pipeline() as pipe:
+            pipe.rpush(self._askers_key, user_id)
+            pipe.expire(self._askers_key, self._running_ttl_s)
+            pipe.execute()
+
+    def askers(self) -> list[str]:
+        raw = self._redis.lrange(self._askers_key, 0, -1)
+        return list(dict.fromkeys(u.decode() if isinstance(u, bytes) else str(u) for u in raw))
+
+    def finish(self, permalink: str) -> None:
+        """Done: for a while, whoever asks again gets this link instead of a new report."""
+        with self._redis.pipeline() as pipe:
+            pipe.set(self._key, json.dumps({"state": "done", "permalink": permalink}), ex=self._reuse_finished_s)
+            pipe.expire(self._askers_key, self._reuse_finished_s)
+            pipe.execute()
+
+    def release(self) -> None:
+        self._redis.delete(self._key, self._askers_key)
+
+
+class ReportClaims:
+    def __init__(self, connection: redis.Redis, running_ttl_s: int, reuse_finished_s: int) -> None:
+        self._redis = connection
+        self._running_ttl_s = running_ttl_s
+        self._reuse_finished_s = reuse_finished_s
+
+    def for_report(self, channel: str, customer_id: str) -> ReportClaim:
+        return ReportClaim(self._redis, f"acme:report:{channel}:{customer_id}", self._running_ttl_s,
+                           self._reuse_finished_s)

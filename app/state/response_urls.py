@@ -1,0 +1,20 @@
+"""Each slash command's response_url, kept in Redis beside its job, never in it: it can post to the channel."""
+
+from __future__ import annotations
+
+import redis
+
+# A response_url works for 30 minutes; keeping it longer is pointless.
+RESPONSE_URL_TTL_S = 1800
+
+
+class ResponseUrls:
+    def __init__(self, connection: redis.Redis) -> None:
+        self._redis = connection
+
+    def keep(self, request_id: str, url: str) -> None:
+        self._redis.set(f"acme:response-url:{request_id}", url, ex=RESPONSE_URL_TTL_S)
+
+    def get(self, request_id: str) -> str | None:
+        value = self._redis.get(f"acme:response-url:{request_id}")
+        return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,22 @@
+"""What a running tool may use: the worker's downstreams, and the run it is part of."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.integrations.crm import CrmClient
+from app.integrations.http_tool_client import HttpToolClient
+from app.integrations.slack_poster import SlackPoster
+from app.jobs.reports import AccountReports
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    crm: CrmClient
+    slack: SlackPoster
+    http: HttpToolClient
+    reports: AccountReports
+    run_id: str | None = None
+    # The run's context values (`{{ context.* }}`): the workflow's, with the run's own over them.
+    run_context: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,76 @@
+"""The ASGI app `acme serve` runs, assembled from its collaborators: Slack, CRM webhooks, the REST API, health."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from app.api import agents, context, runs, tasks, tools, workflows
+from app.api.backend import ApiBackend
+from app.api.errors import install_error_handlers
+from app.api.gateway import ApiGate, Idempotency
+from app.api.live import live_events_endpoint
+from app.composition import Collaborators
+from app.domain.system_status import SystemStatus
+from app.slack.bolt_app import build_bolt_app
+from app.status import read_status
+from app.web.crm_webhook import crm_webhook_endpoint
+from app.web.health import health_routes
+from app.web.metrics import SharedStateCollector
+from app.web.observed_requests import ObservedRequests
+from app.web.slack_events import slack_events_endpoint
+
+API_DESCRIPTION = """Drive ACME Assistant without Slack: workflows of tools, their runs, agents, tasks and
+context. Every path also answers without `/v1`, as the newest version."""
+
+
+def create_web_app(collaborators: Collaborators) -> FastAPI:
+    settings = collaborators.settings
+    settings.require("slack_bot_token", "slack_signing_secret", command="serve")
+    assert settings.slack_bot_token and settings.slack_signing_secret
+    signing_secret = settings.slack_signing_secret.get_secret_value()
+
+    def read_system_status() -> SystemStatus:
+        return read_status(collaborators.breakers, collaborators.jobs.queues)
+
+    bolt = build_bolt_app(signing_secret=signing_secret, bot_token=settings.slack_bot_token.get_secret_value(),
+                          jobs=collaborators.jobs, notifications=collaborators.notifications,
+                          read_system_status=read_system_status)
+    registry = CollectorRegistry()
+    registry.register(SharedStateCollector(collaborators.breakers, collaborators.jobs.queues, collaborators.db))
+    app = FastAPI(
+        title="ACME Assistant API",
+        version="1.0",
+        description=API_DESCRIPTION,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        middleware=[
+            Middleware(ObservedRequests, registry=registry),
+            Middleware(ApiGate, keys=settings.api_keys, rate_per_s=settings.api_rate_per_s,
+                       connection=collaborators.redis),
+            Middleware(Idempotency, connection=collaborators.redis),
+        ],
+    )
+    app.state.backend = ApiBackend(db=collaborators.db, runs=collaborators.runs, tools=collaborators.tools,
+                                   http_tool_hosts=settings.http_tool_host_set)
+    install_error_handlers(app)
+    for module in (workflows, runs, context, agents, tasks, tools):
+        app.include_router(module.router, prefix="/v1")
+        # The unversioned paths answer as the newest version; the schema lists each path once.
+        app.include_router(module.router, include_in_schema=False)
+    live = live_events_endpoint(settings.redis_url)
+    app.add_api_websocket_route("/v1/ws", live)
+    app.add_api_websocket_route("/ws", live)
+    webhook_secret = settings.crm_webhook_secret.get_secret_value() if settings.crm_webhook_secret else None
+    # First in the routing table: Slack's acks should not be matched against every API path first.
+    app.router.routes[:0] = [
+        Route("/slack/events", slack_events_endpoint(bolt, signing_secret), methods=["POST"],
+              include_in_schema=False),
+        Route("/webhooks/crm", crm_webhook_endpoint(webhook_secret, settings.notify_priority_set, collaborators.jobs),
+              methods=["POST"], include_in_schema=False),
+        *health_routes(collaborators.db, read_system_status, registry),
+    ]
+    return app

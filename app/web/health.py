@@ -1,0 +1,54 @@
+"""GET /healthz, /readyz and /metrics: for load balancers, orchestrators and Prometheus."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import redis
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from app.domain.system_status import SystemStatus
+from app.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def health_routes(db: Database, read_system_status: Callable[[], SystemStatus],
+                  registry: CollectorRegistry) -> list[Route]:
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(request: Request) -> Response:
+        try:
+            with db.session() as session:
+                session.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            log.warning("not ready: the database does not answer: %s", exc)
+            return JSONResponse({"database": "unavailable"}, status_code=503)
+        try:
+            status = read_system_status()
+        except redis.RedisError as exc:
+            log.warning("not ready: Redis does not answer: %s", exc)
+            return JSONResponse({"redis": "unavailable"}, status_code=503)
+        return JSONResponse({
+            "redis": "ok",
+            "database": "ok",
+            "circuit_breakers": {b.name: b.state for b in status.breakers},
+            "queues": {q.name: q.depth for q in status.queues},
+            "oldest_waiting_job_s": {q.name: q.oldest_wait_s for q in status.queues},
+        })
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return [
+        Route("/healthz", healthz, methods=["GET"], include_in_schema=False),
+        Route("/readyz", readyz, methods=["GET"], include_in_schema=False),
+        Route("/metrics", metrics, methods=["GET"], include_in_schema=False),
+    ]

@@ -1,0 +1,129 @@
+"""The functions RQ runs, by the dotted names in app/queueing/job_table.py: the worker's one way in.
+
+Each asks the worker running it for its collaborators, records Slack's work as a run of
+its built-in workflow, and hands the job below only the parts it uses.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from rq import get_current_job
+from rq.job import Job
+
+from app.composition import Collaborators
+from app.jobs.notifications import Notifier
+from app.jobs.replies import Replies
+from app.jobs.report_request import answer_with_report
+from app.jobs.summary import answer_with_summary
+from app.messages.bot import help_text, unexpected_failure
+from app.queueing.slack_request import SlackRequest
+from app.runs.builtin_workflows import (
+    CRM_NOTIFICATION,
+    NOTIFICATION_DISMISS,
+    NOTIFICATION_DRAFT,
+    SLACK_HELP,
+    SLACK_REPORT,
+    SLACK_SUMMARY,
+    BuiltinWorkflow,
+)
+from app.worker.current import this_worker
+
+log = logging.getLogger(__name__)
+JobFunction = Callable[..., str]
+
+
+def _recorded_as(workflow: BuiltinWorkflow, live: bool = False) -> Callable[[JobFunction], JobFunction]:
+    """Record every run of the job as a run of `workflow` (live: as it goes, not only when it ends)."""
+
+    def wrap(job_function: JobFunction) -> JobFunction:
+        @functools.wraps(job_function)
+        def job(**kwargs: Any) -> str:
+            rq_job = get_current_job()
+            with this_worker().slack_runs.recorded(workflow, inputs=kwargs, live=live,
+                                                   queued_at=rq_job.enqueued_at if rq_job else None) as run:
+                result = job_function(**kwargs)
+                run.ended_with(result)
+            return str(result)
+
+        return job
+
+    return wrap
+
+
+def _replies(worker: Collaborators, asked: SlackRequest) -> Replies:
+    return Replies(worker.slack, asked, worker.response_urls.get(asked.request_id))
+
+
+def _notifier(worker: Collaborators) -> Notifier:
+    return Notifier(worker.crm, worker.slack, worker.notifications, worker.settings.slack_notify_channel,
+                    worker.settings.notify_priority_set)
+
+
+def _mark_user_told() -> None:
+    job = get_current_job()
+    if job:
+        # The user has heard of the failure; the failure callback need not say it again.
+        job.meta["user_told"] = True
+        job.save_meta()
+
+
+@_recorded_as(SLACK_SUMMARY)
+def summarize_customer(request: dict[str, Any]) -> str:
+    worker = this_worker()
+    asked = SlackRequest.from_job_args(request)
+    return answer_with_summary(worker.crm, _replies(worker, asked), asked)
+
+
+@_recorded_as(SLACK_HELP)
+def reply_with_help(request: dict[str, Any]) -> str:
+    _replies(this_worker(), SlackRequest.from_job_args(request)).to_asker(help_text())
+    return "help sent"
+
+
+@_recorded_as(SLACK_REPORT, live=True)
+def build_report(request: dict[str, Any]) -> str:
+    worker = this_worker()
+    asked = SlackRequest.from_job_args(request)
+    job = get_current_job()
+    return answer_with_report(worker.reports, worker.crm, _replies(worker, asked), asked,
+                              holder=job.id if job else asked.request_id, on_told=_mark_user_told)
+
+
+@_recorded_as(CRM_NOTIFICATION)
+def post_notification(event: dict[str, Any]) -> str:
+    return _notifier(this_worker()).post(event)
+
+
+@_recorded_as(NOTIFICATION_DRAFT)
+def draft_response(channel: str, ts: str, user: str) -> str:
+    return _notifier(this_worker()).draft_response(channel, ts, user)
+
+
+@_recorded_as(NOTIFICATION_DISMISS)
+def dismiss_notification(channel: str, ts: str, user: str) -> str:
+    return _notifier(this_worker()).dismiss(channel, ts, user)
+
+
+def execute_run(run_id: str) -> str:
+    """Run every step of `run_id` in order, recording each."""
+    return this_worker().engine.execute(run_id)
+
+
+def tell_user_job_failed(
+    job: Job, connection: Any, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """RQ's failure callback: the job stays in the failed registry, and the asker hears about it."""
+    request = job.kwargs.get("request")
+    if not request or job.meta.get("user_told"):
+        return
+    try:
+        _replies(this_worker(), SlackRequest.from_job_args(request)).to_asker(
+            unexpected_failure(f"working on your request ({exc_type.__name__})")
+        )
+    except Exception:  # noqa: BLE001 - the failure is already logged and kept by RQ; nothing more to tell
+        log.exception("could not tell the user that job %s failed", job.id)
