@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-from datetime import datetime as _datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
-def _as_utc(value: _datetime) -> _datetime:
+def _as_utc(value: datetime) -> datetime:
     # SQLite keeps no zone; every time we store is UTC.
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-datetime = Annotated[_datetime, AfterValidator(_as_utc)]
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 StepId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
@@ -50,8 +49,8 @@ class WorkflowOut(BaseModel):
     description: str
     version: int
     steps: list[dict[str, Any]]
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class RunIn(_In):
@@ -75,15 +74,15 @@ class StepRunOut(BaseModel):
     args: dict[str, Any]
     output: Any
     error: str | None
-    started_at: datetime | None
-    finished_at: datetime | None
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
 
 
 class RunEventOut(BaseModel):
     type: str
     status: str
     step_id: str | None
-    at: datetime
+    at: UtcDatetime
     detail: dict[str, Any]
 
 
@@ -95,9 +94,9 @@ class RunOut(BaseModel):
     inputs: dict[str, Any]
     output: Any
     error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
     steps: list[StepRunOut] = Field(default_factory=list)
     events: list[RunEventOut] = Field(default_factory=list)
 
@@ -110,7 +109,7 @@ class ContextIn(_In):
 class ContextOut(BaseModel):
     key: str
     value: Any
-    updated_at: datetime
+    updated_at: UtcDatetime
 
 
 class AgentIn(_In):
@@ -133,8 +132,8 @@ class AgentOut(BaseModel):
     instructions: str
     tools: list[str]
     channels: list[str]
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class TaskIn(_In):
@@ -157,8 +156,8 @@ class TaskOut(BaseModel):
     tool: str
     args: dict[str, Any]
     agent_id: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class HttpToolIn(_In):

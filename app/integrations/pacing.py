@@ -52,7 +52,6 @@ class ChannelPacer:
         if interval_s < 0 or burst < 1:
             raise ValueError("interval_s must be >= 0 and burst >= 1")
         self.interval_s = interval_s
-        self.burst = burst
         self._gate = RateGate(connection, interval_s, burst)
         self._sleep = sleep
 
