@@ -97,7 +97,7 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
     http_tools = HttpToolClient(
         downstream=http_tool_downstream,
         allowed_hosts=settings.http_tool_host_set,
-        secrets={name: value.get_secret_value() for name, value in settings.tool_secrets.items()},
+        secrets={name: value.get_secret_value() for name, value in settings.http_tool_secrets.items()},
     )
     reports = AccountReports(crm, slack, ReportClaims(connection, REPORT.timeout_s, REUSE_FINISHED_S))
     response_urls = ResponseUrls(connection)

@@ -49,10 +49,12 @@ def _read_secret_file(name: str, path: str) -> str:
 
 
 class _ToolSecrets(PydanticBaseSettingsSource):
-    """Every `TOOL_*` setting, from `.env` and the environment (which wins), as `tool_secrets`.
+    """Every `TOOL_*` setting, as `http_tool_secrets`: their names are chosen by whoever registers
+    an HTTP tool, so no field can declare them.
 
-    Their names are chosen by whoever registers an HTTP tool, so no field can declare them;
-    `TOOL_X_FILE` names a file holding `TOOL_X`, as `<NAME>_FILE` does for every secret.
+    Read from `.env` and the environment (the environment wins over `.env`), names in any case.
+    `TOOL_X_FILE` names a file holding `TOOL_X`, and wins over a plain `TOOL_X`, as a `<NAME>_FILE`
+    does for the app's own secrets.
     """
 
     def __init__(self, settings_cls: type[BaseSettings], dotenv: EnvSettingsSource, env: EnvSettingsSource) -> None:
@@ -68,11 +70,12 @@ class _ToolSecrets(PydanticBaseSettingsSource):
             for name, value in source.env_vars.items():
                 if value is not None and TOOL_SETTING.fullmatch(name.upper()):
                     found[name.upper()] = value
-        secrets = {name: value for name, value in found.items() if not name.endswith("_FILE")}
-        for name, path in found.items():
-            if name.endswith("_FILE") and path:
-                secrets[name.removesuffix("_FILE")] = _read_secret_file(name.removesuffix("_FILE"), path)
-        return {"tool_secrets": secrets} if secrets else {}
+        files = {name.removesuffix("_FILE"): path for name, path in found.items()
+                 if path and name.endswith("_FILE") and TOOL_SETTING.fullmatch(name.removesuffix("_FILE"))}
+        secrets = {name: value for name, value in found.items() if name.removesuffix("_FILE") not in files}
+        for name, path in files.items():
+            secrets[name] = _read_secret_file(name, path)
+        return {"http_tool_secrets": secrets} if secrets else {}
 
 
 class Settings(BaseSettings):
@@ -126,8 +129,9 @@ class Settings(BaseSettings):
     http_tool_breaker_fail_max: int = Field(default=5, ge=1)
     http_tool_breaker_reset_s: float = Field(default=60, gt=0)
     http_tool_max_rps: float = Field(default=20.0, ge=0)
-    # The values of the TOOL_* settings that HTTP tools' headers name.
-    tool_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+    # The values of the TOOL_* settings that HTTP tools' headers name (the field's own name is
+    # outside TOOL_*, so that no tool's setting is mistaken for it).
+    http_tool_secrets: dict[str, SecretStr] = Field(default_factory=dict)
 
     log_level: str = "INFO"
     log_format: str = "text"
@@ -175,7 +179,7 @@ class Settings(BaseSettings):
             secret = getattr(self, name)
             if secret is not None and secret.get_secret_value():
                 values.append(secret.get_secret_value())
-        tool_values = [secret.get_secret_value() for secret in self.tool_secrets.values()]
+        tool_values = [secret.get_secret_value() for secret in self.http_tool_secrets.values()]
         return values + self.api_keys + [value for value in tool_values if value]
 
     def require(self, *names: str, command: str) -> None:

@@ -51,7 +51,14 @@ async def open_loop(port: int, signer: SlackRequestSigner, rate: float, seconds:
     async def one(n: int, scheduled: float) -> None:
         conn = idle.pop() if idle else await Connection.open(port)
         body, headers = signer.slash_command(text, channel=channel_for(n), user="U0BENCH")
-        status, _ = await conn.request("POST", f"127.0.0.1:{port}", "/slack/events", body.encode(), headers)
+        try:
+            status, _ = await conn.request("POST", f"127.0.0.1:{port}", "/slack/events", body.encode(), headers)
+        except ConnectionError:
+            # The server closed a kept-alive connection that sat idle (uvicorn: after 5 s); like any
+            # HTTP client, send again on a new one. The time it takes still counts.
+            conn.close()
+            conn = await Connection.open(port)
+            status, _ = await conn.request("POST", f"127.0.0.1:{port}", "/slack/events", body.encode(), headers)
         latencies.append((time.monotonic() - scheduled) * 1000)
         statuses.append(status)
         idle.append(conn)

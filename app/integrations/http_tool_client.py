@@ -21,6 +21,10 @@ class HostNotAllowed(HttpToolRefused):
     pass
 
 
+class SecretNotAllowed(HttpToolRefused):
+    pass
+
+
 class SecretNotSet(HttpToolRefused):
     pass
 
@@ -54,7 +58,7 @@ class HttpToolClient:
         headers = {}
         for header, setting in setting_by_header.items():
             if not TOOL_SETTING.fullmatch(setting):
-                raise SecretNotSet(f"{setting!r} is not a TOOL_* setting")
+                raise SecretNotAllowed(f"{setting!r} is not a TOOL_* setting")
             if setting not in self._secrets:
                 raise SecretNotSet(f"the setting {setting} is not set")
             headers[header] = self._secrets[setting]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections.abc import Callable
@@ -21,7 +20,6 @@ from app.reports.chart import tickets_per_week_png
 from app.reports.document import AccountReport, TicketHistory, markdown
 from app.state.report_claims import ReportClaim, ReportClaims
 
-log = logging.getLogger(__name__)
 STEPS = 4
 PAGE_SIZE = 50
 # A report finished less than this long ago is handed to a new asker instead of built again.
@@ -111,12 +109,17 @@ class AccountReports:
         called when the channel has been told of an unexpected failure, before it is raised.
         """
         claim = self._claims.for_report(place.channel, customer.id)
-        claimed = claim.claim(holder)
+        if not claim.claim(holder):
+            current = claim.current()
+            if current.get("state") == "done":
+                # Not added as an asker: the list would outlive the finished report, and whoever is
+                # on it would be mentioned in the next one.
+                return JustBuilt(current["permalink"])
+            if asker:
+                claim.add_asker(asker)
+            return UnderWay()
         if asker:
             claim.add_asker(asker)
-        if not claimed:
-            current = claim.current()
-            return JustBuilt(current["permalink"]) if current.get("state") == "done" else UnderWay()
         try:
             return self._build(customer, place, claim, on_told)
         except BaseException:

@@ -31,10 +31,6 @@ class JobKind:
     parameters: tuple[str, ...]
     timeout_s: int = JOB_TIMEOUT_S
 
-    @property
-    def function_name(self) -> str:
-        return self.function.rsplit(".", 1)[-1]
-
 
 def _entry(name: str, function: str, queue: str, parameters: tuple[str, ...],
            timeout_s: int = JOB_TIMEOUT_S) -> JobKind:

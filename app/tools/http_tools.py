@@ -48,7 +48,7 @@ class HttpTool:
                 self.method, url, secret_headers=self.secret_headers,
                 params=rest if in_query else None, json=None if in_query else rest)
         except HttpToolRefused as exc:
-            raise ToolError(f"{self.name}: {exc}") from None
+            raise ToolError(str(exc)) from None
         if response.status_code >= 400:
             raise ToolError(f"{self.name}: HTTP {response.status_code}")
         try:

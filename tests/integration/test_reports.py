@@ -69,7 +69,8 @@ def test_an_unknown_customer_is_told_to_the_asker(stack: Stack) -> None:
     assert calls[-1].text == "No customer matches \u201cNobody Such\u201d."
 
 
-def test_the_same_report_asked_twice_within_a_minute_runs_once_and_both_askers_hear(stack_factory) -> None:
+def test_the_same_report_asked_twice_within_a_minute_runs_once_and_both_askers_hear(
+        stack_factory, redis_conn: redis.Redis) -> None:
     stack = stack_factory(worker=False)
     body, headers = stack.signer.slash_command("report Globex", channel=CHANNEL, user="U0FIRST")
     stack.http.post("/slack/events", content=body, headers=headers)
@@ -84,6 +85,8 @@ def test_the_same_report_asked_twice_within_a_minute_runs_once_and_both_askers_h
     second = next(c for c in stack.slack.calls if c.method == "response_url")
     assert second.payload["response_type"] == "ephemeral"
     assert "was built a moment ago: <https://" in second.text
+    # Given the link, the second asker is not kept for a mention in whichever report comes next.
+    assert redis_conn.lrange(f"acme:report:{CHANNEL}:cus_001:askers", 0, -1) == [b"U0FIRST"]
 
 
 def test_two_workers_build_one_report_and_mention_both_askers(stack: Stack) -> None:

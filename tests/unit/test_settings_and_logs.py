@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from app.config import SettingsError, load_settings
-from app.integrations.http_tool_client import HostNotAllowed, HttpToolClient, SecretNotSet
+from app.integrations.http_tool_client import HostNotAllowed, HttpToolClient, SecretNotAllowed, SecretNotSet
 from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker, Throttle
 from app.logs import SecretMasker, configure_logging
 
@@ -66,11 +66,16 @@ def test_tool_settings_come_from_the_environment_dotenv_and_files(monkeypatch: p
     monkeypatch.setenv("TOOL_LEGACY_TOKEN", "legacy-secret")
     monkeypatch.setenv("TOOL_BOTH", "from-environment")
     monkeypatch.setenv("TOOL_KEYED_FILE", str(tmp_path / "legacy-key"))
+    monkeypatch.setenv("TOOL_KEYED", "loses-to-the-file")
+    # Names a tool may choose that look like this module's own: each is just a secret.
+    monkeypatch.setenv("TOOL_SECRETS", "not json")
+    monkeypatch.setenv("TOOL_FILE", "plain")
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-mine")
     settings = load_settings({})
-    secrets = {name: value.get_secret_value() for name, value in settings.tool_secrets.items()}
+    secrets = {name: value.get_secret_value() for name, value in settings.http_tool_secrets.items()}
     assert secrets == {"TOOL_FROM_DOTENV": "dotenv-secret", "TOOL_BOTH": "from-environment",
-                       "TOOL_LEGACY_TOKEN": "legacy-secret", "TOOL_KEYED": "file-secret"}
+                       "TOOL_LEGACY_TOKEN": "legacy-secret", "TOOL_KEYED": "file-secret",
+                       "TOOL_SECRETS": "not json", "TOOL_FILE": "plain"}
     assert {"dotenv-secret", "legacy-secret", "file-secret"} <= set(settings.secret_values())
     assert "legacy-secret" not in repr(settings)
 
@@ -88,7 +93,7 @@ def test_http_tools_may_send_only_tool_settings() -> None:
     client = HttpToolClient(downstream=downstream, allowed_hosts=frozenset(),
                             secrets={"TOOL_LEGACY_TOKEN": "legacy-secret"})
     assert client.secret_headers({"X-Token": "TOOL_LEGACY_TOKEN"}) == {"X-Token": "legacy-secret"}
-    with pytest.raises(SecretNotSet, match="not a TOOL_"):
+    with pytest.raises(SecretNotAllowed, match="not a TOOL_"):
         client.secret_headers({"X-Token": "SLACK_BOT_TOKEN"})
     with pytest.raises(SecretNotSet, match="is not set"):
         client.secret_headers({"X-Token": "TOOL_MISSING"})
