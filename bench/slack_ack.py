@@ -13,6 +13,9 @@ Starts a real redis-server, the mock CRM and the Slack emulator (one helper proc
    started_at) to the failure message reaching Slack, and whether the CRM saw any call;
 4. `acme serve`'s resident memory (VmRSS now, VmHWM at its peak).
 
+With the first part it prints the CPU time `acme serve` spent per ack and the worker per
+summary (from /proc): steadier than latencies when the machine is busy with something else.
+
 Everything listens on 127.0.0.1 and stops by itself.
 """
 
@@ -32,7 +35,7 @@ from pathlib import Path
 import httpx
 import redis
 from http_load import Connection, describe
-from rq import Queue
+from rq import Queue, Worker
 from rq.registry import FinishedJobRegistry
 
 from app.console_slack import SlackRequestSigner
@@ -99,6 +102,12 @@ def memory_kb(pid: int) -> dict[str, int]:
     return fields
 
 
+def cpu_ms(pid: int) -> float:
+    """The CPU time (user + system) the process has used so far: steadier than latency on a busy machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=200, help="slash commands per second (default 200)")
@@ -132,23 +141,30 @@ def main() -> None:
     connection = redis.Redis.from_url(redis_server.url)
     try:
         wait_for(lambda: _answers(f"{app_url}/healthz") and _answers(f"{crm_url}/admin/stats"), 30)
+        # A worker counts its CPU from when it is ready, not from its start-up.
+        wait_for(lambda: worker is None or Worker.count(connection=connection) > 0, 30)
         signer = SlackRequestSigner(signing_secret, response_base_url=slack_url)
         print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}")
 
         # 1. open-loop acks
+        serve_cpu_before = cpu_ms(serve.pid)
+        worker_cpu_before = cpu_ms(worker.pid) if worker else 0.0
         latencies, statuses = asyncio.run(open_loop(app_port, signer, args.rate, args.seconds,
                                                     "summary Globex", lambda n: f"C{n:07d}"))
         bad = [s for s in statuses if s != 200]
         print(f"\n1. ack latency, open loop {args.rate:.0f}/s for {args.seconds:.0f} s "
               f"({'worker stopped' if worker is None else 'worker running'}): {describe(latencies)}; "
               f"non-200: {len(bad)}")
-        print(f"   acme serve memory after the load: {memory_kb(serve.pid)}")
+        print(f"   acme serve memory after the load: {memory_kb(serve.pid)}; "
+              f"CPU per ack: {(cpu_ms(serve.pid) - serve_cpu_before) / len(statuses):.2f} ms")
         if worker is None:
             worker = start_worker()
         queue = Queue(SUMMARY_QUEUE, connection=connection)
         wait_for(lambda: queue.count == 0, 300)
         wait_for(lambda: sum(c["method"] == "chat.postMessage" for c in slack_calls(slack_url)) >= len(statuses),
                  120)
+        print(f"   acme worker CPU per summary (those {len(statuses)} jobs, idle polling included): "
+              f"{(cpu_ms(worker.pid) - worker_cpu_before) / len(statuses):.2f} ms")
 
         # 2. ack -> summary posted, one at a time, CRM at no delay
         to_summary = []
