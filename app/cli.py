@@ -70,6 +70,18 @@ def demo(script: str | None) -> None:
         run_demo(sys.stdin, interactive=sys.stdin.isatty())
 
 
+def plan_or_eval(settings: Settings, args: argparse.Namespace) -> None:
+    from app.agent_commands import plan, run_eval  # noqa: PLC0415
+    from app.planning import planner_named, product_tool_specs  # noqa: PLC0415
+
+    planner = planner_named(args.planner, settings)
+    tools = product_tool_specs()
+    if args.command == "plan":
+        plan(planner, " ".join(args.text), args.channel, args.json, tools)
+    elif not run_eval(planner, args.file, args.min_accuracy, args.json, tools):
+        raise SystemExit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="acme", description="ACME Assistant: the Slack bot that connects "
                                      "the company's systems.")
@@ -81,6 +93,18 @@ def main(argv: list[str] | None = None) -> None:
     demo_parser.add_argument("--script", metavar="FILE", help="read the lines from FILE, then exit when done")
     db_parser = commands.add_parser("db", help="the database of workflows and runs")
     db_parser.add_argument("action", choices=["upgrade"], help="bring the schema up to date")
+    plan_parser = commands.add_parser("plan", help="what the agent would do with TEXT, executing nothing")
+    plan_parser.add_argument("--planner", choices=["rules", "llm"], help="default: llm when LLM_BASE_URL is set")
+    plan_parser.add_argument("--channel", help="plan as if said in this channel id (C123...)")
+    plan_parser.add_argument("--json", action="store_true", help="one JSON object: planner, calls, reply")
+    plan_parser.add_argument("text", nargs="+", help="the request; - reads one a line from standard input")
+    eval_parser = commands.add_parser("eval", help="run an eval set of plain requests and print the accuracy")
+    eval_parser.add_argument("file", nargs="?", help="JSON Lines of {text, channel?, tool, args}; "
+                             "default: the project's own set")
+    eval_parser.add_argument("--planner", choices=["rules", "llm"], help="default: llm when LLM_BASE_URL is set")
+    eval_parser.add_argument("--min-accuracy", type=float, default=0.9,
+                             help="exit 1 below this share of cases with tool and arguments right (default 0.9)")
+    eval_parser.add_argument("--json", action="store_true", help="one JSON object with every case")
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -91,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
             serve(settings)
         elif args.command == "db":
             db_upgrade(settings)
+        elif args.command in ("plan", "eval"):
+            plan_or_eval(settings, args)
         else:
             worker(settings, args.burst)
     except SettingsError as exc:

@@ -14,6 +14,7 @@ import redis
 from slack_sdk import WebClient
 
 from app.config import Settings
+from app.domain.system_status import SystemStatus
 from app.integrations.crm import CrmClient
 from app.integrations.http_tool_client import HttpToolClient
 from app.integrations.pacing import ChannelPacer
@@ -30,6 +31,7 @@ from app.runs.slack_runs import SlackRunRecorder
 from app.state.notification_store import NotificationStore
 from app.state.report_claims import ReportClaims
 from app.state.response_urls import ResponseUrls
+from app.status import read_status
 from app.store.db import Database
 from app.tools.context import ToolContext
 from app.tools.tool_catalog import ToolCatalog
@@ -54,6 +56,8 @@ class Collaborators:
     engine: StepEngine
     slack_runs: SlackRunRecorder
     tools: ToolCatalog
+    # Breakers and queues as every process sees them; raises redis.RedisError when Redis does not answer.
+    read_system_status: Callable[[], SystemStatus]
 
     @property
     def breakers(self) -> list[SharedBreaker]:
@@ -105,6 +109,11 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
     db = Database(settings.database_url)
     history = RunHistory(db, EventPublisher(connection))
     tools = ToolCatalog(db)
+    downstreams = (crm_downstream, slack_downstream, http_tool_downstream)
+
+    def read_system_status() -> SystemStatus:
+        return read_status([d.breaker for d in downstreams], jobs.queues)
+
     return Collaborators(
         settings=settings,
         redis=connection,
@@ -120,7 +129,9 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
         reports=reports,
         db=db,
         runs=RunControl(history, jobs),
-        engine=StepEngine(history, tools, ToolContext(crm=crm, slack=slack, http=http_tools, reports=reports)),
+        engine=StepEngine(history, tools, ToolContext(crm=crm, slack=slack, http=http_tools, reports=reports,
+                                                      read_status=read_system_status)),
         slack_runs=SlackRunRecorder(history),
         tools=tools,
+        read_system_status=read_system_status,
     )

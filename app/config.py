@@ -23,7 +23,7 @@ from pydantic_settings import (
 )
 
 SECRET_FIELDS = ("slack_bot_token", "slack_signing_secret", "slack_app_token", "crm_api_token", "crm_webhook_secret",
-                 "acme_api_keys")
+                 "acme_api_keys", "llm_api_key")
 RATE_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
 # Settings an HTTP tool's header may name: never the app's own secrets.
 TOOL_SETTING = re.compile(r"TOOL_[A-Z0-9_]+")
@@ -133,6 +133,19 @@ class Settings(BaseSettings):
     # outside TOOL_*, so that no tool's setting is mistaken for it).
     http_tool_secrets: dict[str, SecretStr] = Field(default_factory=dict)
 
+    # The agent's model: any OpenAI-compatible Chat Completions API. Unset: the rules planner answers.
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_breaker_fail_max: int = Field(default=5, ge=1)
+    llm_breaker_reset_s: float = Field(default=60, gt=0)
+    llm_max_rps: float = Field(default=10.0, ge=0)
+    agent_max_steps: int = Field(default=8, ge=1, le=50)
+    # How long an approval waits for the asker's click, and how many earlier turns a thread remembers.
+    agent_approval_ttl_s: int = Field(default=900, ge=10)
+    agent_memory_turns: int = Field(default=10, ge=0, le=50)
+
     log_level: str = "INFO"
     log_format: str = "text"
 
@@ -181,6 +194,12 @@ class Settings(BaseSettings):
                 values.append(secret.get_secret_value())
         tool_values = [secret.get_secret_value() for secret in self.http_tool_secrets.values()]
         return values + self.api_keys + [value for value in tool_values if value]
+
+    def require_model_if_configured(self, command: str) -> None:
+        """A model's address without its name is a mistake worth refusing to start over."""
+        if self.llm_base_url and not self.llm_model:
+            raise SettingsError(f"`acme {command}` has LLM_BASE_URL but no LLM_MODEL: set the model's name, "
+                                f"or unset LLM_BASE_URL to use the rules planner.")
 
     def require(self, *names: str, command: str) -> None:
         """Refuse to start `command` unless every named setting is present."""

@@ -76,6 +76,7 @@ class StepRunOut(BaseModel):
     error: str | None
     started_at: UtcDatetime | None
     finished_at: UtcDatetime | None
+    usage: dict[str, int] | None = None
 
 
 class RunEventOut(BaseModel):
@@ -97,6 +98,8 @@ class RunOut(BaseModel):
     created_at: UtcDatetime
     started_at: UtcDatetime | None
     finished_at: UtcDatetime | None
+    usage: dict[str, int] | None = None
+    feedback: dict[str, Any] | None = None
     steps: list[StepRunOut] = Field(default_factory=list)
     events: list[RunEventOut] = Field(default_factory=list)
 

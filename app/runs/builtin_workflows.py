@@ -31,5 +31,9 @@ NOTIFICATION_DISMISS = BuiltinWorkflow(f"{BUILTIN_PREFIX}notification_dismiss", 
                                        "the Dismiss button", "slack.dismiss")
 
 
+AGENT_TURN = BuiltinWorkflow(f"{BUILTIN_PREFIX}agent_turn", "Agent: a turn",
+                             "a plain request to the agent, from Slack or POST /v1/agents/{id}/run", "agent.turn")
+
+
 def is_builtin(workflow_id: str) -> bool:
     return workflow_id.startswith(BUILTIN_PREFIX)

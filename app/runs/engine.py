@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.integrations.errors import IntegrationError
 from app.runs.history import RunHistory
-from app.runs.templates import TemplateError, render
-from app.store.models import ContextEntry, Run, StepRun, Workflow, utcnow
+from app.runs.steps import StepRecorder
+from app.runs.templates import render
+from app.store.models import ContextEntry, Run, Workflow, utcnow
 from app.tools.context import ToolContext
 from app.tools.registry import ToolError
 from app.tools.tool_catalog import ToolCatalog
 
-log = logging.getLogger(__name__)
 MAX_SUB_WORKFLOW_DEPTH = 5
 
 
@@ -31,6 +28,7 @@ class StepEngine:
 
     def __init__(self, history: RunHistory, tools: ToolCatalog, tool_context: ToolContext) -> None:
         self._history = history
+        self._steps = StepRecorder(history)
         self._tools = tools
         self._tool_context = tool_context
 
@@ -72,44 +70,20 @@ class StepEngine:
               depth: int) -> Any:
         step_id = str(step["id"])
         name = step.get("tool") or f"workflow:{step.get('workflow')}"
-        with self._history.writing() as history:
-            run = history.session.get(Run, run_id)
-            assert run is not None
-            record = StepRun(run_id=run_id, step_id=step_id, tool=name, status="running", started_at=utcnow())
-            history.session.add(record)
-            history.session.flush()
-            record_id = record.id
-            history.emit(run, "step.status", "running", step_id=step_id, tool=name)
-        started = datetime.now().astimezone()
-        status, output, error = "succeeded", None, None
-        args: dict[str, Any] = {}
-        try:
-            args = step.get("args", {}) if step.get("literal") else render(step.get("args", {}), scope)
+
+        def work(args: dict[str, Any]) -> Any:
+            args.update(step.get("args", {}) if step.get("literal") else render(step.get("args", {}), scope))
             if step.get("workflow"):
-                output = self._sub_workflow(run_id, str(step["workflow"]), args, scope, tool_context, depth)
-            else:
-                tool = self._tools.get(name)
-                if tool is None:
-                    raise ToolError(f"there is no tool {name!r}")
-                output = tool.run(tool_context, args)
-        except IntegrationError as exc:
-            status, error = "failed", exc.user_message
-        except (ToolError, TemplateError) as exc:
-            status, error = "failed", str(exc)
-        except Exception as exc:  # noqa: BLE001 - a broken step fails its run, it does not kill the worker
-            log.exception("step %s of run %s raised", step_id, run_id)
-            status, error = "failed", f"internal error ({type(exc).__name__})"
-        with self._history.writing() as history:
-            run = history.session.get(Run, run_id)
-            finished = history.session.get(StepRun, record_id)
-            assert run is not None and finished is not None
-            finished.status, finished.output, finished.error, finished.finished_at = status, output, error, utcnow()
-            finished.args = args
-            took_ms = round((datetime.now().astimezone() - started).total_seconds() * 1000, 1)
-            history.emit(run, "step.status", status, step_id=step_id, tool=name, duration_ms=took_ms, error=error)
-        if status == "failed":
-            raise _StepFailed(f"step {step_id!r} failed: {error}")
-        return output
+                return self._sub_workflow(run_id, str(step["workflow"]), args, scope, tool_context, depth)
+            tool = self._tools.get(name)
+            if tool is None:
+                raise ToolError(f"there is no tool {name!r}")
+            return tool.run(tool_context, args)
+
+        outcome = self._steps.run(run_id, step_id, name, work)
+        if outcome.failed:
+            raise _StepFailed(f"step {step_id!r} failed: {outcome.error}")
+        return outcome.output
 
     def _sub_workflow(self, run_id: str, workflow_id: str, args: dict[str, Any], scope: dict[str, Any],
                       tool_context: ToolContext, depth: int) -> Any:

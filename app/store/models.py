@@ -50,6 +50,9 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # An agent turn's tokens (prompt, completion, total), and what people said of its answer.
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    feedback: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class StepRun(Base):
@@ -64,6 +67,8 @@ class StepRun(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # For an agent's tool call: the tokens of the model's answer that proposed it.
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class RunEvent(Base):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.domain.system_status import SystemStatus
 from app.integrations.crm import CrmClient
 from app.integrations.http_tool_client import HttpToolClient
 from app.integrations.slack_poster import SlackPoster
@@ -17,6 +19,8 @@ class ToolContext:
     slack: SlackPoster
     http: HttpToolClient
     reports: AccountReports
+    # Breakers and queues, read from Redis; raises redis.RedisError when Redis does not answer.
+    read_status: Callable[[], SystemStatus]
     run_id: str | None = None
     # The run's context values (`{{ context.* }}`): the workflow's, with the run's own over them.
     run_context: dict[str, Any] = field(default_factory=dict)

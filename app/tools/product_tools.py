@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
+import redis
 from pydantic import Field
 
 from app.domain.customers import Ambiguous, Customer, Matched, NoMatch, resolve_customer
@@ -74,6 +75,19 @@ def summarize_and_post(context: ToolContext, customer: CustomerRef, channel: Cha
     return {"customer_id": found.id, "channel": channel, "ts": ts, "text": message.text}
 
 
+def system_status(context: ToolContext) -> dict[str, Any]:
+    """Whether the CRM, Slack and HTTP tools answer (their circuit breakers) and how many jobs wait in each queue.
+    Read-only."""
+    try:
+        status = context.read_status()
+    except redis.RedisError as exc:
+        raise ToolError(f"the status is unknown: Redis does not answer ({type(exc).__name__})") from None
+    return {"circuit_breakers": {b.name: b.state for b in status.breakers},
+            "retry_in_s": {b.name: b.retry_in_s for b in status.breakers if b.retry_in_s},
+            "queues": {q.name: q.depth for q in status.queues},
+            "oldest_waiting_job_s": {q.name: q.oldest_wait_s for q in status.queues if q.oldest_wait_s is not None}}
+
+
 def build_report(context: ToolContext, customer: CustomerRef, channel: ChannelId) -> dict[str, Any]:
     """Build a customer's account report and upload it to a Slack channel, with progress in the channel."""
     found = _customer(context, customer)
@@ -100,4 +114,5 @@ PRODUCT_TOOLS = ToolRegistry([
     tool_from_function("slack.post_message", post_message),
     tool_from_function("summarize_and_post_customer_update", summarize_and_post),
     tool_from_function("report.build", build_report),
+    tool_from_function("system.status", system_status),
 ])

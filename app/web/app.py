@@ -13,9 +13,7 @@ from app.api.errors import install_error_handlers
 from app.api.gateway import ApiGate, Idempotency
 from app.api.live import live_events_endpoint
 from app.composition import Collaborators
-from app.domain.system_status import SystemStatus
 from app.slack.bolt_app import build_bolt_app
-from app.status import read_status
 from app.web.crm_webhook import crm_webhook_endpoint
 from app.web.health import health_routes
 from app.web.metrics import SharedStateCollector
@@ -32,9 +30,7 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
     assert settings.slack_bot_token and settings.slack_signing_secret
     signing_secret = settings.slack_signing_secret.get_secret_value()
 
-    def read_system_status() -> SystemStatus:
-        return read_status(collaborators.breakers, collaborators.jobs.queues)
-
+    read_system_status = collaborators.read_system_status
     bolt = build_bolt_app(signing_secret=signing_secret, bot_token=settings.slack_bot_token.get_secret_value(),
                           jobs=collaborators.jobs, notifications=collaborators.notifications,
                           read_system_status=read_system_status)

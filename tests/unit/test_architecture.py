@@ -17,11 +17,12 @@ MAX_MODULE_LINES = 300
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("app.__main__",),
     ("app.cli",),
-    ("app.demo",),
+    ("app.demo", "app.agent_commands", "app.planning"),
     ("app.console_slack", "app.http_server", "app.embedded_redis"),
     ("app.web", "app.worker"),
     ("app.composition",),
     ("app.api", "app.slack"),
+    ("app.agent",),
     ("app.runs",),
     ("app.tools",),
     ("app.jobs",),

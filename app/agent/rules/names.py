@@ -1,0 +1,142 @@
+"""Where a message names its customer: an id, an email, a quoted name, or the words its request leaves once
+the request's own words and fillers are taken away. There is no list of names to match against. Pure."""
+
+from __future__ import annotations
+
+import re
+
+from app.agent.rules.vocabulary import (
+    BOUNDARY_WORDS,
+    FILLER,
+    GREETINGS,
+    KEYWORDS,
+    NAME_PARTS,
+    PLEASANTRIES,
+    SPLITTING_PREPOSITIONS,
+    SYSTEM_NOUNS,
+    THANKS,
+)
+
+TOKEN = re.compile(r"#[\w-]+|[\w][\w.@&+'’\-]*|&|[?!.,;:()\"“”]")
+_CUSTOMER_ID = re.compile(r"\bcus_[A-Za-z0-9]+\b")
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_QUOTED = re.compile(r"[\"“”]([^\"“”]{2,120})[\"“”]|(?<![\w])'([^']{2,80})'(?![\w])")
+_POSSESSIVE = re.compile(r"['’]s?$")
+NEVER_A_NAME = FILLER | GREETINGS | THANKS | PLEASANTRIES
+
+
+def tokens(text: str) -> list[str]:
+    found = []
+    for token in TOKEN.findall(text):
+        if token[0].isalnum() and not _EMAIL.fullmatch(token):
+            token = token.rstrip(".-")
+        if token:
+            found.append(token)
+    return found
+
+
+def capitalised(word: str) -> bool:
+    return word[:1].isupper()
+
+
+def concepts_of(words: list[str]) -> list[str | None]:
+    """Each word's concept. A request word that can be part of a name ("Umbrella Health") is, after a name's
+    word, when it is capitalised too or when something else in the message says what is asked."""
+    concepts = [KEYWORDS.concept_of(_POSSESSIVE.sub("", w.lower())) if w[0].isalnum() else None for w in words]
+    asked = {c for c in concepts if c is not None and c not in NAME_PARTS}
+    for n in range(1, len(words)):
+        before, word = words[n - 1], words[n]
+        follows_a_name = concepts[n - 1] is None and before[0].isalnum() and before.lower() not in NEVER_A_NAME \
+            and not _POSSESSIVE.search(before)
+        if concepts[n] in NAME_PARTS and follows_a_name and (
+                (capitalised(word) and capitalised(before)) or asked):
+            concepts[n] = None
+    return concepts
+
+
+def _titlecase(word: str) -> bool:
+    return word[:1].isupper() and not word.isupper()
+
+
+def _strip(words: list[str]) -> list[str]:
+    while words and (words[0].lower() in NEVER_A_NAME or words[0] == "&"):
+        words = words[1:]
+    # "the Globex account": a lowercase trailing filler goes; "Bluth Company" keeps its capitalised word.
+    while words and (words[-1] == "&" or words[-1].lower() in NEVER_A_NAME and not (
+            len(words) > 1 and _titlecase(words[-1]) and capitalised(words[-2]))):
+        words = words[:-1]
+    if words:
+        words = [*words[:-1], _POSSESSIVE.sub("", words[-1])]
+    return [w for w in words if w]
+
+
+_ANCHORS = frozenset({"of", "for", "on", "about", "with", "at", "regarding", "re", "from"})
+
+
+def _candidate_names(words: list[str], concepts: list[str | None]) -> list[str]:
+    """Phrases that may name a customer, likeliest first: runs of words between request words and clause
+    boundaries. A phrase that looks like a name, or follows "of/for/on/about..." or a request word, goes
+    before one that does not ("maybe ... a summary of Vandelay Industries")."""
+    found: list[tuple[int, int, str]] = []
+    run: list[str] = []
+    anchored = False
+
+    def close() -> None:
+        nonlocal anchored
+        stripped = _strip(run)
+        if stripped:
+            name = " ".join(stripped)
+            before = run[: next(i for i, w in enumerate(run) if w.lower() not in NEVER_A_NAME)]
+            score = 2 * looks_like_a_name(name) + (anchored or any(w.lower() in _ANCHORS for w in before))
+            found.append((-score, len(found), name))
+        run.clear()
+        anchored = False
+
+    for word, concept in zip(words, concepts, strict=True):
+        lowered = word.lower()
+        if word == "&" and run:
+            run.append(word)
+            continue
+        if concept is not None or not word[0].isalnum() or lowered in BOUNDARY_WORDS:
+            close()
+            anchored = concept is not None
+            continue
+        if lowered in SPLITTING_PREPOSITIONS and _strip(run):
+            close()
+            anchored = lowered in _ANCHORS
+            continue
+        run.append(word)
+        if _POSSESSIVE.search(word):
+            close()
+    close()
+    return [name for _, _, name in sorted(found)]
+
+
+def _quoted(text: str) -> str | None:
+    match = _QUOTED.search(text)
+    return (match.group(1) or match.group(2)).strip() if match else None
+
+
+def customers(text: str, words: list[str], concepts: list[str | None]) -> list[str]:
+    """What the message may name as its customer, likeliest first."""
+    for pattern in (_CUSTOMER_ID, _EMAIL):
+        match = pattern.search(text)
+        if match:
+            return [match.group(0)]
+    quoted = _quoted(text)
+    if quoted and not quoted.startswith("#"):
+        return [quoted]
+    return [n for n in _candidate_names(words, concepts)
+            if not all(w in SYSTEM_NOUNS or w in FILLER for w in n.lower().split())]
+
+
+def text_to_post(text: str) -> str | None:
+    quoted = _quoted(text)
+    if quoted:
+        return quoted
+    match = re.search(r"\b(saying|that says|that|:)\s+(.{2,})$", text, re.IGNORECASE)
+    return match.group(2).strip(" .!?") if match else None
+
+
+def looks_like_a_name(name: str) -> bool:
+    return any(capitalised(w) or any(ch.isdigit() or ch in "_@" for ch in w) for w in name.split())

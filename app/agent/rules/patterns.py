@@ -1,0 +1,47 @@
+"""Whole-sentence patterns of what people ask (or must not be given): injections, changes, questions about
+the system, ways of asking for a summary. Pure."""
+
+from __future__ import annotations
+
+import re
+
+INJECTION = re.compile(
+    r"\b(ignore|disregard|forget|override|bypass|skip)\b.{0,40}\b(instructions?|prompts?|rules|guidelines|"
+    r"directions|guardrails|programming|previous|prior|safety)\b|\bsystem prompt\b|\bjailbreak|\bdeveloper mode\b"
+    r"|\byou are now\b|\bfrom now on,? you\b|\bpretend (to be|you)\b|\bact as\b|\bnew instructions\b"
+    r"|\b(reveal|show|print|tell me|give me|what is|what's|share|send|leak|dump)\b.{0,25}"
+    r"\b(api[ _-]?keys?|tokens?|secrets?|passwords?|credentials?|(your|the|system) prompt|signing)\b",
+    re.IGNORECASE)
+DESTRUCTIVE_OBJECT = re.compile(r"\b(all|every|everything|customers?|tickets?|accounts?|records?|data|database|"
+                                 r"db|tables?|crm|users?|history)\b", re.IGNORECASE)
+CREATE_THING = re.compile(
+    r"\b(create|add|make|file|raise|log|submit)\s+(a\s+|an\s+|one\s+|another\s+)?(new\s+)?(support\s+)?"
+    r"(ticket|case|incident|customer|account|record)s?\b(?!\s+(report|summary|overview|review|recap))"
+    r"|\b(open|start)\s+(a|an|one|another)\s+(new\s+)?(support\s+)?(ticket|case|issue|incident)\b", re.IGNORECASE)
+SYSTEM_QUESTION = re.compile(
+    r"\b(is|are|'s|’s)\b.{0,20}\b(crm|slack|system|systems|bot|service|services|you|things|everything|api|"
+    r"queue|queues|worker|workers|integration|integrations|acme)\b.{0,15}\b(up|down|ok|okay|working|alive|"
+    r"available|healthy|broken|online|offline|running|reachable|responding|fine)\b"
+    r"|\bany (outages?|incidents? (on|with) (the )?(crm|slack))\b"
+    r"|\bhow('s| is| are)\b.{0,10}\b(the )?(crm|system|systems|queues?|breakers?|services?|integrations?)\b"
+    r"|\b(circuit )?breakers?\b|\bqueue (depth|length|size)s?\b|\bsystem status\b", re.IGNORECASE)
+SUMMARY_PHRASE = re.compile(
+    r"\bhow('s| is| are| has| have)\b.{1,60}\b(doing|going|looking|holding up|faring|getting on|coming along)\b"
+    r"|\bhow are things\b|\bwhat('?s| is| has been) (going on|happening|up|new|the story|the deal)\b"
+    r"|\bwhere (are|do) we (stand|at)?\b|\btell me (about|more about)\b|\b(fill|catch) me (in|up)\b"
+    r"|\bwhat do (we|you) know about\b|\bstate of\b|\bsum up\b|\bheads[- ]up\b|\banything new\b"
+    r"|\bbrief me\b|\bwhat about\b|\bdeal with\b", re.IGNORECASE)
+HELP_PHRASE = re.compile(r"\bwhat (can|do) you do\b|\bhow (do|does|can) (i|this|you|it) (use|work)|"
+                          r"\bwhat are you (for|able to do|good for)\b|\bwhat can i (ask|do|say)\b|"
+                          r"\bhow do i (use|ask)\b|\bwhat do you (know how to do|support)\b", re.IGNORECASE)
+ABOUT_BOT = re.compile(r"\b(who|what) are you\b|\bwhat('s| is) your name\b|\bare you (a |an )?(bot|human|ai|real)"
+                        r"|\bhow are you\b|\bhow('s| is) it going\b|\bgood (bot|job|morning|afternoon|evening)\b"
+                        r"|\bhave a (good|nice|great)\b|\bwhat'?s up\??$", re.IGNORECASE)
+REFERS_BACK = re.compile(r"\b(it|them|they|their|theirs|that one|same one|the same|this one|that customer|"
+                          r"him|her|its|that|those|these)\b", re.IGNORECASE)
+HERE = re.compile(r"\b(here|this channel|this thread|the channel|in here)\b", re.IGNORECASE)
+ADDRESSING_THE_BOT = re.compile(r"^\s*(hey |hi |ok |okay |yo |hello )?(@?acme|bot|assistant)\b[,:!]?\s+", re.I)
+CHANGE_PHRASE = re.compile(
+    r"\b(make|set|assign|appoint|put)\b.{0,40}\b(as |the )?(owner|admin|manager|contact|plan|tier|priority)\b"
+    r"(?!.{0,20}\b(summary|report|overview|details)\b)"
+    r"|\b(give|issue|process|apply|grant)\b.{0,20}\b(refund|credit|discount|coupon)s?\b", re.IGNORECASE)

@@ -1,0 +1,100 @@
+"""The rules planner: offline and deterministic. It proposes one tool call for what was asked, then
+answers from its result; what it does not understand, or may not do, it says so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.agent.conversation import AgentRequest, Answer, Calls, PlannerStep, ToolCall
+from app.agent.rules import answers
+from app.agent.rules.understand import Understood, understand
+from app.agent.slack_text import read_slack_text
+from app.messages.mrkdwn import escape
+
+NEEDS_CUSTOMER = ("summary", "report", "tickets", "lookup", "search")
+
+
+class RulesPlanner:
+    name = "rules"
+
+    def next_step(self, request: AgentRequest) -> PlannerStep:
+        if request.results:
+            last = request.results[-1]
+            return answers.from_result(last, last.call.args.get("customer") or last.call.args.get("query"))
+        return self.first_step(request)
+
+    def first_step(self, request: AgentRequest) -> PlannerStep:
+        understood = understand(read_slack_text(request.text))
+        kind, customer = understood.kind, understood.customer
+        if kind == "followup" or (kind in NEEDS_CUSTOMER and customer is None):
+            customer = _last_customer(request)
+            if kind == "followup":
+                kind = "summary" if customer else "unknown"
+        if kind in NEEDS_CUSTOMER and customer is None:
+            return answers.ask("Which customer? Give me a name, an id (`cus_001`) or an email.")
+        call = _call(kind, customer, understood, request.channel)
+        if isinstance(call, Answer):
+            return call
+        if call is None:
+            return answers.fixed_reply(kind, understood.reason)
+        allowed = {tool.name for tool in request.tools}
+        if request.tools and call.tool not in allowed:
+            return answers.ask(f"I'm not allowed to use `{escape(call.tool)}` here, so I can't do that.")
+        return Calls((call,))
+
+
+def _last_customer(request: AgentRequest) -> str | None:
+    for turn in reversed(request.history):
+        if turn.customer:
+            return turn.customer
+    return None
+
+
+def _target_channel(understood: Understood, current: str | None) -> str | None | Answer:
+    if understood.channels:
+        return understood.channels[0]
+    if understood.unlinked_channel:
+        return answers.ask(f"I can't tell which channel {escape(understood.unlinked_channel)} is: mention it so "
+                           f"that Slack links it (type `#` and pick the channel), and ask again.")
+    if understood.here and current:
+        return current
+    return None
+
+
+def _call(kind: str, customer: str | None, understood: Understood, current: str | None) -> ToolCall | Answer | None:
+    def call(tool: str, **args: Any) -> ToolCall:
+        return ToolCall("call_1", tool, args)
+
+    if kind == "summary":
+        target = _target_channel(understood, current) if understood.wants_post or understood.channels else None
+        if isinstance(target, Answer):
+            return target
+        if target:
+            return call("summarize_and_post_customer_update", customer=customer, channel=target)
+        return call("summarize_customer", customer=customer)
+    if kind == "report":
+        target = _target_channel(understood, current)
+        if isinstance(target, Answer):
+            return target
+        target = target or current
+        if not target:
+            return answers.ask("Which channel should the report go to? Mention it, e.g. `report on Globex in #sales`.")
+        return call("report.build", customer=customer, channel=target)
+    if kind == "tickets":
+        return call("crm.list_tickets", customer=customer)
+    if kind == "lookup":
+        return call("crm.get_customer", customer=customer)
+    if kind == "search":
+        return call("crm.search_customers", query=customer)
+    if kind == "status":
+        return call("system.status")
+    if kind == "post":
+        target = _target_channel(understood, current)
+        if isinstance(target, Answer):
+            return target
+        if not target:
+            return answers.ask("Which channel? Mention it, e.g. `post \"standup moved to 10\" in #team`.")
+        if not understood.text_to_post:
+            return answers.ask("What should I post? Put the words in quotes.")
+        return call("slack.post_message", channel=target, text=understood.text_to_post)
+    return None

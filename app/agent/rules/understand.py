@@ -1,0 +1,144 @@
+"""What a person asks for, read from how people really type in Slack: refusals first, then the most
+specific request. Pure and deterministic."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from app.agent.rules import patterns
+from app.agent.rules.names import concepts_of, customers, looks_like_a_name, text_to_post, tokens
+from app.agent.rules.vocabulary import (
+    CHANGE,
+    DESTROY,
+    FILLER,
+    GREETINGS,
+    HELP,
+    IMPERATIVE_CHANGES,
+    LOOKUP,
+    NOT_A_CHANGE_AFTER,
+    PHRASES,
+    PLEASANTRIES,
+    POST,
+    QUESTION_WORDS,
+    REPORT,
+    SEARCH,
+    STATUS,
+    SUMMARY,
+    SYSTEM_NOUNS,
+    THANKS,
+    TICKETS,
+)
+from app.agent.slack_text import SlackText
+
+
+@dataclass(frozen=True)
+class Understood:
+    """What was asked: a kind (summary, report, ...) and what it is about."""
+
+    kind: str
+    customer: str | None = None
+    channels: tuple[str, ...] = ()
+    here: bool = False
+    wants_post: bool = False
+    text_to_post: str | None = None
+    unlinked_channel: str | None = None
+    reason: str = ""
+
+
+def _is_change_request(words: list[str]) -> bool:
+    """Led by a verb that changes something ("update Globex's plan"), not one asking for news ("update on")."""
+    lowered = [w.lower() for w in words]
+    if lowered and lowered[0] in QUESTION_WORDS:
+        return False
+    leading = next((n for n, w in enumerate(lowered) if words[n][0].isalnum() and w not in FILLER), None)
+    if leading is None or lowered[leading] not in IMPERATIVE_CHANGES:
+        return False
+    return leading + 1 == len(lowered) or lowered[leading + 1] not in NOT_A_CHANGE_AFTER
+
+
+def _plain(text: str) -> str:
+    text = patterns.ADDRESSING_THE_BOT.sub("", text)
+    for typed, meant in PHRASES:
+        text = re.sub(rf"(?<!\w){re.escape(typed)}(?!\w)", meant, text, flags=re.IGNORECASE)
+    return text
+
+
+def _is_smalltalk(lowered: set[str], text: str) -> str | None:
+    if lowered & THANKS:
+        return "thanks"
+    if lowered & GREETINGS:
+        return "greeting"
+    if patterns.ABOUT_BOT.search(text) or lowered <= PLEASANTRIES | FILLER:
+        return "pleasantry"
+    return None
+
+
+def understand(message: SlackText) -> Understood:
+    text = _plain(message.text)
+    words = tokens(text)
+    lowered = [w.lower() for w in words]
+    concepts = concepts_of(words)
+    present = set(concepts) - {None}
+    here = bool(patterns.HERE.search(text))
+    linked = {name.lower() for name in message.channel_names}
+    unlinked = next((w for w in words if w.startswith("#") and w[1:].lower() not in linked), None)
+    wants_post = POST in present and (bool(message.channels) or here or unlinked is not None)
+    to_post = text_to_post(text) if wants_post else None
+    named_in = text
+    if to_post:
+        # The words to post are not where the customer is named.
+        named_in = text.replace(to_post, " ")
+        words = tokens(named_in)
+        concepts = concepts_of(words)
+
+    def asked(kind: str, customer: str | None = None, text_to_post: str | None = None) -> Understood:
+        return Understood(kind, customer, message.channels, here, wants_post, text_to_post, unlinked)
+
+    if not any(w[0].isalnum() for w in words):
+        return Understood("empty")
+    if patterns.INJECTION.search(text):
+        return Understood("refuse", reason="injection")
+    if message.mass_mention:
+        return Understood("refuse", reason="mass_mention")
+    if DESTROY in present or ("drop" in lowered and patterns.DESTRUCTIVE_OBJECT.search(text) and not wants_post):
+        return Understood("refuse", reason="destroy")
+    if patterns.CREATE_THING.search(text):
+        return Understood("unsupported", reason="create")
+    if _is_change_request(words) or patterns.CHANGE_PHRASE.search(text):
+        return Understood("unsupported", reason="change")
+
+    candidates = customers(named_in, words, concepts)
+    customer = candidates[0] if candidates else None
+    if patterns.HELP_PHRASE.search(text) or (HELP in present and not customer):
+        return Understood("help")
+    about_the_system = any(w in SYSTEM_NOUNS for w in lowered) and not any(map(looks_like_a_name, candidates))
+    if patterns.SYSTEM_QUESTION.search(text) or (STATUS in present and (not customer or about_the_system)):
+        return Understood("status")
+    if REPORT in present:
+        return asked("report", customer)
+    if SUMMARY in present or patterns.SUMMARY_PHRASE.search(text):
+        return asked("summary", customer)
+    if TICKETS in present and not wants_post:
+        return asked("tickets", customer)
+    if SEARCH in present and not wants_post:
+        return asked("search", customer)
+    if LOOKUP in present and not wants_post:
+        return asked("lookup", customer)
+    if wants_post:
+        if to_post and not customer:
+            return asked("post", None, text_to_post=to_post)
+        return asked("summary" if customer else "followup", customer)
+    if CHANGE in present:
+        return Understood("unsupported", customer, reason="change")
+    smalltalk = _is_smalltalk(set(lowered), text)
+    if smalltalk and (customer is None or not (set(lowered) - FILLER - GREETINGS - THANKS - PLEASANTRIES)):
+        return Understood("smalltalk", reason=smalltalk)
+    if patterns.REFERS_BACK.search(text) and customer is None:
+        return asked("followup", None)
+    # Only a name, nothing else ("Globex?"): its summary. Other words with it ("the weather in Chicago")
+    # mean something this bot does not do.
+    short_question = text.rstrip().endswith("?") and len(words) <= 4
+    if customer and len(candidates) == 1 and (looks_like_a_name(customer) or short_question):
+        return asked("summary", customer)
+    return Understood("unknown")

@@ -1,0 +1,106 @@
+"""The words the rules planner knows, by what they ask for. Pure data."""
+
+from __future__ import annotations
+
+from app.agent.rules.fuzzy import Vocabulary
+
+SUMMARY = "summary"
+REPORT = "report"
+TICKETS = "tickets"
+LOOKUP = "lookup"
+SEARCH = "search"
+STATUS = "status"
+POST = "post"
+HELP = "help"
+DESTROY = "destroy"
+CHANGE = "change"
+
+KEYWORDS = Vocabulary({
+    SUMMARY: ("summarize", "summarise", "summary", "summaries", "summarizing", "summarising", "summarized",
+              "summarised", "overview", "lowdown", "rundown", "run-down", "recap", "briefing", "brief", "digest",
+              "snapshot", "update", "updates", "scoop", "debrief", "gist", "highlights", "latest", "news", "tldr",
+              "attention", "concerns", "risks", "risk",
+              "tl;dr", "synopsis", "sitrep", "roundup", "round-up", "profile", "sum-up"),
+    REPORT: ("report", "reports", "reporting", "deep-dive", "deepdive", "write-up", "writeup", "analysis",
+             "analyze", "analyse", "dossier"),
+    TICKETS: ("ticket", "tickets", "issue", "issues", "case", "cases", "incident", "incidents", "problem",
+              "problems", "bug", "bugs", "complaint", "complaints", "escalation", "escalations", "backlog"),
+    LOOKUP: ("lookup", "details", "detail", "info", "information", "contact", "email", "e-mail", "owner", "owns",
+             "manager", "plan", "tier", "phone", "address", "record", "records"),
+    SEARCH: ("search", "find", "matching", "match", "matches", "named", "called", "containing", "like"),
+    STATUS: ("status", "health", "healthy", "up", "down", "working", "alive", "available", "outage", "outages",
+             "breaker", "breakers", "queue", "queues", "uptime", "operational", "reachable", "responding",
+             "broken", "online", "offline", "laggy", "slow", "lag", "latency", "sluggish", "errors", "failing",
+             "timeouts", "timing", "hiccup", "hiccups", "degraded"),
+    POST: ("post", "share", "send", "drop", "put", "publish", "forward", "push", "broadcast", "announce", "paste",
+           "shoot", "throw", "pop", "stick", "dump", "relay", "say", "tell", "notify", "inform"),
+    HELP: ("help", "commands", "command", "usage", "capabilities", "manual", "docs", "documentation", "menu",
+           "options", "features"),
+    DESTROY: ("delete", "remove", "erase", "wipe", "purge", "destroy", "truncate", "nuke", "obliterate",
+              "deactivate", "disable", "ban", "shred", "kill", "drop-table"),
+    CHANGE: ("create", "add", "update", "change", "edit", "modify", "assign", "reassign", "escalate", "merge",
+             "rename", "move", "upgrade", "downgrade", "close", "reopen", "resolve", "set", "mark", "invite",
+             "schedule", "call", "phone", "email", "text", "file", "raise", "log", "submit", "write", "reply",
+             "respond", "answer", "pay", "charge", "bill", "invoice", "migrate", "import", "export", "fix",
+             "cancel", "terminate", "refund", "suspend", "unsuspend", "renew", "extend", "discount"),
+})
+
+# Words that never name a customer on their own: stripped from the edges of what might be one.
+FILLER = frozenset("""
+a an the me us my our your their its his her this that these those it them they he she we i you u y'all ya
+please pls plz kindly thanks thank thx ty cheers can could would will shall should may might must do does did
+done doing going gonna get got give gimme show tell bring pull fetch grab need needs want wanna like love
+quick quickly short brief full complete detailed latest current recent new now today tonight tomorrow asap real
+really just some any all every each of for on about regarding re with to in into at from by per and then also
+is are was were be been being am what whats what's how hows how's who whos whose where wheres which why when
+there here up out over off so ok okay yo hey hi hello there's it's that's let let's lets know have has had
+account accounts acct customer customers client clients team crew
+folks guys people stuff things thing everything something anything nothing situation side end one ones
+info information details quick-look look looking see check checking current currently again once more
+open opened opening closed pending outstanding active unresolved urgent high low normal priority priorities
+bot assistant buddy mate hmm um uh well oh okay alright right sure great cool nice awesome
+days day lately recently week weeks month months quarter year so far yet still much lot lots very bit
+message messages msg note notes announcement reminder word together maybe perhaps possibly just actually
+basically literally sorry umm ummm erm er ah who's what're whatcha gotta
+fill catch build generate make do run prepare produce compile draft list display pull provide having going
+doing getting looking hear heard saying says said stating telling
+""".split())
+
+# What "the system" is called when someone asks whether it is working.
+SYSTEM_NOUNS = frozenset("""
+crm system systems slack service services bot you things everything platform integration integrations api
+apis worker workers queue queues server servers app apps backend database db redis it stuff all connection
+connections connectivity link links sync end side network
+""".split())
+
+# Clause boundaries: a customer name does not run across them.
+BOUNDARY_WORDS = frozenset({"and", "n", "then", "but", "also", "plus", "or", "so", "afterwards", "after", "before",
+                            "if", "when", "because", "since", "unless", "once", "while", "whenever"})
+# A name may contain "of" (Bank of America); these start a new phrase once a name has begun.
+SPLITTING_PREPOSITIONS = frozenset({"for", "to", "in", "into", "at", "from", "with", "by", "on", "about",
+                                    "regarding", "re", "over", "via", "onto", "inside", "within", "under"})
+# Request words that are also parts of names ("Umbrella Health", "Contact Energy"): in a capitalised name
+# they belong to the name.
+NAME_PARTS = frozenset({STATUS, LOOKUP})
+# Verbs that, leading a request, ask to change something even when a request word follows ("update X's plan").
+IMPERATIVE_CHANGES = frozenset({"update", "change", "edit", "set", "modify", "move", "close", "reopen", "assign",
+                                "reassign", "rename", "upgrade", "downgrade", "mark", "resolve", "merge", "email",
+                                "call", "phone", "text", "ping", "contact", "refund", "cancel", "invoice", "bill"})
+# Words after such a verb that make it a request for information instead ("update on", "contact details").
+NOT_A_CHANGE_AFTER = frozenset({"on", "about", "for", "me", "us", "details", "detail", "info", "information",
+                                "of", "address", "addresses", "list"})
+# Phrases typed as two words that mean one request word.
+PHRASES = (("deep dive", "deep-dive"), ("look up", "lookup"), ("pull up", "lookup"), ("run down", "rundown"),
+           ("round up", "roundup"), ("sum up", "sum-up"), ("tl dr", "tldr"), ("up to date", "update"),
+           ("w/", "with"), ("abt", "about"), ("acct", "account"), ("accts", "accounts"), ("thru", "through"),
+           ("tl;dr", "tldr"), ("r u", "are you"), ("ru", "are you"), ("u up", "you up"))
+# A question ("what email do we have for X?") asks for something even when a verb of change comes next.
+QUESTION_WORDS = frozenset({"what", "whats", "what's", "who", "who's", "whos", "whose", "which", "where", "when",
+                            "how", "hows", "how's", "why"})
+
+GREETINGS = frozenset({"hi", "hello", "hey", "heya", "hiya", "howdy", "yo", "sup", "morning", "afternoon",
+                       "evening", "greetings", "hallo", "hola", "gm"})
+THANKS = frozenset({"thanks", "thank", "thx", "ty", "cheers", "appreciated", "appreciate", "kudos", "ta"})
+PLEASANTRIES = frozenset({"great", "cool", "nice", "awesome", "ok", "okay", "perfect", "lol", "haha", "bye",
+                          "goodbye", "cya", "later", "good", "bot", "wow", "neat", "sweet", "excellent", "yes",
+                          "no", "nope", "yep", "sure", "fine", "k", "np"})

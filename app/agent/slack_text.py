@@ -1,0 +1,48 @@
+"""What a message says once Slack's markup is read: channels it names, emails, mass mentions. Pure."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from app.messages.mrkdwn import unescape
+
+_CHANNEL = re.compile(r"<#([CGD][A-Z0-9]{2,})(?:\|([^>]*))?>")
+_MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
+_LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
+_USER = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>")
+_SPECIAL = re.compile(r"<!(channel|here|everyone|subteam\^[A-Z0-9]+)(?:\|[^>]*)?>")
+_PLAIN_MASS = re.compile(r"(?<![\w])@(channel|here|everyone)\b", re.IGNORECASE)
+_EMOJI = re.compile(r":[a-z0-9_+\-]{2,}:")
+
+
+@dataclass(frozen=True)
+class SlackText:
+    text: str
+    channels: tuple[str, ...]
+    channel_names: tuple[str, ...]
+    mass_mention: bool
+    users: tuple[str, ...]
+
+
+def read_slack_text(raw: str, bot_user: str | None = None) -> SlackText:
+    """The words of a Slack message with its markup resolved: `<#C1|sales>` becomes `#sales` (and C1 is
+    kept), `<mailto:a@b|a@b>` becomes `a@b`, a leading mention of the bot is dropped."""
+    text = raw.strip()
+    leading = re.match(r"^(\s*<@[UW][A-Z0-9]{2,}(?:\|[^>]*)?>[\s,:]*)+", text)
+    if leading and (bot_user is None or bot_user in leading.group(0)):
+        text = text[leading.end():]
+    channels, names = [], []
+    for match in _CHANNEL.finditer(text):
+        channels.append(match.group(1))
+        names.append(match.group(2) or match.group(1))
+    mass = bool(_SPECIAL.search(text) or _PLAIN_MASS.search(text))
+    users = tuple(_USER.findall(text))
+    text = _CHANNEL.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
+    text = _MAILTO.sub(lambda m: m.group(1), text)
+    text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
+    text = _SPECIAL.sub(lambda m: f"@{m.group(1).split('^')[0]}", text)
+    text = _USER.sub("", text)
+    text = _EMOJI.sub(" ", text)
+    text = unescape(text)
+    return SlackText(" ".join(text.split()), tuple(channels), tuple(names), mass, users)

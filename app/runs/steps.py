@@ -1,0 +1,88 @@
+"""One step of a run: recorded as running, done, then recorded with its arguments, output or error and timing.
+
+Workflow steps and an agent's tool calls are both steps, so both show the same in /v1/runs and on the
+WebSocket.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.integrations.errors import IntegrationError
+from app.runs.history import RunHistory
+from app.runs.templates import TemplateError
+from app.store.models import Run, StepRun, utcnow
+from app.tools.registry import ToolError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    status: str
+    output: Any = None
+    error: str | None = None
+    duration_ms: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+class StepRecorder:
+    def __init__(self, history: RunHistory) -> None:
+        self._history = history
+
+    def run(self, run_id: str, step_id: str, name: str, work: Callable[[dict[str, Any]], Any],
+            usage: dict[str, int] | None = None, status_when_done: str = "succeeded") -> StepOutcome:
+        """Record the step, do `work(args)` (it fills in the arguments it used), record how it ended.
+
+        A failure of the work is the step's failure, never the worker's: the error is what the caller
+        may be told (a downstream's message, a tool's own), or "internal error (...)" with the details logged.
+        """
+        record_id = self.started(run_id, step_id, name)
+        started = time.perf_counter()
+        args: dict[str, Any] = {}
+        status, output, error = status_when_done, None, None
+        try:
+            output = work(args)
+        except IntegrationError as exc:
+            status, error = "failed", exc.user_message
+        except (ToolError, TemplateError) as exc:
+            status, error = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001 - a broken step fails its run, it does not kill the worker
+            log.exception("step %s of run %s raised", step_id, run_id)
+            status, error = "failed", f"internal error ({type(exc).__name__})"
+        took_ms = round((time.perf_counter() - started) * 1000, 1)
+        outcome = StepOutcome(status, output, error, took_ms)
+        self.finished(run_id, record_id, step_id, name, outcome, args, usage)
+        return outcome
+
+    def started(self, run_id: str, step_id: str, name: str) -> int:
+        with self._history.writing() as history:
+            run = history.session.get(Run, run_id)
+            assert run is not None
+            record = StepRun(run_id=run_id, step_id=step_id, tool=name, status="running", started_at=utcnow())
+            history.session.add(record)
+            history.session.flush()
+            history.emit(run, "step.status", "running", step_id=step_id, tool=name)
+            return record.id
+
+    def finished(self, run_id: str, record_id: int, step_id: str, name: str, outcome: StepOutcome,
+                 args: dict[str, Any], usage: dict[str, int] | None = None) -> None:
+        with self._history.writing() as history:
+            run = history.session.get(Run, run_id)
+            record = history.session.get(StepRun, record_id)
+            assert run is not None and record is not None
+            record.status, record.output, record.error = outcome.status, outcome.output, outcome.error
+            record.args, record.usage = args, usage
+            if outcome.status != "waiting":
+                record.finished_at = utcnow()
+            detail: dict[str, Any] = {"duration_ms": outcome.duration_ms}
+            if usage:
+                detail["usage"] = usage
+            history.emit(run, "step.status", outcome.status, step_id=step_id, tool=name, error=outcome.error, **detail)

@@ -1,0 +1,71 @@
+"""The rules planner beyond its first move (the eval set covers that): answers, memory, limits, escaping."""
+
+from __future__ import annotations
+
+import json
+
+from app.agent.conversation import AgentRequest, Answer, Calls, ToolCall, ToolResult, ToolSpec, Turn
+from app.agent.evals import evaluate, read_cases
+from app.agent.rules.planner import RulesPlanner
+from app.agent.slack_text import read_slack_text
+
+PLANNER = RulesPlanner()
+
+
+def _first(text: str, **kwargs: object) -> Calls | Answer:
+    step = PLANNER.next_step(AgentRequest(text=text, **kwargs))  # type: ignore[arg-type]
+    return step
+
+
+def test_slack_markup_is_read_not_taken_for_words() -> None:
+    read = read_slack_text("<@U0ACMEBOT> post <!here> to <#C0SALES|sales> for <mailto:a@b.example|a@b.example> :wave:")
+    assert read.channels == ("C0SALES",) and read.mass_mention
+    assert "a@b.example" in read.text and "<" not in read.text and "wave" not in read.text
+
+
+def test_a_follow_up_in_a_thread_uses_the_customer_it_was_about() -> None:
+    history = (Turn("user", "summarize Globex", customer="Globex"), Turn("assistant", "Globex is ..."))
+    step = _first("now post it to <#C0SALES|sales>", history=history, channel="C0GEN")
+    assert isinstance(step, Calls)
+    assert step.calls[0].tool == "summarize_and_post_customer_update"
+    assert step.calls[0].args == {"customer": "Globex", "channel": "C0SALES"}
+    tickets = _first("and their open tickets?", history=history)
+    assert isinstance(tickets, Calls) and tickets.calls[0].args == {"customer": "Globex"}
+
+
+def test_it_does_not_use_a_tool_the_agent_may_not_use() -> None:
+    allowed = (ToolSpec("summarize_customer", "", {}),)
+    step = _first("report on Globex", channel="C1", tools=allowed)
+    assert isinstance(step, Answer) and "not allowed" in step.text
+
+
+def test_a_channel_slack_did_not_link_is_asked_about_not_guessed() -> None:
+    step = _first("summarize Globex and post it in #sales", channel="C1")
+    assert isinstance(step, Answer) and "#sales" in step.text
+
+
+def test_answers_escape_what_the_crm_says() -> None:
+    hostile = {"customer": {"name": "<!channel> Co", "company": "<@U1>", "plan": "pro", "status": "active",
+                            "owner": "x", "email": "a@b", "id": "cus_9"},
+               "open_tickets": [{"id": "t1", "subject": "<!here> help", "priority": "urgent", "status": "open"}],
+               "attention": "<!everyone>"}
+    call = ToolCall("c1", "summarize_customer", {"customer": "x"})
+    answer = PLANNER.next_step(AgentRequest(text="summarize x", results=(ToolResult(call, hostile),)))
+    assert isinstance(answer, Answer) and answer.mrkdwn
+    for raw in ("<!channel>", "<@U1>", "<!here>", "<!everyone>"):
+        assert raw not in answer.text
+
+
+def test_a_failed_tool_is_said_plainly() -> None:
+    call = ToolCall("c1", "crm.list_tickets", {"customer": "Nobody"})
+    answer = PLANNER.next_step(AgentRequest(text="tickets for Nobody",
+                                            results=(ToolResult(call, error="no customer matches 'Nobody'"),)))
+    assert isinstance(answer, Answer) and "no customer matches" in answer.text
+
+
+def test_the_eval_scores_tool_and_arguments_apart() -> None:
+    lines = [json.dumps({"text": "summarize Globex", "tool": "summarize_customer", "args": {"customer": "GLOBEX "}}),
+             json.dumps({"text": "summarize Globex", "tool": "summarize_customer", "args": {"customer": "Hooli"}}),
+             json.dumps({"text": "hi", "tool": "none", "args": {}})]
+    outcomes = evaluate(PLANNER, read_cases(lines))
+    assert [(o.tool_right, o.right) for o in outcomes] == [(True, True), (True, False), (True, True)]
