@@ -13,24 +13,35 @@ from dataclasses import dataclass
 import redis
 from slack_sdk import WebClient
 
+from app.agent.conversation import Planner
+from app.agent.llm_planner import LlmPlanner
+from app.agent.loop import AgentLoop
+from app.agent.rules.planner import RulesPlanner
+from app.agent.slack_turns import SlackTurns
+from app.agent.turns import AgentTurns, CountedPlanner
 from app.config import Settings
 from app.domain.system_status import SystemStatus
 from app.integrations.crm import CrmClient
 from app.integrations.http_tool_client import HttpToolClient
+from app.integrations.llm_client import LlmClient
 from app.integrations.pacing import ChannelPacer
 from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker, Throttle
 from app.integrations.slack_poster import SlackPoster
 from app.jobs.reports import REUSE_FINISHED_S, AccountReports
 from app.queueing.job_queue import JobQueue
-from app.queueing.job_table import REPORT
+from app.queueing.job_table import APPROVAL_EXPIRY, REPORT
 from app.runs.control import RunControl
 from app.runs.engine import StepEngine
 from app.runs.events import EventPublisher
 from app.runs.history import RunHistory
 from app.runs.slack_runs import SlackRunRecorder
+from app.runs.steps import StepRecorder
+from app.state.agent_counters import AgentCounters
+from app.state.approvals import ApprovalStore
 from app.state.notification_store import NotificationStore
 from app.state.report_claims import ReportClaims
 from app.state.response_urls import ResponseUrls
+from app.state.thread_memory import ThreadMemory
 from app.status import read_status
 from app.store.db import Database
 from app.tools.context import ToolContext
@@ -58,14 +69,24 @@ class Collaborators:
     tools: ToolCatalog
     # Breakers and queues as every process sees them; raises redis.RedisError when Redis does not answer.
     read_system_status: Callable[[], SystemStatus]
+    agent: AgentTurns
+    slack_agent: SlackTurns
+    thread_memory: ThreadMemory
+    approvals: ApprovalStore
+    agent_counters: AgentCounters
+    llm: LlmClient | None = None
+    llm_downstream: Downstream | None = None
 
     @property
     def breakers(self) -> list[SharedBreaker]:
-        return [self.crm_downstream.breaker, self.slack_downstream.breaker, self.http_tool_downstream.breaker]
+        downstreams = [self.crm_downstream, self.slack_downstream, self.http_tool_downstream, self.llm_downstream]
+        return [d.breaker for d in downstreams if d is not None]
 
     def close(self) -> None:
         self.crm.close()
         self.http_tools.close()
+        if self.llm is not None:
+            self.llm.close()
         self.db.close()
         self.redis.close()
 
@@ -109,10 +130,30 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
     db = Database(settings.database_url)
     history = RunHistory(db, EventPublisher(connection))
     tools = ToolCatalog(db)
-    downstreams = (crm_downstream, slack_downstream, http_tool_downstream)
+    llm_downstream, llm = None, None
+    if settings.llm_base_url and settings.llm_model:
+        llm_downstream = _downstream("LLM", connection, settings.llm_breaker_fail_max, settings.llm_breaker_reset_s,
+                                     settings.llm_max_rps, settings.llm_timeout_s, sleep)
+        llm = LlmClient(base_url=settings.llm_base_url, model=settings.llm_model, downstream=llm_downstream,
+                        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None)
+    downstreams = [d for d in (crm_downstream, slack_downstream, http_tool_downstream, llm_downstream) if d]
 
     def read_system_status() -> SystemStatus:
         return read_status([d.breaker for d in downstreams], jobs.queues)
+
+    tool_context = ToolContext(crm=crm, slack=slack, http=http_tools, reports=reports, read_status=read_system_status)
+    counters = AgentCounters(connection)
+    memory = ThreadMemory(connection, settings.agent_memory_turns)
+    approvals = ApprovalStore(connection)
+    planner: Planner = CountedPlanner(LlmPlanner(llm), counters) if llm else RulesPlanner()
+    agent = AgentTurns(history=history, loop=AgentLoop(tools, StepRecorder(history), tool_context,
+                                                        settings.agent_max_steps),
+                       tools=tools, memory=memory, counters=counters, planner=planner,
+                       fallback=RulesPlanner() if llm else None)
+
+    def schedule_expiry(approval_id: str, after_s: int) -> None:
+        jobs.enqueue(APPROVAL_EXPIRY, {"approval_id": approval_id}, job_id=f"approval-expiry-{approval_id}",
+                     description=f"approval {approval_id} expires", delay_s=after_s)
 
     return Collaborators(
         settings=settings,
@@ -129,9 +170,15 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
         reports=reports,
         db=db,
         runs=RunControl(history, jobs),
-        engine=StepEngine(history, tools, ToolContext(crm=crm, slack=slack, http=http_tools, reports=reports,
-                                                      read_status=read_system_status)),
+        engine=StepEngine(history, tools, tool_context),
         slack_runs=SlackRunRecorder(history),
         tools=tools,
         read_system_status=read_system_status,
+        agent=agent,
+        slack_agent=SlackTurns(agent, slack, approvals, memory, schedule_expiry, settings.agent_approval_ttl_s),
+        thread_memory=memory,
+        approvals=approvals,
+        agent_counters=counters,
+        llm=llm,
+        llm_downstream=llm_downstream,
     )

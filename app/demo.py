@@ -12,83 +12,55 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 
 from app.composition import Collaborators, build_collaborators
 from app.config import load_settings
-from app.console_slack import SlackCall, SlackEmulator, SlackRequestSigner
+from app.demo_printer import BOT_NAME, CHANNELS, ChannelPrinter, as_shown, linked
 from app.domain.customers import Customer, Matched, resolve_customer
 from app.embedded_redis import EmbeddedRedis, free_port
 from app.http_server import BackgroundServer
 from app.logs import configure_logging
-from app.messages.mrkdwn import unescape
+from app.slack_emulator import SlackEmulator
+from app.slack_request_signer import SlackRequestSigner
 from app.store.db import upgrade
 from app.web.app import create_web_app
 from app.worker.runner import WorkerThread
 from mock_crm.server import create_crm_app
 from mock_crm.webhooks import WebhookSender
 
-CHANNEL = "C0DEMO"
+CHANNEL = CHANNELS["demo"]
 CHANNEL_NAME = "#demo"
+DM_CHANNEL = "D0YOU"
 USER = "U0YOU"
-BOT_NAME = "acme"
 INTRO = """ACME Assistant demo: everything runs here, offline. Try:
   /acme summary Globex        /acme summary Acme           @acme summarize Initech
   /acme report Globex         /acme status                 /acme help
+  @acme can you give me the lowdown on Globex and drop it in #sales?     then: click Approve
+  @acme any open tickets for Initech?            dm is the CRM up?       /acme ask what can you do?
   crm ticket Globex urgent Checkout is down      then: click Draft response
   crm customer Newco pro                         then: click Summarize
   (Ctrl-D to quit)
 """
 
 
-# Slack draws these emoji codes as pictures; a terminal shows the same characters.
-EMOJI = {":red_circle:": "\U0001f534", ":large_orange_circle:": "\U0001f7e0", ":large_blue_circle:": "\U0001f535",
-         ":white_circle:": "\u26aa", ":mag:": "\U0001f50d", ":warning:": "\u26a0\ufe0f",
-         ":large_green_circle:": "\U0001f7e2", ":large_yellow_circle:": "\U0001f7e1"}
-
-
-def _as_shown(text: str) -> str:
-    for code, picture in EMOJI.items():
-        text = text.replace(code, picture)
-    return text
-
-
-class ChannelPrinter:
-    """Prints each message the bot sends as a person in the channel would see it."""
-
-    def __init__(self, out: TextIO, uploaded: dict[str, bytes] | None = None) -> None:
-        self._out = out
-        self._uploaded = uploaded if uploaded is not None else {}
-
-    def __call__(self, call: SlackCall) -> None:
-        channel = call.payload.get("channel") or call.payload.get("channel_id")
-        where = CHANNEL_NAME if channel == CHANNEL else str(channel)
-        thread = call.payload.get("thread_ts")
-        in_thread = f" in thread {thread}" if thread else ""
-        if call.method == "files.getUploadURLExternal":
-            return
-        if call.method == "files.completeUploadExternal":
-            files = ", ".join(f"{f.get('title')} ({len(self._uploaded.get(f['id'], b''))} bytes)"
-                              for f in call.payload.get("files", []))
-            header = f"[{where}] {BOT_NAME} uploaded {files}{in_thread}:"
-            text = _as_shown(unescape(str(call.payload.get("initial_comment", ""))))
-        else:
-            if call.method == "response_url" and call.payload.get("response_type") != "in_channel":
-                header = f"[{where}] {BOT_NAME} (only visible to you):"
-            elif call.method == "chat.update":
-                header = f"[{where}] {BOT_NAME} edited its message {call.payload.get('ts')}:"
-            else:
-                header = f"[{where}] {BOT_NAME}{in_thread}:"
-            text = _as_shown(call.visible_text)
-        body = "\n".join("    " + line for line in text.splitlines())
-        self._out.write(f"{header}\n{body}\n")
-        self._out.flush()
-
-
 PRIORITY_WORDS = ("low", "normal", "high", "urgent")
 PLAN_WORDS = ("free", "starter", "pro", "enterprise")
+
+
+def _buttons(message: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """A message's buttons: (action id, label, value), feedback buttons included."""
+    found = []
+    for block in message.get("blocks") or []:
+        for element in block.get("elements", []) if block.get("type") in ("actions", "context_actions") else []:
+            if element.get("type") == "feedback_buttons":
+                found += [(element["action_id"], element[side]["text"]["text"], element[side]["value"])
+                          for side in ("positive_button", "negative_button")]
+            elif "text" in element:
+                found.append((element["action_id"], element["text"]["text"], element.get("value", "")))
+    return found
 
 
 class Demo:
@@ -98,7 +70,7 @@ class Demo:
         self._files = tempfile.TemporaryDirectory(prefix="acme-demo-")
         self.database_url = f"sqlite:///{self._files.name}/acme.db"
         self.slack = SlackEmulator()
-        self.slack.on_call = ChannelPrinter(out, self.slack.uploaded)
+        self.slack.on_call = ChannelPrinter(out, self.slack.uploaded, self.slack.messages)
         self._servers: list[BackgroundServer] = []
         self._worker: WorkerThread | None = None
         self._webhooks: WebhookSender | None = None
@@ -140,9 +112,11 @@ class Demo:
         line = line.strip()
         if not line or line.startswith("#"):
             return
-        self.out.write(f"\nyou in {CHANNEL_NAME}: {line}\n" if not line.startswith("crm ") else f"\nCRM: {line}\n")
         verb = line.split(" ", 1)[0]
-        handler = {"/acme": self._slash, "@acme": self._mention, "click": self._click, "crm": self._crm}.get(verb)
+        where = {"crm": "CRM", "dm": f"you, in a direct message to {BOT_NAME}"}.get(verb, f"you in {CHANNEL_NAME}")
+        self.out.write(f"\n{where}: {line}\n")
+        handler = {"/acme": self._slash, "@acme": self._mention, "dm": self._direct_message, "click": self._click,
+                   "crm": self._crm}.get(verb)
         if handler is None:
             self._say("type /acme summary Globex, @acme summarize Globex, crm ticket Globex urgent <subject>, "
                       "crm customer <name>, or click <button>")
@@ -163,22 +137,25 @@ class Demo:
         response = self._post(*self.signer.slash_command(text, channel=CHANNEL, user=USER))
         if response.status_code == 200 and response.text:
             json_answer = response.headers.get("content-type", "").startswith("application/json")
-            answer = _as_shown(response.json().get("text", "") if json_answer else response.text)
+            answer = as_shown(response.json().get("text", "") if json_answer else response.text)
             indented = "\n".join("    " + part for part in answer.splitlines())
             self.out.write(f"[{CHANNEL_NAME}] {BOT_NAME} (only visible to you):\n{indented}\n")
 
     def _mention(self, text: str) -> None:
-        self._post(*self.signer.app_mention(text, channel=CHANNEL, user=USER))
+        self._post(*self.signer.app_mention(linked(text), channel=CHANNEL, user=USER))
+
+    def _direct_message(self, text: str) -> None:
+        self._post(*self.signer.message_event(linked(text), channel=DM_CHANNEL, user=USER, channel_type="im"))
 
     def _click(self, button_text: str) -> None:
         """Click the button so labelled on the newest message that has one."""
         for message in reversed(list(self.slack.messages.values())):
-            for block in message.get("blocks") or []:
-                for element in block.get("elements", []) if block.get("type") == "actions" else []:
-                    if element["text"]["text"].lower() == button_text.lower():
-                        self._post(*self.signer.block_action(element["action_id"], channel=CHANNEL, user=USER,
-                                                             message=message, value=element.get("value", "")))
-                        return
+            for action_id, label, value in _buttons(message):
+                if label.lower() == button_text.lower():
+                    channel = str(message.get("channel", CHANNEL))
+                    self._post(*self.signer.block_action(action_id, channel=channel, user=USER, message=message,
+                                                         value=value))
+                    return
         self._say(f"no message here has a button \u201c{button_text}\u201d")
 
     def _crm(self, text: str) -> None:

@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from app.console_slack import SlackEmulator
 from app.http_server import BackgroundServer
+from app.slack_emulator import SlackEmulator
 from mock_crm.server import create_crm_app
 
 

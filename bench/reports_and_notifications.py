@@ -22,10 +22,11 @@ import httpx
 
 from app.composition import build_collaborators
 from app.config import load_settings
-from app.console_slack import SlackEmulator, SlackRequestSigner
 from app.embedded_redis import EmbeddedRedis
 from app.http_server import BackgroundServer
 from app.logs import configure_logging
+from app.slack_emulator import SlackEmulator
+from app.slack_request_signer import SlackRequestSigner
 from app.store.db import upgrade
 from app.web.app import create_web_app
 from app.webhook_signature import crm_signature

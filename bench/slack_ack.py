@@ -38,9 +38,9 @@ from http_load import Connection, describe
 from rq import Queue, Worker
 from rq.registry import FinishedJobRegistry
 
-from app.console_slack import SlackRequestSigner
 from app.embedded_redis import EmbeddedRedis, free_port
 from app.queueing.job_table import SUMMARY_QUEUE
+from app.slack_request_signer import SlackRequestSigner
 
 ROOT = Path(__file__).resolve().parents[1]
 

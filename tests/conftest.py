@@ -18,10 +18,11 @@ import redis
 
 from app.composition import Collaborators, build_collaborators
 from app.config import Settings, load_settings
-from app.console_slack import SlackEmulator, SlackRequestSigner
 from app.embedded_redis import EmbeddedRedis
 from app.http_server import BackgroundServer
 from app.runs.builtin_workflows import BUILTIN_PREFIX
+from app.slack_emulator import SlackEmulator
+from app.slack_request_signer import SlackRequestSigner
 from app.store.db import make_engine, upgrade
 from app.store.models import Base
 from app.web.app import create_web_app

@@ -11,6 +11,9 @@ class ToolCall:
     id: str
     tool: str
     args: dict[str, Any]
+    # Why the call cannot be made as proposed (an unknown function, arguments that are not JSON): the
+    # planner is told, and may try again.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,38 @@ class SlackPoster:
         )
         return str(response.get("ts", ""))
 
+    def post_ephemeral(self, channel: str, user: str, message: Message) -> None:
+        """chat.postEphemeral: seen by `user` alone."""
+        kwargs: dict[str, Any] = {"channel": channel, "user": user, "text": message.text}
+        if message.blocks:
+            kwargs["blocks"] = message.blocks
+        self._downstream.call(
+            lambda: _sdk_call("chat.postEphemeral", lambda: self._client.chat_postEphemeral(**kwargs)))
+
+    def set_status(self, channel: str, thread_ts: str, status: str) -> None:
+        """assistant.threads.setStatus: what the agent is doing, shown under the thread; "" clears it."""
+        self._downstream.call(lambda: _sdk_call("assistant.threads.setStatus", lambda: (
+            self._client.assistant_threads_setStatus(channel_id=channel, thread_ts=thread_ts, status=status))))
+
+    def start_stream(self, channel: str, thread_ts: str, user: str, team: str,
+                     chunks: list[dict[str, Any]] | None = None) -> str:
+        """chat.startStream: a message in the thread that the agent writes as it goes; answers its ts."""
+        if self._pacer:
+            self._pacer.wait_turn(channel)
+        response = self._downstream.call(lambda: _sdk_call("chat.startStream", lambda: self._client.chat_startStream(
+            channel=channel, thread_ts=thread_ts, recipient_user_id=user or None, recipient_team_id=team or None,
+            chunks=chunks, task_display_mode="timeline")))
+        return str(response.get("ts", ""))
+
+    def append_stream(self, channel: str, ts: str, chunks: list[dict[str, Any]]) -> None:
+        self._downstream.call(lambda: _sdk_call("chat.appendStream", lambda: self._client.chat_appendStream(
+            channel=channel, ts=ts, chunks=chunks)))
+
+    def stop_stream(self, channel: str, ts: str, chunks: list[dict[str, Any]] | None = None,
+                    blocks: list[dict[str, Any]] | None = None) -> None:
+        self._downstream.call(lambda: _sdk_call("chat.stopStream", lambda: self._client.chat_stopStream(
+            channel=channel, ts=ts, chunks=chunks, blocks=blocks)))
+
     def update_message(self, channel: str, ts: str, message: Message) -> None:
         """chat.update: replace a message the bot posted (its blocks too: none removes the buttons)."""
         kwargs: dict[str, Any] = {"channel": channel, "ts": ts, "text": message.text, "blocks": message.blocks}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from app.domain.crm_events import NewCustomer, UrgentTicket, draft_reply, event_from_job_args, notification_for
@@ -12,7 +11,7 @@ from app.integrations.crm import CrmClient
 from app.integrations.errors import IntegrationError
 from app.integrations.slack_poster import SlackPoster
 from app.messages.message import Message
-from app.messages.mrkdwn import escape
+from app.messages.mrkdwn import mention
 from app.messages.notifications import (
     new_customer_notification,
     notification_settled,
@@ -22,12 +21,6 @@ from app.messages.notifications import (
 from app.state.notification_store import NotificationStore
 
 log = logging.getLogger(__name__)
-_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-
-
-def _mention(user_id: str) -> str:
-    # The id comes from a signed Slack payload; still, only ever build a mention from an id's shape.
-    return f"<@{user_id}>" if _SLACK_USER_ID.match(user_id) else escape(user_id)
 
 
 class Notifier:
@@ -77,7 +70,7 @@ class Notifier:
         if record is None or record.get("kind") != "ticket":
             return Failed("no such ticket notification")
         self._slack.update_message(channel, ts, notification_settled(
-            record["text"], f"Draft requested by {_mention(user)}; it is in the thread."))
+            record["text"], f"Draft requested by {mention(user)}; it is in the thread."))
         try:
             customer = self._crm.get_customer(record["customer_id"])
             ticket = self._crm.get_ticket(record["ticket_id"])
@@ -95,5 +88,5 @@ class Notifier:
         record = self._store.get(channel, ts)
         if record is None:
             return Failed("no such notification")
-        self._slack.update_message(channel, ts, notification_settled(record["text"], f"Dismissed by {_mention(user)}"))
+        self._slack.update_message(channel, ts, notification_settled(record["text"], f"Dismissed by {mention(user)}"))
         return "dismissed"

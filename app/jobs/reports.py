@@ -15,7 +15,7 @@ from app.integrations.errors import DownstreamRejected, IntegrationError
 from app.integrations.slack_poster import NOT_A_MEMBER, SlackPoster, Upload
 from app.messages.bot import WORKING
 from app.messages.message import Message
-from app.messages.mrkdwn import escape
+from app.messages.mrkdwn import escape, mention
 from app.reports.chart import tickets_per_week_png
 from app.reports.document import AccountReport, TicketHistory, markdown
 from app.state.report_claims import ReportClaim, ReportClaims
@@ -84,7 +84,7 @@ class Progress:
 
 
 def _mentions(user_ids: list[str]) -> str:
-    return " ".join(f"<@{u}>" for u in user_ids if re.fullmatch(r"[UW][A-Z0-9]{2,}", u))
+    return " ".join(mention(u) for u in user_ids if mention(u).startswith("<@"))
 
 
 def _slug(name: str) -> str:

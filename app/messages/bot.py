@@ -14,7 +14,8 @@ def help_text() -> Message:
         "\u2022 `/acme summary <customer>`: a summary of a customer (an id, a name or an email)\n"
         "\u2022 `/acme report <customer>`: a full account report, uploaded as a file with a chart\n"
         "\u2022 `/acme status`: the circuit breakers and the job queues\n"
-        "\u2022 `@acme summarize <customer>` or `@acme report <customer>`: answered in the thread\n"
+        "\u2022 `/acme ask <anything>`, `@acme <anything>` or a direct message: ask in your own words, e.g. "
+        "`@acme summarize Globex and post it in #sales`\n"
         "\u2022 `/acme help`: this help"
     )
     return Message(text=text, blocks=[section(text)])

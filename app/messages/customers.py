@@ -16,6 +16,8 @@ MAX_TICKETS_SHOWN = 10
 
 
 def needs_customer(verb: str = "summary") -> Message:
+    if verb == "ask":
+        return Message(text="What would you like to ask? Try `/acme ask is the CRM up?`.")
     return Message(text=f"Which customer? Try `/acme {verb} Globex` (an id, a name or an email).")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import redis
@@ -66,20 +67,21 @@ class JobQueue:
         return self.enqueue(kind, {"request": request.to_job_args()}, job_id=f"{request.origin}-{request.request_id}",
                             description=f"{kind.name} {request.origin} in {request.channel_id}")
 
-    def enqueue(self, kind: JobKind, kwargs: dict[str, Any], *, job_id: str, description: str) -> str:
+    def enqueue(self, kind: JobKind, kwargs: dict[str, Any], *, job_id: str, description: str,
+                delay_s: float = 0) -> str:
+        """Queue a job of `kind`; with `delay_s`, RQ's scheduler (run by the workers) queues it then."""
         if set(kwargs) != set(kind.parameters):
             raise ValueError(f"job {kind.name} takes {', '.join(kind.parameters)}, not {', '.join(kwargs)}")
+        options: dict[str, Any] = {"job_id": job_id, "description": description, "job_timeout": kind.timeout_s,
+                                   "result_ttl": RESULT_TTL_S, "failure_ttl": FAILURE_TTL_S,
+                                   "on_failure": Callback(FAILURE_CALLBACK)}
+        queue = self._queues[kind.queue]
         try:
-            queued = self._queues[kind.queue].enqueue_call(
-                kind.function,
-                kwargs=kwargs,
-                job_id=job_id,
-                description=description,
-                timeout=kind.timeout_s,
-                result_ttl=RESULT_TTL_S,
-                failure_ttl=FAILURE_TTL_S,
-                on_failure=Callback(FAILURE_CALLBACK),
-            )
+            if delay_s > 0:
+                queued = queue.enqueue_in(timedelta(seconds=delay_s), kind.function, kwargs=kwargs, **options)
+            else:
+                queued = queue.enqueue_call(kind.function, kwargs=kwargs, timeout=kind.timeout_s,
+                                            **{k: v for k, v in options.items() if k != "job_timeout"})
         except redis.RedisError as exc:
             raise QueueUnavailable(str(exc)) from None
         return queued.id

@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SUMMARY_QUEUE = "acme-summaries"
+AGENT_QUEUE = "acme-agent"
 NOTIFICATION_QUEUE = "acme-notifications"
 RUN_QUEUE = "acme-runs"
 REPORT_QUEUE = "acme-reports"
-# The order a worker takes them in: a waiting summary before notifications, the API's runs
-# after them, and long reports last.
-QUEUE_ORDER = (SUMMARY_QUEUE, NOTIFICATION_QUEUE, RUN_QUEUE, REPORT_QUEUE)
+# The order a worker takes them in: a waiting summary, then the agent's turns, notifications, the API's
+# runs, and long reports last.
+QUEUE_ORDER = (SUMMARY_QUEUE, AGENT_QUEUE, NOTIFICATION_QUEUE, RUN_QUEUE, REPORT_QUEUE)
 
 ENTRY_POINTS = "app.worker.entrypoints"
 JOB_TIMEOUT_S = 180
@@ -44,7 +45,12 @@ NOTIFY = _entry("notify", "post_notification", NOTIFICATION_QUEUE, ("event",))
 DRAFT = _entry("draft", "draft_response", NOTIFICATION_QUEUE, ("channel", "ts", "user"))
 DISMISS = _entry("dismiss", "dismiss_notification", NOTIFICATION_QUEUE, ("channel", "ts", "user"))
 RUN = _entry("run", "execute_run", RUN_QUEUE, ("run_id",))
-JOB_KINDS = (SUMMARY, HELP, REPORT, NOTIFY, DRAFT, DISMISS, RUN)
+AGENT = _entry("agent", "answer_with_the_agent", AGENT_QUEUE, ("request",))
+AGENT_RUN = _entry("agent-run", "run_agent", RUN_QUEUE, ("run_id",))
+APPROVAL = _entry("approval", "resolve_approval", AGENT_QUEUE, ("approval_id", "user", "decision"))
+APPROVAL_EXPIRY = _entry("approval-expiry", "expire_approval", AGENT_QUEUE, ("approval_id",))
+FEEDBACK = _entry("feedback", "record_feedback", NOTIFICATION_QUEUE, ("run_id", "user", "verdict"))
+JOB_KINDS = (SUMMARY, HELP, REPORT, NOTIFY, DRAFT, DISMISS, RUN, AGENT, AGENT_RUN, APPROVAL, APPROVAL_EXPIRY, FEEDBACK)
 
 # RQ calls it in the worker when a job fails, with the job; it tells the asker.
 FAILURE_CALLBACK = f"{ENTRY_POINTS}.tell_user_job_failed"

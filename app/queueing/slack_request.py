@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-Origin = Literal["command", "mention", "button", "api"]
+Origin = Literal["command", "mention", "button", "api", "dm", "thread"]
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,8 @@ class SlackRequest:
     # Where a mention or a button click is answered: the thread of this message.
     thread_ts: str | None = None
     customer: str | None = None
+    # What was said to the agent, as Slack sent it.
+    text: str | None = None
 
     def to_job_args(self) -> dict[str, Any]:
         return asdict(self)

@@ -38,7 +38,7 @@ class StepRecorder:
         self._history = history
 
     def run(self, run_id: str, step_id: str, name: str, work: Callable[[dict[str, Any]], Any],
-            usage: dict[str, int] | None = None, status_when_done: str = "succeeded") -> StepOutcome:
+            usage: dict[str, int] | None = None) -> StepOutcome:
         """Record the step, do `work(args)` (it fills in the arguments it used), record how it ended.
 
         A failure of the work is the step's failure, never the worker's: the error is what the caller
@@ -47,7 +47,7 @@ class StepRecorder:
         record_id = self.started(run_id, step_id, name)
         started = time.perf_counter()
         args: dict[str, Any] = {}
-        status, output, error = status_when_done, None, None
+        status, output, error = "succeeded", None, None
         try:
             output = work(args)
         except IntegrationError as exc:
@@ -79,9 +79,7 @@ class StepRecorder:
             record = history.session.get(StepRun, record_id)
             assert run is not None and record is not None
             record.status, record.output, record.error = outcome.status, outcome.output, outcome.error
-            record.args, record.usage = args, usage
-            if outcome.status != "waiting":
-                record.finished_at = utcnow()
+            record.args, record.usage, record.finished_at = args, usage, utcnow()
             detail: dict[str, Any] = {"duration_ms": outcome.duration_ms}
             if usage:
                 detail["usage"] = usage

@@ -17,8 +17,10 @@ from slack_bolt.authorization import AuthorizeResult
 from app.domain.system_status import SystemStatus
 from app.messages.bot import unexpected_failure
 from app.queueing.job_queue import JobQueue
-from app.slack.listeners import actions, commands, mentions
+from app.slack.listeners import actions, agent_actions, commands, mentions, messages
+from app.state.approvals import ApprovalStore
 from app.state.notification_store import NotificationStore
+from app.state.thread_memory import ThreadMemory
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ def build_bolt_app(
     jobs: JobQueue,
     notifications: NotificationStore,
     read_system_status: Callable[[], SystemStatus],
+    approvals: ApprovalStore,
+    memory: ThreadMemory,
 ) -> App:
     def authorize(enterprise_id: str | None, team_id: str | None, **_: Any) -> AuthorizeResult:
         # A single-workspace app: the token is known, so no auth.test round trip per request.
@@ -54,6 +58,8 @@ def build_bolt_app(
     commands.register(app, jobs=jobs, read_system_status=read_system_status)
     mentions.register(app, jobs=jobs)
     actions.register(app, jobs=jobs, notifications=notifications)
+    messages.register(app, jobs=jobs, memory=memory)
+    agent_actions.register(app, jobs=jobs, approvals=approvals)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse:

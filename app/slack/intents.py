@@ -1,4 +1,4 @@
-"""What a user asked for, parsed from a slash command's text or a mention: pure."""
+"""What a user asked for with `/acme ...`: pure. Plain words (mentions, messages, `/acme ask`) go to the agent."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from app.messages.mrkdwn import unescape
-from app.queueing.job_table import HELP, REPORT, SUMMARY, JobKind
+from app.queueing.job_table import AGENT, HELP, REPORT, SUMMARY, JobKind
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,17 @@ class MissingCustomer:
     verb: str = "summary"
 
 
-Intent = Summarize | Report | Status | Help | MissingCustomer
+@dataclass(frozen=True)
+class Ask:
+    """`/acme ask <anything>`: for the agent."""
+
+    text: str
+
+
+Intent = Summarize | Report | Status | Help | MissingCustomer | Ask
 
 SUMMARY_VERBS = ("summary", "summarize", "summarise", "sum-up")
 REPORT_VERBS = ("report",)
-_LEADING_MENTIONS = re.compile(r"^(\s*<@[A-Z0-9]+(\|[^>]*)?>\s*)+")
 _FILLER_BEFORE_CUSTOMER = re.compile(r"^(?:(?:of|for|about|on|the|customer|account)\b\s*)+", re.IGNORECASE)
 _FILLER_AFTER_CUSTOMER = re.compile(r"[\s?!.,]*(?:\bplease\b)?[\s?!.,]*$", re.IGNORECASE)
 
@@ -61,22 +67,15 @@ def parse_command(text: str) -> Intent:
         return _customer_after(rest, "report")
     if verb == "status":
         return Status()
-    return Help()
-
-
-def parse_mention(text: str) -> Intent:
-    """`<@U123> summarize Globex`, or the same in plain words (`can you summarise Globex please?`)."""
-    words = _LEADING_MENTIONS.sub("", text).strip()
-    lowered = words.lower()
-    for verb in REPORT_VERBS + SUMMARY_VERBS:
-        found = re.search(rf"\b{re.escape(verb)}\b", lowered)
-        if found:
-            return _customer_after(words[found.end():], "report" if verb in REPORT_VERBS else "summary")
+    if verb == "ask":
+        return Ask(rest.strip()) if rest.strip() else MissingCustomer("ask")
     return Help()
 
 
 def job_for(intent: Intent) -> tuple[JobKind, str | None]:
     """The job an intent starts, and the customer it is about; anything else gets the help."""
+    if isinstance(intent, Ask):
+        return AGENT, None
     if isinstance(intent, Summarize):
         return SUMMARY, intent.customer
     if isinstance(intent, Report):

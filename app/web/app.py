@@ -33,7 +33,8 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
     read_system_status = collaborators.read_system_status
     bolt = build_bolt_app(signing_secret=signing_secret, bot_token=settings.slack_bot_token.get_secret_value(),
                           jobs=collaborators.jobs, notifications=collaborators.notifications,
-                          read_system_status=read_system_status)
+                          read_system_status=read_system_status, approvals=collaborators.approvals,
+                          memory=collaborators.thread_memory)
     registry = CollectorRegistry()
     registry.register(SharedStateCollector(collaborators.breakers, collaborators.jobs.queues, collaborators.db))
     app = FastAPI(

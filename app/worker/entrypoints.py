@@ -15,6 +15,7 @@ from typing import Any
 from rq import get_current_job
 from rq.job import Job
 
+from app.agent.turns import Asked
 from app.composition import Collaborators
 from app.jobs.notifications import Notifier
 from app.jobs.replies import Replies
@@ -112,6 +113,37 @@ def dismiss_notification(channel: str, ts: str, user: str) -> str:
 def execute_run(run_id: str) -> str:
     """Run every step of `run_id` in order, recording each."""
     return this_worker().engine.execute(run_id)
+
+
+def answer_with_the_agent(request: dict[str, Any]) -> str:
+    """A mention, a direct message, a follow-up in the agent's thread, or `/acme ask`."""
+    worker = this_worker()
+    asked = SlackRequest.from_job_args(request)
+    job = get_current_job()
+    turn = Asked(text=asked.text or "", channel=asked.channel_id, user=asked.user_id, team=asked.team_id,
+                 thread_ts=asked.thread_ts, origin=asked.origin)
+    queued_at = job.enqueued_at if job else None
+    if asked.origin == "command":
+        return worker.slack_agent.answer_in_channel(turn, queued_at, _replies(worker, asked).to_asker)
+    return worker.slack_agent.answer(turn, queued_at, say_working=asked.origin == "mention")
+
+
+def run_agent(run_id: str) -> str:
+    """A turn asked for through POST /v1/agents/{id}/run."""
+    return this_worker().agent.answer_queued(run_id)
+
+
+def resolve_approval(approval_id: str, user: str, decision: str) -> str:
+    return this_worker().slack_agent.resolve(approval_id, user, decision)
+
+
+def expire_approval(approval_id: str) -> str:
+    return this_worker().slack_agent.expire(approval_id)
+
+
+def record_feedback(run_id: str, user: str, verdict: str) -> str:
+    recorded = this_worker().agent.record_feedback(run_id, user, verdict)
+    return f"{verdict} from {user}" if recorded else "not an agent's answer"
 
 
 def tell_user_job_failed(

@@ -8,6 +8,7 @@ from typing import Any
 
 import redis
 from rq import SimpleWorker
+from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 
 from app.composition import Collaborators
@@ -35,14 +36,19 @@ class AcmeWorker(SimpleWorker):
 
 
 def run_worker(collaborators: Collaborators, burst: bool = False) -> bool:
-    """Work the queues in this process until stopped (or until they are empty, with `burst`)."""
+    """Work the queues in this process until stopped (or until they are empty, with `burst`).
+
+    With RQ's scheduler: jobs queued for later (an approval's expiry) are queued when due, by whichever
+    worker holds the scheduler's lock.
+    """
     worker = AcmeWorker(collaborators)
-    return worker.work(burst=burst, logging_level=collaborators.settings.log_level.upper())
+    return worker.work(burst=burst, logging_level=collaborators.settings.log_level.upper(), with_scheduler=True)
 
 
 class _ThreadSafeWorker(AcmeWorker):
     # Signal-based job timeouts and stop handlers work only in the main thread.
     death_penalty_class = TimerDeathPenalty
+    _scheduler: RQScheduler | None = None
 
     def _install_signal_handlers(self) -> None:
         pass
@@ -51,10 +57,24 @@ class _ThreadSafeWorker(AcmeWorker):
         # RQ's idle loop only ends on a job or a signal. Waiting a second at a time lets
         # stop() end it between jobs, never with a job taken off the queue and dropped.
         while not self._stop_requested:
+            self._queue_jobs_now_due()
             result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=1)
             if result is not None:
                 return result
         return None
+
+    def _queue_jobs_now_due(self) -> None:
+        # RQ's scheduler runs in a forked process, which a thread must not start; the same work is
+        # done here, a second at a time, under the same lock.
+        if self._scheduler is None:
+            self._scheduler = RQScheduler(self.queues, connection=self.connection, logging_level="WARNING")
+        scheduler = self._scheduler
+        scheduler.acquire_locks()
+        if scheduler.acquired_locks:
+            try:
+                scheduler.enqueue_scheduled_jobs()
+            finally:
+                scheduler.release_locks()
 
 
 class WorkerThread:

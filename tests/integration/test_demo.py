@@ -18,7 +18,7 @@ def test_demo_script_shows_working_on_it_then_summaries(tmp_path: Path) -> None:
     working = out.index("Working on it...", globex)
     summary = out.index("*Globex* (Globex Corporation)", working)
     assert globex < working < summary < out.index("you in #demo: @acme summarize Initech")
-    assert "acme in thread" in out and "*Initech* (Initech LLC)" in out
+    assert "acme in thread" in out and "Summary of Initech (Initech LLC)" in out
     assert "Several customers match \u201cAcme\u201d" in out
     assert "No customer matches \u201cNobody Such\u201d." in out
     assert "Account report for *Initech* is ready" in out and "uploaded Account report: Initech" in out
@@ -26,4 +26,10 @@ def test_demo_script_shows_working_on_it_then_summaries(tmp_path: Path) -> None:
     clicked = out.index("you in #demo: click Draft response", urgent)
     assert out.index("Draft requested by <@U0YOU>", clicked) < out.index("Here is a draft reply", clicked)
     assert "New customer signed up: *Newco Robotics* (pro)" in out and "*Newco Robotics* (Newco Robotics)" in out
+    # Plain words, offline: posting elsewhere is asked first, and the click does it.
+    lowdown = out.index("you in #demo: @acme can you give me the lowdown on Globex and drop it in #sales?")
+    asked = out.index("before I do it: I would post a summary of *Globex* (from the CRM) in #sales", lowdown)
+    approved = out.index("Approved by <@U0YOU>", asked)
+    assert out.index("[#sales] acme:", approved) < out.index("Done: I posted the summary of *Globex* in #sales")
+    assert "Everything is up: every circuit breaker is closed." in out
     assert "Traceback" not in result.stderr

@@ -13,9 +13,9 @@ import httpx
 import pytest
 import redis
 
-from app.console_slack import SlackRequestSigner
 from app.embedded_redis import free_port
 from app.http_server import BackgroundServer
+from app.slack_request_signer import SlackRequestSigner
 from mock_crm.server import CrmState, create_crm_app
 from tests.conftest import CHANNEL, USER, FakeSlack
 

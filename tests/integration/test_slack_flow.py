@@ -10,9 +10,12 @@ from app.embedded_redis import free_port
 from app.queueing.job_table import SUMMARY_QUEUE
 from tests.conftest import CHANNEL, Stack
 
+ANSWERING = ("chat.postMessage", "chat.startStream", "chat.appendStream")
+
 
 def _summaries(calls, name: str):
-    return [c for c in calls if c.method == "chat.postMessage" and f"Summary of {name}" in c.text]
+    """Messages that carry a summary: posted, or streamed by the agent."""
+    return [c for c in calls if c.method in ANSWERING and f"Summary of {name}" in c.text]
 
 
 def _ephemeral(calls):
@@ -49,7 +52,7 @@ def test_mention_answers_working_on_it_then_the_summary_in_its_thread(stack: Sta
 
     assert response.status_code == 200
     calls = stack.slack.wait_for(lambda calls: _summaries(calls, "Initech"))
-    posts = [c for c in calls if c.method == "chat.postMessage"]
+    posts = [c for c in calls if c.method in ("chat.postMessage", "chat.startStream")]
     assert [p.text for p in posts][0] == "Working on it..."
     event_ts = httpx.Response(200, content=body).json()["event"]["ts"]
     assert {p.payload["thread_ts"] for p in posts} == {event_ts}
@@ -119,11 +122,17 @@ def test_hostile_crm_data_is_escaped_and_pings_nobody(stack: Stack) -> None:
 
 
 def test_hostile_user_text_is_escaped_when_echoed(stack: Stack) -> None:
-    stack.mention("summarize <!here> & friends")
+    stack.slash("summary <b>Tom</b> & friends")
     calls = stack.slack.wait_for(lambda calls: any("No customer matches" in c.text for c in calls))
     answer = next(c.text for c in calls if "No customer matches" in c.text)
-    assert "<!here>" not in answer
-    assert "&lt;!here&gt; &amp; friends" in answer
+    assert "<b>" not in answer
+    assert "&lt;b&gt;Tom&lt;/b&gt; &amp; friends" in answer
+
+
+def test_a_mention_asking_to_ping_everyone_pings_nobody(stack: Stack) -> None:
+    stack.mention("summarize <!here> & friends")
+    calls = stack.slack.wait_for(lambda calls: any("won't notify" in c.text for c in calls))
+    assert not any("<!here>" in str(c.payload) for c in calls if c.method != "assistant.threads.setStatus")
 
 
 def test_summary_reaches_a_channel_the_bot_has_not_joined_through_response_url(stack: Stack) -> None:
@@ -179,7 +188,8 @@ def test_health_readiness_and_metrics(stack: Stack) -> None:
     assert ready["redis"] == "ok"
     assert ready["database"] == "ok"
     assert ready["circuit_breakers"] == {"CRM": "closed", "Slack": "closed", "HTTP-tools": "closed"}
-    assert ready["queues"] == {"acme-summaries": 0, "acme-notifications": 0, "acme-runs": 0, "acme-reports": 0}
+    assert ready["queues"] == {"acme-summaries": 0, "acme-agent": 0, "acme-notifications": 0, "acme-runs": 0,
+                               "acme-reports": 0}
     metrics = stack.http.get("/metrics").text
     assert 'acme_http_requests_total{path="/slack/events",status="200"}' in metrics
     assert 'acme_circuit_breaker_state{downstream="CRM",state="closed"} 1.0' in metrics

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.console_slack import SlackEmulator
 from app.embedded_redis import EmbeddedRedis
 from app.http_server import BackgroundServer
+from app.slack_emulator import SlackEmulator
 from app.store.db import upgrade
 from mock_crm.server import CrmState, create_crm_app
 from tests.conftest import FakeSlack, MockCrm, Stack, build_stack

@@ -19,7 +19,8 @@ MAX_LISTED = 8
 
 def fixed_reply(kind: str, reason: str = "") -> Answer:
     replies = {
-        "help": f"Here is what I can do. {CAN_DO}",
+        "help": f"Here is what I can do. {CAN_DO}\nThe same with `/acme`: `/acme summary <customer>`, "
+                "`/acme report <customer>`, `/acme status`, `/acme ask <anything>`.",
         "empty": f"Hi! What can I do for you? {CAN_DO}",
         "unknown": f"I'm not sure what you'd like me to do. {CAN_DO}",
         "smalltalk:greeting": "Hi! Ask me about a customer, e.g. `summarize Globex` or `open tickets for Initech`.",
@@ -42,11 +43,11 @@ def ask(text: str) -> Answer:
     return Answer(text, mrkdwn=True)
 
 
-def _customer_line(c: dict[str, Any]) -> str:
-    return (f"*{escape(str(c.get('name', '')))}* ({escape(str(c.get('company', '')))}): "
-            f"{escape(str(c.get('plan', '')))} plan, {escape(str(c.get('status', '')).replace('_', ' '))}, "
-            f"owner {escape(str(c.get('owner', '')))}, {escape(str(c.get('email', '')))} "
-            f"(`{escape(str(c.get('id', '')))}`)")
+def _customer_line(c: dict[str, Any], bold: bool = True) -> str:
+    f = {k: escape(str(c.get(k, ""))) for k in ("name", "company", "plan", "status", "owner", "email", "id")}
+    name = f"*{f['name']}*" if bold else f["name"]
+    return (f"{name} ({f['company']}): {f['plan']} plan, {f['status'].replace('_', ' ')}, owner {f['owner']}, "
+            f"{f['email']} (`{f['id']}`)")
 
 
 def _ticket_line(t: dict[str, Any]) -> str:
@@ -57,7 +58,7 @@ def _ticket_line(t: dict[str, Any]) -> str:
 def _summary(output: dict[str, Any]) -> str:
     customer = output.get("customer") or {}
     tickets = list(output.get("open_tickets") or [])
-    lines = [_customer_line(customer)]
+    lines = [f"Summary of {_customer_line(customer, bold=False)}"]
     if tickets:
         lines.append(f"Open tickets ({len(tickets)}):")
         lines += [_ticket_line(t) for t in tickets[:MAX_LISTED]]

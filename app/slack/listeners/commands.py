@@ -14,7 +14,7 @@ from app.messages.bot import WORKING, help_text, queue_unavailable, system_statu
 from app.messages.customers import needs_customer
 from app.queueing.job_queue import JobQueue, QueueUnavailable, new_request_id
 from app.queueing.slack_request import SlackRequest
-from app.slack.intents import Help, MissingCustomer, Status, job_for, parse_command
+from app.slack.intents import Ask, Help, MissingCustomer, Status, job_for, parse_command
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ def register(app: App, *, jobs: JobQueue, read_system_status: Callable[[], Syste
             channel_id=command["channel_id"],
             user_id=command.get("user_id", ""),
             customer=customer,
+            text=intent.text if isinstance(intent, Ask) else None,
         )
         try:
             jobs.enqueue_slack(job, request, response_url=command.get("response_url"))

@@ -1,11 +1,8 @@
-"""A Slack workspace in the terminal: what `acme demo` talks to, and what the tests fake Slack with.
+"""A Slack workspace for `acme demo` and the tests: the Slack Web API (and response_urls) on 127.0.0.1,
+at the HTTP level so the product's code path is the production one. It records every call, keeps the
+channel as it reads (streams included), and can fail on demand (429, 5xx, not_in_channel, no streaming).
 
-Two halves, both at the HTTP level so the product's code path is the production one:
-- `SlackEmulator` serves the Slack Web API (and response_urls) on 127.0.0.1, records
-  every call, and can fail on demand (429, 5xx, not_in_channel);
-- `SlackRequestSigner` builds what Slack sends us: slash commands and app_mention
-  events, signed with the signing secret exactly as Slack signs them.
-"""
+What Slack sends us is built by app/slack_request_signer.py."""
 
 from __future__ import annotations
 
@@ -18,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -36,7 +32,10 @@ class SlackCall:
 
     @property
     def text(self) -> str:
-        return str(self.payload.get("text", ""))
+        """The message's text; for a stream's calls, the markdown they add."""
+        if "text" in self.payload or self.method not in STREAM_METHODS:
+            return str(self.payload.get("text", ""))
+        return streamed_text(self.payload)
 
     @property
     def visible_text(self) -> str:
@@ -52,7 +51,24 @@ class SlackCall:
                 parts.append(" ".join(e.get("text", "") for e in block.get("elements", [])))
             elif block.get("type") == "actions":
                 parts.append("  ".join(f"[ {e['text']['text']} ]" for e in block.get("elements", [])))
+            elif block.get("type") == "context_actions":
+                parts.append("  ".join(f"[ {e[side]['text']['text']} ]" for e in block.get("elements", [])
+                                       for side in ("positive_button", "negative_button") if side in e))
         return unescape("\n".join(parts) if parts else self.text)
+
+
+STREAM_METHODS = ("chat.startStream", "chat.appendStream", "chat.stopStream")
+
+
+def _chunks(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    chunks = payload.get("chunks") or []
+    return json.loads(chunks) if isinstance(chunks, str) else list(chunks)
+
+
+def streamed_text(payload: dict[str, Any]) -> str:
+    parts = [str(payload.get("markdown_text") or "")]
+    parts += [str(c.get("text", "")) for c in _chunks(payload) if c.get("type") == "markdown_text"]
+    return "".join(parts)
 
 
 @dataclass
@@ -71,6 +87,11 @@ class SlackEmulator:
         self.messages: dict[str, dict[str, Any]] = {}
         self.uploaded: dict[str, bytes] = {}
         self.not_member_of: set[str] = set()
+        # Streams: refused outright when False (as where Slack does not allow them), and stop taking appends
+        # after `stream_ttl_s` (Slack's is a few minutes).
+        self.streaming = True
+        self.stream_ttl_s = 300.0
+        self._streams: dict[str, float] = {}
         self._failures: list[_Failure] = []
         self.on_call = on_call
         self._ts = itertools.count(1)
@@ -105,6 +126,31 @@ class SlackEmulator:
                 return failure
         return None
 
+    def _stream(self, method: str, payload: dict[str, Any], answer: dict[str, Any]) -> str | None:
+        """A stream's call, as Slack answers it; the error code when it refuses."""
+        if method == "chat.startStream":
+            if not self.streaming:
+                return "feature_not_enabled"
+            if str(payload.get("channel", "")).startswith(("C", "G")) and not payload.get("recipient_user_id"):
+                return "missing_recipient_user_id"
+            ts = f"{int(time.time())}.{next(self._ts):06d}"
+            answer["ts"] = payload["ts"] = ts
+            self._streams[ts] = time.monotonic()
+            self.messages[ts] = {**payload, "text": streamed_text(payload)}
+            return None
+        ts = str(payload.get("ts", ""))
+        started = self._streams.get(ts)
+        if started is None or time.monotonic() - started > self.stream_ttl_s:
+            return "message_not_in_streaming_state"
+        answer["ts"] = ts
+        message = self.messages[ts]
+        message["text"] = str(message.get("text", "")) + streamed_text(payload)
+        if method == "chat.stopStream":
+            del self._streams[ts]
+            if payload.get("blocks"):
+                message["blocks"] = payload["blocks"]
+        return None
+
     def asgi_app(self) -> Starlette:
         async def web_api(request: Request) -> Response:
             method = request.path_params["method"]
@@ -131,6 +177,10 @@ class SlackEmulator:
                     return JSONResponse({"ok": False, "error": "message_not_found"})
                 answer["ts"] = payload["ts"]
                 self.messages[payload["ts"]] = {**self.messages[payload["ts"]], **payload}
+            elif method in STREAM_METHODS:
+                refused = self._stream(method, payload, answer)
+                if refused:
+                    return JSONResponse({"ok": False, "error": refused})
             elif method == "files.getUploadURLExternal":
                 file_id = f"F{next(self._ts):08d}"
                 answer.update(file_id=file_id, upload_url=f"{str(request.base_url).rstrip('/')}/upload/{file_id}")
@@ -161,66 +211,3 @@ class SlackEmulator:
             Route("/upload/{file_id}", upload, methods=["POST"]),
             Route("/response/{channel}/{request}", response_url, methods=["POST"]),
         ])
-
-
-class SlackRequestSigner:
-    """Builds the requests Slack would send to /slack/events, signed with `signing_secret`."""
-
-    def __init__(self, signing_secret: str, response_base_url: str, team_id: str = "T0ACME") -> None:
-        self._verifier = SignatureVerifier(signing_secret)
-        self._response_base_url = response_base_url.rstrip("/")
-        self.team_id = team_id
-        self._ids = itertools.count(1)
-
-    def signed(self, body: str, *, timestamp: int | None = None, content_type: str) -> dict[str, str]:
-        stamp = str(int(time.time()) if timestamp is None else timestamp)
-        return {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": self._verifier.generate_signature(timestamp=stamp, body=body) or "",
-        }
-
-    def slash_command(self, text: str, *, channel: str, user: str, timestamp: int | None = None,
-                      command: str = "/acme") -> tuple[str, dict[str, str]]:
-        n = next(self._ids)
-        body = urllib.parse.urlencode({
-            "token": "deprecated-verification-token", "team_id": self.team_id, "team_domain": "acme",
-            "channel_id": channel, "channel_name": "demo", "user_id": user, "user_name": "you",
-            "command": command, "text": text, "api_app_id": "A0ACME",
-            "response_url": f"{self._response_base_url}/response/{channel}/{n}",
-            "trigger_id": f"trigger.{n}",
-        })
-        return body, self.signed(body, timestamp=timestamp, content_type="application/x-www-form-urlencoded")
-
-    def app_mention(self, text: str, *, channel: str, user: str, bot_user: str = "U0ACMEBOT",
-                    event_id: str | None = None, thread_ts: str | None = None,
-                    timestamp: int | None = None) -> tuple[str, dict[str, str]]:
-        n = next(self._ids)
-        ts = f"{int(time.time())}.{n:06d}"
-        event: dict[str, Any] = {"type": "app_mention", "user": user, "text": f"<@{bot_user}> {text}",
-                                 "ts": ts, "channel": channel, "event_ts": ts}
-        if thread_ts:
-            event["thread_ts"] = thread_ts
-        body = json.dumps({
-            "token": "deprecated-verification-token", "team_id": self.team_id, "api_app_id": "A0ACME",
-            "event": event, "type": "event_callback", "event_id": event_id or f"Ev{n:08d}",
-            "event_time": int(time.time()),
-            "authorizations": [{"team_id": self.team_id, "user_id": bot_user, "is_bot": True}],
-        })
-        return body, self.signed(body, timestamp=timestamp, content_type="application/json")
-
-    def block_action(self, action_id: str, *, channel: str, user: str, message: dict[str, Any],
-                     value: str = "", timestamp: int | None = None) -> tuple[str, dict[str, str]]:
-        """A click on a button of `message` (as the Slack emulator stored it), as Slack posts it."""
-        n = next(self._ids)
-        payload = {
-            "type": "block_actions", "team": {"id": self.team_id}, "user": {"id": user, "name": "you"},
-            "api_app_id": "A0ACME", "token": "deprecated-verification-token", "trigger_id": f"trigger.{n}",
-            "container": {"type": "message", "message_ts": message.get("ts"), "channel_id": channel},
-            "channel": {"id": channel, "name": "demo"}, "message": message,
-            "response_url": f"{self._response_base_url}/response/{channel}/{n}",
-            "actions": [{"action_id": action_id, "block_id": "notification_actions", "value": value,
-                         "type": "button", "action_ts": f"{int(time.time())}.{n:06d}"}],
-        }
-        body = urllib.parse.urlencode({"payload": json.dumps(payload)})
-        return body, self.signed(body, timestamp=timestamp, content_type="application/x-www-form-urlencoded")

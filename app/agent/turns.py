@@ -1,0 +1,188 @@
+"""Agent turns as runs: each turn is a run of the built-in agent workflow, with a step per tool call, its
+answer, planner and token usage, whoever asked (Slack or the API)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from app.agent.conversation import AgentRequest, Planner, PlannerStep, ToolCall, ToolSpec, Turn, Usage
+from app.agent.loop import AgentLoop, TurnObserver, TurnOutcome
+from app.integrations.errors import IntegrationError
+from app.runs.builtin_workflows import AGENT_TURN
+from app.runs.history import RunHistory
+from app.state.agent_counters import AgentCounters
+from app.state.thread_memory import ThreadMemory
+from app.store.models import Agent, Run, utcnow
+from app.tools.tool_catalog import ToolCatalog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """Who asked the agent what, and where: what a turn's job carries (ids and words, never secrets)."""
+
+    text: str
+    channel: str | None = None
+    user: str = ""
+    team: str = ""
+    thread_ts: str | None = None
+    agent_id: str | None = None
+    origin: str = "slack"
+
+    def inputs(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+
+
+@dataclass
+class CountedPlanner:
+    """A planner whose model calls, tokens and failures are counted for /metrics."""
+
+    planner: Planner
+    counters: AgentCounters
+    name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.name = self.planner.name
+
+    def next_step(self, request: AgentRequest) -> PlannerStep:
+        try:
+            step = self.planner.next_step(request)
+        except IntegrationError:
+            self.counters.add(model_failures=1)
+            raise
+        self.counters.add(model_calls=1, prompt_tokens=step.usage.prompt_tokens,
+                          completion_tokens=step.usage.completion_tokens)
+        return step
+
+
+class AgentTurns:
+    def __init__(self, *, history: RunHistory, loop: AgentLoop, tools: ToolCatalog, memory: ThreadMemory,
+                 counters: AgentCounters, planner: Planner, fallback: Planner | None) -> None:
+        self._history = history
+        self._loop = loop
+        self._tools = tools
+        self._memory = memory
+        self.counters = counters
+        self._planner = planner
+        self._fallback = fallback
+
+    def begin(self, asked: Asked, queued_at: datetime | None = None) -> str:
+        """A run for the turn, running from now."""
+        started = utcnow()
+        queued = queued_at.replace(tzinfo=UTC) if queued_at and not queued_at.tzinfo else queued_at
+        with self._history.writing() as history:
+            run = Run(workflow_id=AGENT_TURN.id, workflow_version=1, steps=[], inputs=asked.inputs(),
+                      status="running", created_at=queued or started, started_at=started)
+            history.session.add(run)
+            history.session.flush()
+            history.emit(run, "run.status", "queued", at=run.created_at)
+            history.emit(run, "run.status", "running", at=started)
+            return run.id
+
+    def take_queued(self, run_id: str) -> Asked | None:
+        """A run the API queued, now running; None when it is not waiting to run (cancelled, or gone)."""
+        with self._history.writing() as history:
+            run = history.session.get(Run, run_id)
+            if run is None or run.status != "queued":
+                return None
+            run.status, run.started_at = "running", utcnow()
+            history.emit(run, "run.status", "running")
+            inputs = dict(run.inputs)
+        return Asked(text=str(inputs.get("text", "")), channel=inputs.get("channel"),
+                     agent_id=inputs.get("agent_id"), origin="api")
+
+    def answer_queued(self, run_id: str) -> str:
+        """A turn the API asked for: nobody to ask for approvals, so calls that need one are not made."""
+        asked = self.take_queued(run_id)
+        if asked is None:
+            return f"run {run_id} is not waiting to run; nothing to do"
+        try:
+            outcome = self.play(run_id, self.request_for(asked), may_ask=False)
+        except IntegrationError as exc:
+            self.stop(run_id, "failed", exc.user_message)
+            return f"failed: {exc.user_message}"
+        except Exception as exc:
+            self.stop(run_id, "failed", f"internal error ({type(exc).__name__})")
+            raise
+        text = outcome.text + (f"\n{outcome.fallback_note}" if outcome.fallback_note else "")
+        self.end(run_id, asked, outcome, text)
+        return f"answered by the {outcome.planner} planner"
+
+    def request_for(self, asked: Asked) -> AgentRequest:
+        """What the planner is given: the agent's instructions and allowed tools, and the thread's memory."""
+        instructions, allowed = "", None
+        if asked.agent_id:
+            with self._history.db.session() as session:
+                agent = session.get(Agent, asked.agent_id)
+                if agent is not None:
+                    instructions, allowed = agent.instructions, set(agent.tools) or None
+        specs = tuple(ToolSpec(t.name, str(t.describe().get("description", "")), t.describe()["parameters"])
+                      for t in self._tools.all() if allowed is None or t.name in allowed)
+        history: tuple[Turn, ...] = ()
+        if asked.channel and asked.thread_ts:
+            history = tuple(Turn(t["role"], t["text"], t.get("customer"))
+                            for t in self._memory.turns(asked.channel, asked.thread_ts)
+                            if t.get("role") in ("user", "assistant"))
+        return AgentRequest(text=asked.text, channel=asked.channel, instructions=instructions, history=history,
+                            tools=specs)
+
+    def play(self, run_id: str, request: AgentRequest, observer: TurnObserver | None = None,
+             approved_call: ToolCall | None = None, may_ask: bool = True) -> TurnOutcome:
+        outcome = self._loop.run(run_id, request, self._planner, self._fallback, observer, approved_call, may_ask)
+        if outcome.fallback_note:
+            self.counters.add(fallbacks=1)
+        return outcome
+
+    def end(self, run_id: str, asked: Asked, outcome: TurnOutcome, answer_text: str) -> None:
+        """Record how the turn ended; a pending approval leaves the run waiting."""
+        status = "waiting" if outcome.pending else "succeeded"
+        output = {"answer": answer_text, "planner": outcome.planner, "fallback": bool(outcome.fallback_note),
+                  "tool_calls": len(outcome.results)}
+        with self._history.writing() as history:
+            run = history.session.get(Run, run_id)
+            if run is None:
+                return
+            usage = _added(run.usage, outcome.usage)
+            run.status, run.output, run.usage = status, output, usage
+            if status != "waiting":
+                run.finished_at = utcnow()
+            if outcome.pending:
+                history.emit(run, "run.status", status, approval=outcome.pending.effect)
+            else:
+                history.emit(run, "run.status", status)
+        if outcome.answer and asked.channel and asked.thread_ts:
+            customer = next((str(r.call.args["customer"]) for r in reversed(outcome.results)
+                             if "customer" in r.call.args), None)
+            self._memory.remember(asked.channel, asked.thread_ts, asked.text, answer_text, customer)
+
+    def resume(self, run_id: str) -> None:
+        """A run that waited for an approval goes on."""
+        with self._history.writing() as history:
+            run = history.session.get(Run, run_id)
+            if run is not None:
+                run.status = "running"
+                history.emit(run, "run.status", "running")
+
+    def record_feedback(self, run_id: str, user: str, verdict: str) -> bool:
+        """Keep what `user` said of the answer (their latest word counts); False for a run that is no turn."""
+        with self._history.writing() as history:
+            run = history.session.get(Run, run_id)
+            if run is None or run.workflow_id != AGENT_TURN.id:
+                return False
+            run.feedback = {**(run.feedback or {}), user: verdict}
+            history.emit(run, "run.feedback", verdict, user=user)
+        self.counters.add(**{f"feedback_{verdict}": 1})
+        return True
+
+    def stop(self, run_id: str, status: str, error: str) -> None:
+        """A turn that ends without an answer: failed, or cancelled (an approval refused or expired)."""
+        self._history.finish(run_id, status, error=error)
+
+
+def _added(before: dict[str, Any] | None, usage: Usage) -> dict[str, int]:
+    total = usage + Usage(int((before or {}).get("prompt_tokens", 0)), int((before or {}).get("completion_tokens", 0)))
+    return total.as_dict()

@@ -1,0 +1,44 @@
+"""Handing a Slack event to the agent: once per event, whatever Slack's redeliveries."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import BoltResponse
+
+from app.queueing.job_queue import JobQueue, QueueUnavailable, new_request_id
+from app.queueing.job_table import AGENT
+from app.queueing.slack_request import Origin, SlackRequest
+from app.slack.listeners.redelivery import deliver_again_later
+
+log = logging.getLogger(__name__)
+
+
+def queue_for_the_agent(jobs: JobQueue, ack: Any, body: dict[str, Any], event: dict[str, Any],
+                        origin: Origin) -> BoltResponse | None:
+    """Ack an event for the agent once, whatever Slack's redeliveries; 503 (deliver again) if not queued."""
+    event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
+    try:
+        if not jobs.first_time("slack-event", event_id):
+            log.info("event %s delivered again; already queued", event_id)
+            ack()
+            return None
+    except QueueUnavailable as exc:
+        return deliver_again_later(exc)
+    request = SlackRequest(
+        request_id=new_request_id(),
+        origin=origin,
+        team_id=body.get("team_id", ""),
+        channel_id=event["channel"],
+        user_id=event.get("user", ""),
+        thread_ts=event.get("thread_ts") or event["ts"],
+        text=event.get("text", ""),
+    )
+    try:
+        jobs.enqueue_slack(AGENT, request)
+    except QueueUnavailable as exc:
+        jobs.forget("slack-event", event_id)
+        return deliver_again_later(exc)
+    ack()
+    return None
