@@ -27,6 +27,7 @@ from app.integrations.llm_client import LlmClient
 from app.integrations.pacing import ChannelPacer
 from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker, Throttle
 from app.integrations.slack_poster import SlackPoster
+from app.jobs.drafts import DraftWriter, ModelDrafts
 from app.jobs.reports import REUSE_FINISHED_S, AccountReports
 from app.queueing.job_queue import JobQueue
 from app.queueing.job_table import APPROVAL_EXPIRY, REPORT
@@ -76,6 +77,7 @@ class Collaborators:
     agent_counters: AgentCounters
     llm: LlmClient | None = None
     llm_downstream: Downstream | None = None
+    drafts: DraftWriter | None = None
 
     @property
     def breakers(self) -> list[SharedBreaker]:
@@ -181,4 +183,5 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
         agent_counters=counters,
         llm=llm,
         llm_downstream=llm_downstream,
+        drafts=ModelDrafts(llm, counters) if llm else None,
     )

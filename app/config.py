@@ -143,7 +143,7 @@ class Settings(BaseSettings):
     llm_max_rps: float = Field(default=10.0, ge=0)
     agent_max_steps: int = Field(default=8, ge=1, le=50)
     # How long an approval waits for the asker's click, and how many earlier turns a thread remembers.
-    agent_approval_ttl_s: int = Field(default=900, ge=10)
+    agent_approval_ttl_s: int = Field(default=900, ge=1)
     agent_memory_turns: int = Field(default=10, ge=0, le=50)
 
     log_level: str = "INFO"

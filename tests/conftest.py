@@ -20,6 +20,7 @@ from app.composition import Collaborators, build_collaborators
 from app.config import Settings, load_settings
 from app.embedded_redis import EmbeddedRedis
 from app.http_server import BackgroundServer
+from app.model_emulator import ModelEmulator
 from app.runs.builtin_workflows import BUILTIN_PREFIX
 from app.slack_emulator import SlackEmulator
 from app.slack_request_signer import SlackRequestSigner
@@ -30,6 +31,7 @@ from app.worker.runner import WorkerThread
 from mock_crm.server import CrmState, create_crm_app
 
 CHANNEL = "C0TEST"
+DM = "D0TESTER"
 USER = "U0TESTER"
 
 
@@ -181,6 +183,25 @@ def fake_slack() -> Iterator[FakeSlack]:
     server.stop()
 
 
+@dataclass
+class FakeModel:
+    api: ModelEmulator
+    server: BackgroundServer
+
+    @property
+    def url(self) -> str:
+        return f"{self.server.url}/v1"
+
+
+@pytest.fixture()
+def fake_model() -> Iterator[FakeModel]:
+    """An OpenAI-compatible server answering as each test scripts it."""
+    api = ModelEmulator()
+    server = BackgroundServer(api.asgi_app(), name="fake-model").start()
+    yield FakeModel(api, server)
+    server.stop()
+
+
 class RecordedSleeps(list[float]):
     """Stands in for time.sleep in retries and throttles: records each wait and returns at once."""
 
@@ -224,6 +245,20 @@ class Stack:
 
     def mention(self, text: str, **kwargs: object) -> httpx.Response:
         body, headers = self.signer.app_mention(text, channel=CHANNEL, user=USER, **kwargs)  # type: ignore[arg-type]
+        return self.http.post("/slack/events", content=body, headers=headers)
+
+    def dm(self, text: str, user: str = USER, **kwargs: object) -> httpx.Response:
+        body, headers = self.signer.message_event(text, channel=DM, user=user, channel_type="im", **kwargs)  # type: ignore[arg-type]
+        return self.http.post("/slack/events", content=body, headers=headers)
+
+    def reply_in_thread(self, text: str, thread_ts: str, user: str = USER, **kwargs: object) -> httpx.Response:
+        body, headers = self.signer.message_event(text, channel=CHANNEL, user=user, channel_type="channel",
+                                                  thread_ts=thread_ts, **kwargs)  # type: ignore[arg-type]
+        return self.http.post("/slack/events", content=body, headers=headers)
+
+    def click(self, action_id: str, message: dict, value: str, user: str = USER,
+              channel: str = CHANNEL) -> httpx.Response:
+        body, headers = self.signer.block_action(action_id, channel=channel, user=user, message=message, value=value)
         return self.http.post("/slack/events", content=body, headers=headers)
 
     def start_worker(self) -> None:

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Response
 
 from app.api import crud
 from app.api.backend import ApiBackend, Backend
+from app.api.errors import ApiError
 from app.api.pagination import Cursor, Limit
-from app.api.schemas import AgentIn, AgentOut, AgentPatch
+from app.api.schemas import AgentIn, AgentOut, AgentPatch, AgentRunIn, RunStarted
 from app.api.tools import require_known_tools
 from app.store.models import Agent
 
@@ -49,6 +50,18 @@ def replace_agent(agent_id: str, body: AgentIn, backend: Backend) -> dict[str, A
 @router.patch("/agents/{agent_id}", response_model=AgentOut, tags=["agents"])
 def patch_agent(agent_id: str, body: AgentPatch, backend: Backend) -> dict[str, Any]:
     return _update(agent_id, body.model_dump(exclude_none=True), backend)
+
+
+@router.post("/agents/{agent_id}/run", status_code=202, response_model=RunStarted, tags=["agents"])
+def run_agent(agent_id: str, body: AgentRunIn, backend: Backend) -> RunStarted:
+    """A turn of this agent (its instructions, only its tools): a run in /v1/runs with a step per tool call.
+
+    Nobody is there to approve, so calls that act outside the conversation (its channel) are not made."""
+    with backend.db.session() as session:
+        agent = crud.get_or_404(session, Agent, agent_id, "agent")
+        if body.channel and agent.channels and body.channel not in agent.channels:
+            raise ApiError(422, f"agent {agent.name!r} does not work in {body.channel}", {"channels": agent.channels})
+    return backend.start_agent(agent_id, body.input, body.channel)
 
 
 @router.delete("/agents/{agent_id}", status_code=204, tags=["agents"])

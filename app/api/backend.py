@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -12,7 +13,7 @@ from app.api.schemas import RunStarted
 from app.queueing.job_queue import QueueUnavailable
 from app.runs.control import RunControl
 from app.store.db import Database
-from app.store.models import Workflow
+from app.store.models import Run, Workflow
 from app.tools.tool_catalog import ToolCatalog
 
 
@@ -25,8 +26,15 @@ class ApiBackend:
 
     def start_run(self, steps: list[dict[str, Any]], inputs: dict[str, Any],
                   workflow: Workflow | None = None) -> RunStarted:
+        return self._started(lambda: self.runs.start(steps, inputs, workflow))
+
+    def start_agent(self, agent_id: str, text: str, channel: str | None) -> RunStarted:
+        return self._started(lambda: self.runs.start_agent(agent_id, text, channel))
+
+    @staticmethod
+    def _started(start: Callable[[], Run]) -> RunStarted:
         try:
-            run = self.runs.start(steps, inputs, workflow)
+            run = start()
         except QueueUnavailable as exc:
             raise ApiError(503, "the job queue is unavailable; the run was recorded as failed") from exc
         return RunStarted(run_id=run.id, status=run.status)

@@ -129,6 +129,11 @@ class AgentPatch(_In):
     channels: ChannelIds | None = None
 
 
+class AgentRunIn(_In):
+    input: Annotated[str, Field(min_length=1, max_length=8000)]
+    channel: Annotated[str, Field(pattern=r"^[CDG][A-Z0-9]{2,}$")] | None = None
+
+
 class AgentOut(BaseModel):
     id: str
     name: str

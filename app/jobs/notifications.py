@@ -6,10 +6,12 @@ import logging
 from typing import Any
 
 from app.domain.crm_events import NewCustomer, UrgentTicket, draft_reply, event_from_job_args, notification_for
+from app.domain.customers import Customer, Ticket
 from app.domain.outcome import Failed
 from app.integrations.crm import CrmClient
 from app.integrations.errors import IntegrationError
 from app.integrations.slack_poster import SlackPoster
+from app.jobs.drafts import DraftWriter
 from app.messages.message import Message
 from app.messages.mrkdwn import mention
 from app.messages.notifications import (
@@ -27,7 +29,8 @@ class Notifier:
     """Posts notifications in `channel` (None: they are logged and skipped) and settles them when clicked."""
 
     def __init__(self, crm: CrmClient, slack: SlackPoster, store: NotificationStore, channel: str | None,
-                 priorities: frozenset[str]) -> None:
+                 priorities: frozenset[str], drafts: DraftWriter | None = None) -> None:
+        self._drafts = drafts
         self._crm = crm
         self._slack = slack
         self._store = store
@@ -81,8 +84,21 @@ class Notifier:
         if customer is None or ticket is None:
             self._slack.post_message(channel, Message(text="The CRM no longer has that ticket."), thread_ts=ts)
             return Failed("the CRM no longer has that ticket")
-        self._slack.post_message(channel, quoted_draft(draft_reply(customer, ticket)), thread_ts=ts)
-        return f"draft for {ticket.id}"
+        draft, written_by = self._draft(customer, ticket)
+        self._slack.post_message(channel, quoted_draft(draft, written_by), thread_ts=ts)
+        return f"draft for {ticket.id} {written_by}"
+
+    def _draft(self, customer: Customer, ticket: Ticket) -> tuple[str, str]:
+        """The model's draft when one is configured and answers; else the template, labelled as such."""
+        if self._drafts is None:
+            return draft_reply(customer, ticket), "from a template (no language model is configured)"
+        try:
+            draft = self._drafts.write(customer, ticket, self._crm.list_tickets(customer.id))
+        except IntegrationError as exc:
+            log.warning("the model could not draft a reply to %s: %s", ticket.id, exc)
+            return draft_reply(customer, ticket), "from a template (the language model is unavailable)"
+        return (draft, "written by the language model") if draft else (
+            draft_reply(customer, ticket), "from a template (the language model wrote nothing)")
 
     def dismiss(self, channel: str, ts: str, user: str) -> str:
         record = self._store.get(channel, ts)

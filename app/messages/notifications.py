@@ -44,6 +44,7 @@ def notification_settled(text: str, outcome: str) -> Message:
                    blocks=[section(text), {"type": "context", "elements": [{"type": "mrkdwn", "text": outcome}]}])
 
 
-def quoted_draft(draft: str) -> Message:
+def quoted_draft(draft: str, written_by: str) -> Message:
+    """`written_by` says where the draft comes from: the model, or the template (and why)."""
     quoted = "\n".join(f">{escape(line)}" if line else ">" for line in draft.splitlines())
-    return Message(text=f"Here is a draft reply; edit it before you send it:\n{quoted}")
+    return Message(text=f"Here is a draft reply {written_by}; edit it before you send it:\n{quoted}")

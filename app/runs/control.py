@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.queueing.job_queue import JobQueue, QueueUnavailable
-from app.queueing.job_table import RUN
+from app.queueing.job_table import AGENT_RUN, RUN, JobKind
+from app.runs.builtin_workflows import AGENT_TURN
 from app.runs.history import RunHistory
 from app.store.models import Run, Workflow, utcnow
 
@@ -23,14 +24,22 @@ class RunControl:
 
     def start(self, steps: list[dict[str, Any]], inputs: dict[str, Any], workflow: Workflow | None = None) -> Run:
         """Record a queued run and put it on the queue; raises QueueUnavailable (the run then says failed)."""
+        run = Run(workflow_id=workflow.id if workflow else None,
+                  workflow_version=workflow.version if workflow else None, steps=steps, inputs=inputs)
+        return self._queue(run, RUN)
+
+    def start_agent(self, agent_id: str, text: str, channel: str | None) -> Run:
+        """An agent's turn, run by a worker like any other run."""
+        inputs = {"agent_id": agent_id, "text": text, "origin": "api", **({"channel": channel} if channel else {})}
+        return self._queue(Run(workflow_id=AGENT_TURN.id, workflow_version=1, steps=[], inputs=inputs), AGENT_RUN)
+
+    def _queue(self, run: Run, kind: JobKind) -> Run:
         with self._history.writing() as history:
-            run = Run(workflow_id=workflow.id if workflow else None,
-                      workflow_version=workflow.version if workflow else None, steps=steps, inputs=inputs)
             history.session.add(run)
             history.session.flush()
             history.emit(run, "run.status", "queued")
         try:
-            self._jobs.enqueue(RUN, {"run_id": run.id}, job_id=f"run-{run.id}", description=f"run {run.id}")
+            self._jobs.enqueue(kind, {"run_id": run.id}, job_id=f"run-{run.id}", description=f"{kind.name} {run.id}")
         except QueueUnavailable:
             self._history.finish(run.id, "failed", error="the job queue is unavailable")
             raise

@@ -36,7 +36,8 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
                           read_system_status=read_system_status, approvals=collaborators.approvals,
                           memory=collaborators.thread_memory)
     registry = CollectorRegistry()
-    registry.register(SharedStateCollector(collaborators.breakers, collaborators.jobs.queues, collaborators.db))
+    registry.register(SharedStateCollector(collaborators.breakers, collaborators.jobs.queues, collaborators.db,
+                                           collaborators.agent_counters))
     app = FastAPI(
         title="ACME Assistant API",
         version="1.0",

@@ -62,7 +62,7 @@ def _replies(worker: Collaborators, asked: SlackRequest) -> Replies:
 
 def _notifier(worker: Collaborators) -> Notifier:
     return Notifier(worker.crm, worker.slack, worker.notifications, worker.settings.slack_notify_channel,
-                    worker.settings.notify_priority_set)
+                    worker.settings.notify_priority_set, worker.drafts)
 
 
 def _mark_user_told() -> None:

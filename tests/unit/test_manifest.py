@@ -40,6 +40,11 @@ def test_manifest_points_slack_at_our_one_request_url_and_asks_only_for_scopes_w
             data["settings"]["interactivity"]["request_url"]]
     assert all(url.endswith("/slack/events") for url in urls)
     assert data["features"]["slash_commands"][0]["command"] == "/acme"
-    assert data["settings"]["event_subscriptions"]["bot_events"] == ["app_mention"]
+    # Mentions, direct messages and replies in the agent's threads; nothing the bot does not act on.
+    assert data["settings"]["event_subscriptions"]["bot_events"] == ["app_mention", "message.channels",
+                                                                     "message.groups", "message.im"]
     scopes = sorted(data["oauth_config"]["scopes"]["bot"])
-    assert scopes == ["app_mentions:read", "chat:write", "commands", "files:write"]
+    assert scopes == ["app_mentions:read", "assistant:write", "channels:history", "chat:write", "commands",
+                      "files:write", "groups:history", "im:history"]
+    assert data["features"]["app_home"]["messages_tab_enabled"] is True
+    assert data["features"]["agent_view"]["agent_description"]
