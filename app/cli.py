@@ -28,6 +28,7 @@ def serve(settings: Settings) -> None:
     if settings.host not in LOOPBACK_HOSTS and not settings.api_keys:
         raise SettingsError(f"HOST={settings.host} would open the REST API to the network without a key: "
                             "set ACME_API_KEYS, or serve on 127.0.0.1.")
+    settings.require_model_if_configured(command="serve")
     if settings.slack_app_token is not None:
         raise SettingsError("SLACK_APP_TOKEN is set, but Socket Mode is not supported yet: unset it to serve over "
                             "HTTP at /slack/events.")
@@ -47,6 +48,7 @@ def worker(settings: Settings, burst: bool) -> None:
     from app.worker.runner import run_worker  # noqa: PLC0415
 
     settings.require("slack_bot_token", command="worker")
+    settings.require_model_if_configured(command="worker")
     collaborators = build_collaborators(settings)
     gc.collect()
     gc.freeze()  # as in serve: long-lived objects need no scanning

@@ -100,11 +100,26 @@ def _downstream(name: str, connection: redis.Redis, fail_max: int, reset_s: floa
                       RetryPolicy(sleep=sleep), Throttle(max_rps), timeout_s)
 
 
+def build_llm_client(settings: Settings, connection: redis.Redis,
+                     sleep: Callable[[float], None] = time.sleep) -> tuple[Downstream, LlmClient] | None:
+    """The model's client and its downstream, when LLM_BASE_URL and LLM_MODEL say which model."""
+    if not (settings.llm_base_url and settings.llm_model):
+        return None
+    downstream = _downstream("LLM", connection, settings.llm_breaker_fail_max, settings.llm_breaker_reset_s,
+                             settings.llm_max_rps, settings.llm_timeout_s, sleep)
+    return downstream, LlmClient(base_url=settings.llm_base_url, model=settings.llm_model, downstream=downstream,
+                                 api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None)
+
+
+def redis_for(settings: Settings) -> redis.Redis:
+    # Bytes, not str: RQ and pybreaker's Redis storage both need a client without decode_responses.
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2,
+                                health_check_interval=30)
+
+
 def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> Collaborators:
     """`sleep` is what retries wait with between attempts: tests pass a recorder instead of waiting 7 s."""
-    # Bytes, not str: RQ and pybreaker's Redis storage both need a client without decode_responses.
-    connection = redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2,
-                                      health_check_interval=30)
+    connection = redis_for(settings)
     crm_downstream = _downstream("CRM", connection, settings.crm_breaker_fail_max, settings.crm_breaker_reset_s,
                                  settings.crm_max_rps, settings.crm_timeout_s, sleep)
     # Slack is paced per channel (ChannelPacer), not by a process-wide throttle.
@@ -132,12 +147,7 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
     db = Database(settings.database_url)
     history = RunHistory(db, EventPublisher(connection))
     tools = ToolCatalog(db)
-    llm_downstream, llm = None, None
-    if settings.llm_base_url and settings.llm_model:
-        llm_downstream = _downstream("LLM", connection, settings.llm_breaker_fail_max, settings.llm_breaker_reset_s,
-                                     settings.llm_max_rps, settings.llm_timeout_s, sleep)
-        llm = LlmClient(base_url=settings.llm_base_url, model=settings.llm_model, downstream=llm_downstream,
-                        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else None)
+    llm_downstream, llm = build_llm_client(settings, connection, sleep) or (None, None)
     downstreams = [d for d in (crm_downstream, slack_downstream, http_tool_downstream, llm_downstream) if d]
 
     def read_system_status() -> SystemStatus:
