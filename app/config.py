@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=30.0, gt=0)
     llm_breaker_fail_max: int = Field(default=5, ge=1)
     llm_breaker_reset_s: float = Field(default=60, gt=0)
-    llm_max_rps: float = Field(default=10.0, ge=0)
+    llm_max_rps: float = Field(default=50.0, ge=0)
     agent_max_steps: int = Field(default=8, ge=1, le=50)
     # How long an approval waits for the asker's click, and how many earlier turns a thread remembers.
     agent_approval_ttl_s: int = Field(default=900, ge=1)

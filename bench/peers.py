@@ -1,4 +1,5 @@
-"""The benchmark's downstreams in a process of their own: the mock CRM and the Slack emulator.
+"""The benchmark's downstreams in a process of their own: the mock CRM, the Slack emulator, and (with
+--model-port) a model that answers at once with a two-tool turn.
 
 Kept apart from the load generator so neither steals the other's interpreter lock.
 GET /_bench/calls on the Slack port answers what Slack received, with receive times.
@@ -15,14 +16,26 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from app.http_server import BackgroundServer
+from app.model_emulator import ModelAnswer, ModelEmulator, call, say
 from app.slack_emulator import SlackEmulator
 from mock_crm.server import create_crm_app
+
+
+def two_tool_turn(body: dict) -> ModelAnswer:
+    """A customer's summary, then the system's status, then the answer: what a two-tool turn looks like."""
+    done = sum(1 for message in body.get("messages", []) if message.get("role") == "tool")
+    if done == 0:
+        return call("summarize_customer", {"customer": "Globex"})
+    if done == 1:
+        return call("system_status", {})
+    return say("Globex has two urgent tickets open, and everything is up.")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--crm-port", type=int, required=True)
     parser.add_argument("--slack-port", type=int, required=True)
+    parser.add_argument("--model-port", type=int)
     args = parser.parse_args()
     slack = SlackEmulator()
 
@@ -33,6 +46,8 @@ def main() -> None:
     slack_app = Starlette(routes=[Route("/_bench/calls", calls), Mount("/", slack.asgi_app())])
     BackgroundServer(create_crm_app(), port=args.crm_port, name="mock-crm").start()
     BackgroundServer(slack_app, port=args.slack_port, name="slack").start()
+    if args.model_port:
+        BackgroundServer(ModelEmulator(two_tool_turn).asgi_app(), port=args.model_port, name="model").start()
     while True:
         time.sleep(3600)
 

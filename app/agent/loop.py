@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from app.agent.approval_policy import effect_outside
 from app.agent.conversation import AgentRequest, Answer, Planner, ToolCall, ToolResult, Usage
 from app.integrations.errors import IntegrationError
+from app.runs.builtin_workflows import AGENT_TURN
 from app.runs.steps import StepOutcome, StepRecorder
 from app.tools.context import ToolContext
 from app.tools.http_tools import HttpTool
@@ -145,7 +146,7 @@ class AgentLoop:
                 raise _CallRefused(f"the arguments do not match the schema of {call.tool}: {problems}") from None
             return tool.run(context, valid)
 
-        outcome: StepOutcome = self._steps.run(run_id, step_id, call.tool, work, usage)
+        outcome: StepOutcome = self._steps.run(run_id, step_id, call.tool, work, usage, AGENT_TURN.id)
         return ToolResult(call, outcome.output, outcome.error)
 
 

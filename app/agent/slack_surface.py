@@ -24,6 +24,8 @@ class SlackSurface:
         self._streaming = stream
         self._stream_ts: str | None = None
         self._stream_expired = False
+        # A finished task is told with the next update (the next task, or the answer): one call fewer each.
+        self._held: list[dict[str, Any]] = []
 
     def status(self, text: str) -> None:
         """Best effort: Slack refuses a status outside assistant threads, and the answer matters more."""
@@ -33,13 +35,17 @@ class SlackSurface:
             log.debug("no status in %s/%s: %s", self._channel, self._thread_ts, exc)
 
     def calling(self, call: ToolCall) -> None:
-        self.status(doing(call.tool, call.args))
+        if self._stream_ts is None:
+            # Slack shows a status only until the bot's reply is in the thread; after that, the stream's
+            # tasks say what is being done.
+            self.status(doing(call.tool, call.args))
         self._stream([_task(call, "in_progress")])
 
     def called(self, call: ToolCall, result: ToolResult) -> None:
-        self._stream([_task(call, "error" if result.error else "complete")])
+        self._held.append(_task(call, "error" if result.error else "complete"))
 
     def _stream(self, chunks: list[dict[str, Any]]) -> None:
+        chunks, self._held = [*self._held, *chunks], []
         if not self._streaming or self._stream_expired:
             return
         try:
@@ -61,17 +67,19 @@ class SlackSurface:
     def answer(self, text: str, run_id: str | None) -> str:
         """Show the answer (already safe mrkdwn); answers the ts of the message that holds it."""
         message = agent_answer(text, run_id)
-        if self._streaming and not self._stream_expired:
-            self._stream([{"type": "markdown_text", "text": text[:MAX_STREAM_CHARS]}])
-            if self._stream_ts is not None and not self._stream_expired:
-                try:
-                    self._slack.stop_stream(self._channel, self._stream_ts,
-                                            blocks=[feedback_block(run_id)] if run_id else None)
-                    return self._stream_ts
-                except DownstreamRejected as exc:
-                    self._stream_expired = STREAM_EXPIRED in exc.detail
-                    if not self._stream_expired:
-                        raise
+        answer = [*self._held, {"type": "markdown_text", "text": text[:MAX_STREAM_CHARS]}]
+        if self._streaming and not self._stream_expired and self._stream_ts is None:
+            self._stream(answer)  # a turn with no tool call: the answer opens the stream
+            answer = []
+        if self._streaming and not self._stream_expired and self._stream_ts is not None:
+            try:
+                self._slack.stop_stream(self._channel, self._stream_ts, chunks=answer or None,
+                                        blocks=[feedback_block(run_id)] if run_id else None)
+                return self._stream_ts
+            except DownstreamRejected as exc:
+                self._stream_expired = STREAM_EXPIRED in exc.detail
+                if not self._stream_expired:
+                    raise
         if self._stream_ts is not None:
             # The stream stopped taking appends (they expire after a few minutes): its message is edited.
             self._slack.update_message(self._channel, self._stream_ts, message)

@@ -49,7 +49,7 @@ class StepEngine:
                 if self._cancel_requested(run_id):
                     self._history.finish(run_id, "cancelled")
                     return "cancelled"
-                output = self._step(run_id, step, scope, tool_context, depth=0)
+                output = self._step(run_id, workflow_id, step, scope, tool_context, depth=0)
                 scope["steps"][step["id"]] = {"output": output}
         except _StepFailed as failure:
             self._history.finish(run_id, "failed", error=str(failure))
@@ -66,27 +66,28 @@ class StepEngine:
             run = session.get(Run, run_id)
             return bool(run and run.cancel_requested)
 
-    def _step(self, run_id: str, step: dict[str, Any], scope: dict[str, Any], tool_context: ToolContext,
-              depth: int) -> Any:
+    def _step(self, run_id: str, workflow_id: str | None, step: dict[str, Any], scope: dict[str, Any],
+              tool_context: ToolContext, depth: int) -> Any:
         step_id = str(step["id"])
         name = step.get("tool") or f"workflow:{step.get('workflow')}"
 
         def work(args: dict[str, Any]) -> Any:
             args.update(step.get("args", {}) if step.get("literal") else render(step.get("args", {}), scope))
             if step.get("workflow"):
-                return self._sub_workflow(run_id, str(step["workflow"]), args, scope, tool_context, depth)
+                return self._sub_workflow(run_id, workflow_id, str(step["workflow"]), args, scope, tool_context,
+                                          depth)
             tool = self._tools.get(name)
             if tool is None:
                 raise ToolError(f"there is no tool {name!r}")
             return tool.run(tool_context, args)
 
-        outcome = self._steps.run(run_id, step_id, name, work)
+        outcome = self._steps.run(run_id, step_id, name, work, workflow_id=workflow_id)
         if outcome.failed:
             raise _StepFailed(f"step {step_id!r} failed: {outcome.error}")
         return outcome.output
 
-    def _sub_workflow(self, run_id: str, workflow_id: str, args: dict[str, Any], scope: dict[str, Any],
-                      tool_context: ToolContext, depth: int) -> Any:
+    def _sub_workflow(self, run_id: str, run_workflow_id: str | None, workflow_id: str, args: dict[str, Any],
+                      scope: dict[str, Any], tool_context: ToolContext, depth: int) -> Any:
         if depth >= MAX_SUB_WORKFLOW_DEPTH:
             raise ToolError(f"sub-workflows nest deeper than {MAX_SUB_WORKFLOW_DEPTH}")
         with self._history.db.session() as session:
@@ -97,7 +98,8 @@ class StepEngine:
         inner: dict[str, Any] = {"inputs": args, "steps": {}, "context": scope["context"]}
         output = None
         for step in steps:
-            output = self._step(run_id, {**step, "id": f"{workflow_id}.{step['id']}"}, inner, tool_context, depth + 1)
+            output = self._step(run_id, run_workflow_id, {**step, "id": f"{workflow_id}.{step['id']}"}, inner,
+                                tool_context, depth + 1)
             inner["steps"][step["id"]] = {"output": output}
         return output
 

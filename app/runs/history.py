@@ -23,11 +23,16 @@ class HistoryWriter:
 
     def emit(self, run: Run, type_: str, status: str, step_id: str | None = None, *, at: datetime | None = None,
              error: str | None = None, **detail: Any) -> None:
+        self.emit_for(run.id, run.workflow_id, type_, status, step_id, at=at, error=error, **detail)
+
+    def emit_for(self, run_id: str, workflow_id: str | None, type_: str, status: str, step_id: str | None = None, *,
+                 at: datetime | None = None, error: str | None = None, **detail: Any) -> None:
+        """An event of a run not loaded in this transaction (a step's, written without reading the run)."""
         at = at or utcnow()
         if error:
             detail["error"] = error
-        self.session.add(RunEvent(run_id=run.id, step_id=step_id, type=type_, status=status, at=at, detail=detail))
-        self.pending.append(event_json(type_, run.id, run.workflow_id, step_id, status, at, **detail))
+        self.session.add(RunEvent(run_id=run_id, step_id=step_id, type=type_, status=status, at=at, detail=detail))
+        self.pending.append(event_json(type_, run_id, workflow_id, step_id, status, at, **detail))
 
 
 class RunHistory:

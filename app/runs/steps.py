@@ -12,10 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import update
+
 from app.integrations.errors import IntegrationError
 from app.runs.history import RunHistory
 from app.runs.templates import TemplateError
-from app.store.models import Run, StepRun, utcnow
+from app.store.models import StepRun, utcnow
 from app.tools.registry import ToolError
 
 log = logging.getLogger(__name__)
@@ -38,13 +40,13 @@ class StepRecorder:
         self._history = history
 
     def run(self, run_id: str, step_id: str, name: str, work: Callable[[dict[str, Any]], Any],
-            usage: dict[str, int] | None = None) -> StepOutcome:
+            usage: dict[str, int] | None = None, workflow_id: str | None = None) -> StepOutcome:
         """Record the step, do `work(args)` (it fills in the arguments it used), record how it ended.
 
         A failure of the work is the step's failure, never the worker's: the error is what the caller
         may be told (a downstream's message, a tool's own), or "internal error (...)" with the details logged.
         """
-        record_id = self.started(run_id, step_id, name)
+        record_id = self.started(run_id, workflow_id, step_id, name)
         started = time.perf_counter()
         args: dict[str, Any] = {}
         status, output, error = "succeeded", None, None
@@ -59,28 +61,28 @@ class StepRecorder:
             status, error = "failed", f"internal error ({type(exc).__name__})"
         took_ms = round((time.perf_counter() - started) * 1000, 1)
         outcome = StepOutcome(status, output, error, took_ms)
-        self.finished(run_id, record_id, step_id, name, outcome, args, usage)
+        self.finished(run_id, workflow_id, record_id, step_id, name, outcome, args, usage)
         return outcome
 
-    def started(self, run_id: str, step_id: str, name: str) -> int:
+    # A step is two short transactions, each an insert or an update and its event: the run's own row is
+    # not read (its workflow id comes with the call), as an agent's turn makes many steps quickly.
+
+    def started(self, run_id: str, workflow_id: str | None, step_id: str, name: str) -> int:
         with self._history.writing() as history:
-            run = history.session.get(Run, run_id)
-            assert run is not None
             record = StepRun(run_id=run_id, step_id=step_id, tool=name, status="running", started_at=utcnow())
             history.session.add(record)
             history.session.flush()
-            history.emit(run, "step.status", "running", step_id=step_id, tool=name)
+            history.emit_for(run_id, workflow_id, "step.status", "running", step_id=step_id, tool=name)
             return record.id
 
-    def finished(self, run_id: str, record_id: int, step_id: str, name: str, outcome: StepOutcome,
-                 args: dict[str, Any], usage: dict[str, int] | None = None) -> None:
+    def finished(self, run_id: str, workflow_id: str | None, record_id: int, step_id: str, name: str,
+                 outcome: StepOutcome, args: dict[str, Any], usage: dict[str, int] | None = None) -> None:
         with self._history.writing() as history:
-            run = history.session.get(Run, run_id)
-            record = history.session.get(StepRun, record_id)
-            assert run is not None and record is not None
-            record.status, record.output, record.error = outcome.status, outcome.output, outcome.error
-            record.args, record.usage, record.finished_at = args, usage, utcnow()
+            history.session.execute(update(StepRun).where(StepRun.id == record_id).values(
+                status=outcome.status, output=outcome.output, error=outcome.error, args=args, usage=usage,
+                finished_at=utcnow()))
             detail: dict[str, Any] = {"duration_ms": outcome.duration_ms}
             if usage:
                 detail["usage"] = usage
-            history.emit(run, "step.status", outcome.status, step_id=step_id, tool=name, error=outcome.error, **detail)
+            history.emit_for(run_id, workflow_id, "step.status", outcome.status, step_id=step_id, tool=name,
+                             error=outcome.error, **detail)

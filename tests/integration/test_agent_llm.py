@@ -177,3 +177,11 @@ def test_the_draft_response_is_written_by_the_model(with_model, fake_model: Fake
     assert "written by the language model" in text and "we are on it &lt;!here&gt;" in text
     context = fake_model.api.requests[0]["messages"][1]["content"]
     assert "tkt_0087" in context and "Globex" in context and "recent_tickets" in context
+
+
+def test_a_model_slower_than_its_timeout_is_retried_then_left_to_the_rules(with_model, fake_model: FakeModel) -> None:
+    stack = with_model(llm_timeout_s=0.3)
+    fake_model.api.then(*[ModelAnswer(text="too late", delay_s=1.0)] * 4)
+    stack.mention("status")
+    _wait_said(stack, "built-in rules answered", timeout_s=30)
+    assert len(fake_model.api.requests) == 4 and stack.sleeps[:3] == [1.0, 2.0, 4.0]

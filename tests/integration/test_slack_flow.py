@@ -10,7 +10,7 @@ from app.embedded_redis import free_port
 from app.queueing.job_table import SUMMARY_QUEUE
 from tests.conftest import CHANNEL, Stack
 
-ANSWERING = ("chat.postMessage", "chat.startStream", "chat.appendStream")
+ANSWERING = ("chat.postMessage", "chat.startStream", "chat.appendStream", "chat.stopStream")
 
 
 def _summaries(calls, name: str):
