@@ -20,6 +20,7 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/slack_ack.py
 	$(VENV)/bin/python bench/reports_and_notifications.py
 	$(VENV)/bin/python bench/api.py
+	$(VENV)/bin/python bench/agent.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check app mock_crm tests bench
