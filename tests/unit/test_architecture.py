@@ -37,7 +37,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mock_crm",),
 )
 # Only the edges (and the commands above them) see the whole set of collaborators.
-SEES_EVERY_COLLABORATOR = ("app.web.app", "app.worker", "app.cli", "app.demo")
+SEES_EVERY_COLLABORATOR = ("app.web.app", "app.worker", "app.cli", "app.demo", "app.planning")
 
 
 def _modules() -> dict[str, Path]:

@@ -17,7 +17,8 @@ from app.agent.rules.vocabulary import (
     THANKS,
 )
 
-TOKEN = re.compile(r"#[\w-]+|[\w][\w.@&+'’\-]*|&|[?!.,;:()\"“”]")
+TOKEN = re.compile(r"#[\w-]+|[\w][\w.@&+'’\-]*|&|[?!.,;:()\"“”—–/|…]|(?<=\s)-(?=\s)")
+_TIME = re.compile(r"^\d{1,2}([:.]\d\d)?\s*(am|pm)?$", re.IGNORECASE)
 _CUSTOMER_ID = re.compile(r"\bcus_[A-Za-z0-9]+\b")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _QUOTED = re.compile(r"[\"“”]([^\"“”]{2,120})[\"“”]|(?<![\w])'([^']{2,80})'(?![\w])")
@@ -58,11 +59,15 @@ def _titlecase(word: str) -> bool:
     return word[:1].isupper() and not word.isupper()
 
 
+def _never_a_name(word: str) -> bool:
+    return word.lower() in NEVER_A_NAME or word == "&" or bool(_TIME.match(word))
+
+
 def _strip(words: list[str]) -> list[str]:
-    while words and (words[0].lower() in NEVER_A_NAME or words[0] == "&"):
+    while words and _never_a_name(words[0]):
         words = words[1:]
     # "the Globex account": a lowercase trailing filler goes; "Bluth Company" keeps its capitalised word.
-    while words and (words[-1] == "&" or words[-1].lower() in NEVER_A_NAME and not (
+    while words and (words[-1] == "&" or _TIME.match(words[-1]) or words[-1].lower() in NEVER_A_NAME and not (
             len(words) > 1 and _titlecase(words[-1]) and capitalised(words[-2]))):
         words = words[:-1]
     if words:
@@ -127,7 +132,8 @@ def customers(text: str, words: list[str], concepts: list[str | None]) -> list[s
     if quoted and not quoted.startswith("#"):
         return [quoted]
     return [n for n in _candidate_names(words, concepts)
-            if not all(w in SYSTEM_NOUNS or w in FILLER for w in n.lower().split())]
+            if not all(w in SYSTEM_NOUNS or w in FILLER for w in n.lower().split())
+            and n.split()[0].lower() not in SYSTEM_NOUNS]
 
 
 def text_to_post(text: str) -> str | None:
@@ -139,4 +145,6 @@ def text_to_post(text: str) -> str | None:
 
 
 def looks_like_a_name(name: str) -> bool:
-    return any(capitalised(w) or any(ch.isdigit() or ch in "_@" for ch in w) for w in name.split())
+    """Capitalised as a name is ("Globex", not "I"), or an id or an email."""
+    return any((capitalised(w) and len(w) > 1 and w.lower() not in FILLER) or "_" in w or "@" in w
+               for w in name.split())

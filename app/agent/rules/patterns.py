@@ -28,7 +28,8 @@ SYSTEM_QUESTION = re.compile(
 SUMMARY_PHRASE = re.compile(
     r"\bhow('s| is| are| has| have)\b.{1,60}\b(doing|going|looking|holding up|faring|getting on|coming along)\b"
     r"|\bhow are things\b|\bwhat('?s| is| has been) (going on|happening|up|new|the story|the deal)\b"
-    r"|\bwhere (are|do) we (stand|at)?\b|\btell me (about|more about)\b|\b(fill|catch) me (in|up)\b"
+    r"|\bwhere (are|do|does|did) .{0,30}\bstand\b"
+    r"|\bwhere (are|do) we( at)?\b|\btell me (about|more about)\b|\b(fill|catch) me (in|up)\b"
     r"|\bwhat do (we|you) know about\b|\bstate of\b|\bsum up\b|\bheads[- ]up\b|\banything new\b"
     r"|\bbrief me\b|\bwhat about\b|\bdeal with\b", re.IGNORECASE)
 HELP_PHRASE = re.compile(r"\bwhat (can|do) you do\b|\bhow (do|does|can) (i|this|you|it) (use|work)|"
@@ -40,7 +41,13 @@ ABOUT_BOT = re.compile(r"\b(who|what) are you\b|\bwhat('s| is) your name\b|\bare
 REFERS_BACK = re.compile(r"\b(it|them|they|their|theirs|that one|same one|the same|this one|that customer|"
                           r"him|her|its|that|those|these)\b", re.IGNORECASE)
 HERE = re.compile(r"\b(here|this channel|this thread|the channel|in here)\b", re.IGNORECASE)
-ADDRESSING_THE_BOT = re.compile(r"^\s*(hey |hi |ok |okay |yo |hello )?(@?acme|bot|assistant)\b[,:!]?\s+", re.I)
+# "@acme, ...", "hey acme ...", "acme: ...": the bot addressed, not "acme robotics".
+ADDRESSING_THE_BOT = re.compile(r"^\s*((hey|hi|ok|okay|yo|hello)\s+(@?acme|bot|assistant)\b[,:!]?\s*|@acme\b[,:!]?\s*"
+                                r"|(acme|bot|assistant)\s*[,:!]\s*)", re.I)
+STILL_OPEN = re.compile(r"\b(what'?s|what is|what are|anything|everything|things) (still )?(open|outstanding|pending|"
+                        r"unresolved)\b", re.I)
+HAVE_A_CUSTOMER = re.compile(r"\b(do|does|did) (we|you|the crm|acme) (have|know|got) (a |an |any )?"
+                             r"(customers?|clients?|accounts?)\b", re.I)
 CHANGE_PHRASE = re.compile(
     r"\b(make|set|assign|appoint|put)\b.{0,40}\b(as |the )?(owner|admin|manager|contact|plan|tier|priority)\b"
     r"(?!.{0,20}\b(summary|report|overview|details)\b)"

@@ -119,8 +119,10 @@ def understand(message: SlackText) -> Understood:
         return asked("report", customer)
     if SUMMARY in present or patterns.SUMMARY_PHRASE.search(text):
         return asked("summary", customer)
-    if TICKETS in present and not wants_post:
+    if (TICKETS in present or patterns.STILL_OPEN.search(text)) and not wants_post:
         return asked("tickets", customer)
+    if patterns.HAVE_A_CUSTOMER.search(text):
+        return asked("search", customer)
     if SEARCH in present and not wants_post:
         return asked("search", customer)
     if LOOKUP in present and not wants_post:

@@ -19,7 +19,8 @@ KEYWORDS = Vocabulary({
     SUMMARY: ("summarize", "summarise", "summary", "summaries", "summarizing", "summarising", "summarized",
               "summarised", "overview", "lowdown", "rundown", "run-down", "recap", "briefing", "brief", "digest",
               "snapshot", "update", "updates", "scoop", "debrief", "gist", "highlights", "latest", "news", "tldr",
-              "attention", "concerns", "risks", "risk",
+              "attention", "concerns", "risks", "risk", "worry", "worried", "pulse", "lay-of-the-land",
+              "state-of-play", "big-picture", "temperature", "vibe", "vibes", "need-to-know",
               "tl;dr", "synopsis", "sitrep", "roundup", "round-up", "profile", "sum-up"),
     REPORT: ("report", "reports", "reporting", "deep-dive", "deepdive", "write-up", "writeup", "analysis",
              "analyze", "analyse", "dossier"),
@@ -33,7 +34,8 @@ KEYWORDS = Vocabulary({
              "broken", "online", "offline", "laggy", "slow", "lag", "latency", "sluggish", "errors", "failing",
              "timeouts", "timing", "hiccup", "hiccups", "degraded"),
     POST: ("post", "share", "send", "drop", "put", "publish", "forward", "push", "broadcast", "announce", "paste",
-           "shoot", "throw", "pop", "stick", "dump", "relay", "say", "tell", "notify", "inform"),
+           "shoot", "throw", "pop", "stick", "dump", "relay", "say", "tell", "notify", "inform", "posted", "dropped",
+           "shared", "sent", "pushed", "published", "forwarded", "dumped", "pasted"),
     HELP: ("help", "commands", "command", "usage", "capabilities", "manual", "docs", "documentation", "menu",
            "options", "features"),
     DESTROY: ("delete", "remove", "erase", "wipe", "purge", "destroy", "truncate", "nuke", "obliterate",
@@ -61,7 +63,8 @@ open opened opening closed pending outstanding active unresolved urgent high low
 bot assistant buddy mate hmm um uh well oh okay alright right sure great cool nice awesome
 days day lately recently week weeks month months quarter year so far yet still much lot lots very bit
 message messages msg note notes announcement reminder word together maybe perhaps possibly just actually
-basically literally sorry umm ummm erm er ah who's what're whatcha gotta
+basically literally sorry umm ummm erm er ah who's what're whatcha gotta i'm im i've ive i'd i'll
+taking take took handing inheriting picking paying using seeing facing experiencing overall generally
 fill catch build generate make do run prepare produce compile draft list display pull provide having going
 doing getting looking hear heard saying says said stating telling
 """.split())
@@ -93,10 +96,13 @@ NOT_A_CHANGE_AFTER = frozenset({"on", "about", "for", "me", "us", "details", "de
 PHRASES = (("deep dive", "deep-dive"), ("look up", "lookup"), ("pull up", "lookup"), ("run down", "rundown"),
            ("round up", "roundup"), ("sum up", "sum-up"), ("tl dr", "tldr"), ("up to date", "update"),
            ("w/", "with"), ("abt", "about"), ("acct", "account"), ("accts", "accounts"), ("thru", "through"),
-           ("tl;dr", "tldr"), ("r u", "are you"), ("ru", "are you"), ("u up", "you up"))
+           ("tl;dr", "tldr"), ("r u", "are you"), ("ru", "are you"), ("u up", "you up"),
+           ("lay of the land", "lay-of-the-land"), ("state of play", "state-of-play"),
+           ("big picture", "big-picture"), ("need to know", "need-to-know"))
 # A question ("what email do we have for X?") asks for something even when a verb of change comes next.
 QUESTION_WORDS = frozenset({"what", "whats", "what's", "who", "who's", "whos", "whose", "which", "where", "when",
-                            "how", "hows", "how's", "why"})
+                            "how", "hows", "how's", "why", "do", "does", "did", "is", "are", "was", "were", "have",
+                            "has", "any"})
 
 GREETINGS = frozenset({"hi", "hello", "hey", "heya", "hiya", "howdy", "yo", "sup", "morning", "afternoon",
                        "evening", "greetings", "hallo", "hola", "gm"})
