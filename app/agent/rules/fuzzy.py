@@ -15,7 +15,9 @@ def _deletions(word: str) -> set[str]:
 class Vocabulary:
     """Keywords, each standing for a concept; `concept_of` finds the concept a typed word stands for."""
 
-    def __init__(self, concepts: dict[str, Iterable[str]]) -> None:
+    def __init__(self, concepts: dict[str, Iterable[str]], plain_words: Iterable[str] = ()) -> None:
+        # Words of their own ("sorry" is no typo of "worry"): matched exactly or not at all.
+        self._plain = frozenset(plain_words)
         self._exact: dict[str, str] = {}
         for concept, words in concepts.items():
             for word in words:
@@ -28,7 +30,7 @@ class Vocabulary:
 
     def concept_of(self, word: str) -> str | None:
         exact = self._exact.get(word)
-        if exact is not None or len(word) < MIN_FUZZY_LENGTH - 1:
+        if exact is not None or len(word) < MIN_FUZZY_LENGTH - 1 or word in self._plain:
             return exact
         # One letter extra in what was typed.
         for deleted in _deletions(word):

@@ -26,7 +26,8 @@ SYSTEM_QUESTION = re.compile(
     r"|\bhow('s| is| are)\b.{0,10}\b(the )?(crm|system|systems|queues?|breakers?|services?|integrations?)\b"
     r"|\b(circuit )?breakers?\b|\bqueue (depth|length|size)s?\b|\bsystem status\b", re.IGNORECASE)
 SUMMARY_PHRASE = re.compile(
-    r"\bhow('s| is| are| has| have)\b.{1,60}\b(doing|going|looking|holding up|faring|getting on|coming along)\b"
+    r"\bhow('?s| is| are| has| have)\b.{1,60}\b(doing|going|looking|holding up|faring|getting on|coming along)\b"
+    r"|\bhow'?s\b.{1,40}\b(account|relationship)\b"
     r"|\bhow are things\b|\bwhat('?s| is| has been) (going on|happening|up|new|the story|the deal)\b"
     r"|\bwhere (are|do|does|did) .{0,30}\bstand\b"
     r"|\bwhere (are|do) we( at)?\b|\btell me (about|more about)\b|\b(fill|catch) me (in|up)\b"
@@ -34,7 +35,9 @@ SUMMARY_PHRASE = re.compile(
     r"|\bbrief me\b|\bwhat about\b|\bdeal with\b", re.IGNORECASE)
 HELP_PHRASE = re.compile(r"\bwhat (can|do) you do\b|\bhow (do|does|can) (i|this|you|it) (use|work)|"
                           r"\bwhat are you (for|able to do|good for)\b|\bwhat can i (ask|do|say)\b|"
-                          r"\bhow do i (use|ask)\b|\bwhat do you (know how to do|support)\b", re.IGNORECASE)
+                          r"\bhow do i (use|ask)\b|\bwhat do you (know how to do|support)\b"
+                          r"|\b(what|which) (kinds?|sorts?|types?) of (things|stuff|requests|questions|help)\b"
+                          r"|\bhow can you help\b|\bcan you help (me )?with\b", re.IGNORECASE)
 ABOUT_BOT = re.compile(r"\b(who|what) are you\b|\bwhat('s| is) your name\b|\bare you (a |an )?(bot|human|ai|real)"
                         r"|\bhow are you\b|\bhow('s| is) it going\b|\bgood (bot|job|morning|afternoon|evening)\b"
                         r"|\bhave a (good|nice|great)\b|\bwhat'?s up\??$", re.IGNORECASE)

@@ -11,6 +11,7 @@ from app.agent.rules.names import concepts_of, customers, looks_like_a_name, tex
 from app.agent.rules.vocabulary import (
     CHANGE,
     DESTROY,
+    FACETS,
     FILLER,
     GREETINGS,
     HELP,
@@ -117,7 +118,8 @@ def understand(message: SlackText) -> Understood:
         return Understood("status")
     if REPORT in present:
         return asked("report", customer)
-    if SUMMARY in present or patterns.SUMMARY_PHRASE.search(text):
+    # Several facets of one customer at once (its plan, its owner and its tickets) make a summary.
+    if SUMMARY in present or patterns.SUMMARY_PHRASE.search(text) or (TICKETS in present and FACETS & set(lowered)):
         return asked("summary", customer)
     if (TICKETS in present or patterns.STILL_OPEN.search(text)) and not wants_post:
         return asked("tickets", customer)

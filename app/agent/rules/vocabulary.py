@@ -15,37 +15,6 @@ HELP = "help"
 DESTROY = "destroy"
 CHANGE = "change"
 
-KEYWORDS = Vocabulary({
-    SUMMARY: ("summarize", "summarise", "summary", "summaries", "summarizing", "summarising", "summarized",
-              "summarised", "overview", "lowdown", "rundown", "run-down", "recap", "briefing", "brief", "digest",
-              "snapshot", "update", "updates", "scoop", "debrief", "gist", "highlights", "latest", "news", "tldr",
-              "attention", "concerns", "risks", "risk", "worry", "worried", "pulse", "lay-of-the-land",
-              "state-of-play", "big-picture", "temperature", "vibe", "vibes", "need-to-know",
-              "tl;dr", "synopsis", "sitrep", "roundup", "round-up", "profile", "sum-up"),
-    REPORT: ("report", "reports", "reporting", "deep-dive", "deepdive", "write-up", "writeup", "analysis",
-             "analyze", "analyse", "dossier"),
-    TICKETS: ("ticket", "tickets", "issue", "issues", "case", "cases", "incident", "incidents", "problem",
-              "problems", "bug", "bugs", "complaint", "complaints", "escalation", "escalations", "backlog"),
-    LOOKUP: ("lookup", "details", "detail", "info", "information", "contact", "email", "e-mail", "owner", "owns",
-             "manager", "plan", "tier", "phone", "address", "record", "records"),
-    SEARCH: ("search", "find", "matching", "match", "matches", "named", "called", "containing", "like"),
-    STATUS: ("status", "health", "healthy", "up", "down", "working", "alive", "available", "outage", "outages",
-             "breaker", "breakers", "queue", "queues", "uptime", "operational", "reachable", "responding",
-             "broken", "online", "offline", "laggy", "slow", "lag", "latency", "sluggish", "errors", "failing",
-             "timeouts", "timing", "hiccup", "hiccups", "degraded"),
-    POST: ("post", "share", "send", "drop", "put", "publish", "forward", "push", "broadcast", "announce", "paste",
-           "shoot", "throw", "pop", "stick", "dump", "relay", "say", "tell", "notify", "inform", "posted", "dropped",
-           "shared", "sent", "pushed", "published", "forwarded", "dumped", "pasted"),
-    HELP: ("help", "commands", "command", "usage", "capabilities", "manual", "docs", "documentation", "menu",
-           "options", "features"),
-    DESTROY: ("delete", "remove", "erase", "wipe", "purge", "destroy", "truncate", "nuke", "obliterate",
-              "deactivate", "disable", "ban", "shred", "kill", "drop-table"),
-    CHANGE: ("create", "add", "update", "change", "edit", "modify", "assign", "reassign", "escalate", "merge",
-             "rename", "move", "upgrade", "downgrade", "close", "reopen", "resolve", "set", "mark", "invite",
-             "schedule", "call", "phone", "email", "text", "file", "raise", "log", "submit", "write", "reply",
-             "respond", "answer", "pay", "charge", "bill", "invoice", "migrate", "import", "export", "fix",
-             "cancel", "terminate", "refund", "suspend", "unsuspend", "renew", "extend", "discount"),
-})
 
 # Words that never name a customer on their own: stripped from the edges of what might be one.
 FILLER = frozenset("""
@@ -65,6 +34,7 @@ days day lately recently week weeks month months quarter year so far yet still m
 message messages msg note notes announcement reminder word together maybe perhaps possibly just actually
 basically literally sorry umm ummm erm er ah who's what're whatcha gotta i'm im i've ive i'd i'll
 taking take took handing inheriting picking paying using seeing facing experiencing overall generally
+atm rn tbh fyi btw imo whether started starting joined trying try tried kinds kind sorts sort types type
 fill catch build generate make do run prepare produce compile draft list display pull provide having going
 doing getting looking hear heard saying says said stating telling
 """.split())
@@ -78,10 +48,13 @@ connections connectivity link links sync end side network
 
 # Clause boundaries: a customer name does not run across them.
 BOUNDARY_WORDS = frozenset({"and", "n", "then", "but", "also", "plus", "or", "so", "afterwards", "after", "before",
-                            "if", "when", "because", "since", "unless", "once", "while", "whenever"})
+                            "if", "when", "because", "since", "unless", "once", "while", "whenever", "ahead",
+                            "prior", "b4", "till", "until"})
 # A name may contain "of" (Bank of America); these start a new phrase once a name has begun.
 SPLITTING_PREPOSITIONS = frozenset({"for", "to", "in", "into", "at", "from", "with", "by", "on", "about",
                                     "regarding", "re", "over", "via", "onto", "inside", "within", "under"})
+# Facts of a customer that a summary gives too: asked for with its tickets, they ask for the summary.
+FACETS = frozenset({"owner", "owns", "manager", "plan", "tier", "email", "e-mail", "contact", "phone", "address"})
 # Request words that are also parts of names ("Umbrella Health", "Contact Energy"): in a capitalised name
 # they belong to the name.
 NAME_PARTS = frozenset({STATUS, LOOKUP})
@@ -93,7 +66,7 @@ IMPERATIVE_CHANGES = frozenset({"update", "change", "edit", "set", "modify", "mo
 NOT_A_CHANGE_AFTER = frozenset({"on", "about", "for", "me", "us", "details", "detail", "info", "information",
                                 "of", "address", "addresses", "list"})
 # Phrases typed as two words that mean one request word.
-PHRASES = (("deep dive", "deep-dive"), ("look up", "lookup"), ("pull up", "lookup"), ("run down", "rundown"),
+PHRASES = (("deep dive", "deep-dive"), ("look up", "lookup"), ("pull up", "show"), ("run down", "rundown"),
            ("round up", "roundup"), ("sum up", "sum-up"), ("tl dr", "tldr"), ("up to date", "update"),
            ("w/", "with"), ("abt", "about"), ("acct", "account"), ("accts", "accounts"), ("thru", "through"),
            ("tl;dr", "tldr"), ("r u", "are you"), ("ru", "are you"), ("u up", "you up"),
@@ -110,3 +83,42 @@ THANKS = frozenset({"thanks", "thank", "thx", "ty", "cheers", "appreciated", "ap
 PLEASANTRIES = frozenset({"great", "cool", "nice", "awesome", "ok", "okay", "perfect", "lol", "haha", "bye",
                           "goodbye", "cya", "later", "good", "bot", "wow", "neat", "sweet", "excellent", "yes",
                           "no", "nope", "yep", "sure", "fine", "k", "np"})
+
+# Common words that are no typos of a request word ("sorry", "story", "port"), besides the sets above.
+COMMON_WORDS = frozenset("""
+sorry story stuff start started starting join joined report port sport sure short shirt poster
+bug bugs worry
+""".split())
+
+KEYWORDS = Vocabulary({
+    SUMMARY: ("summarize", "summarise", "summary", "summaries", "summarizing", "summarising", "summarized",
+              "summarised", "overview", "lowdown", "rundown", "run-down", "recap", "briefing", "brief", "digest",
+              "snapshot", "update", "updates", "scoop", "debrief", "gist", "highlights", "headline", "headlines",
+              "latest", "news", "tldr",
+              "attention", "concerns", "risks", "risk", "worry", "worried", "pulse", "lay-of-the-land",
+              "state-of-play", "big-picture", "temperature", "vibe", "vibes", "need-to-know",
+              "tl;dr", "synopsis", "sitrep", "roundup", "round-up", "profile", "sum-up"),
+    REPORT: ("report", "reports", "reporting", "deep-dive", "deepdive", "write-up", "writeup", "analysis",
+             "analyze", "analyse", "dossier"),
+    TICKETS: ("ticket", "tickets", "tix", "tkts", "issue", "issues", "case", "cases", "incident", "incidents",
+              "problem", "problems", "bug", "bugs", "complaint", "complaints", "escalation", "escalations"),
+    LOOKUP: ("lookup", "details", "detail", "info", "information", "contact", "email", "e-mail", "owner", "owns",
+             "manager", "plan", "tier", "phone", "address", "record", "records"),
+    SEARCH: ("search", "find", "matching", "match", "matches", "named", "called", "containing", "like"),
+    STATUS: ("status", "health", "healthy", "up", "down", "working", "alive", "available", "outage", "outages",
+             "breaker", "breakers", "queue", "queues", "uptime", "operational", "reachable", "responding",
+             "broken", "online", "offline", "laggy", "slow", "lag", "latency", "sluggish", "errors", "failing",
+             "timeouts", "timing", "hiccup", "hiccups", "degraded", "backlog"),
+    POST: ("post", "share", "send", "drop", "put", "publish", "forward", "push", "broadcast", "announce", "paste",
+           "shoot", "throw", "pop", "stick", "dump", "relay", "say", "tell", "notify", "inform", "posted", "dropped",
+           "shared", "sent", "pushed", "published", "forwarded", "dumped", "pasted"),
+    HELP: ("help", "commands", "command", "usage", "capabilities", "manual", "docs", "documentation", "menu",
+           "options", "features"),
+    DESTROY: ("delete", "remove", "erase", "wipe", "purge", "destroy", "truncate", "nuke", "obliterate",
+              "deactivate", "disable", "ban", "shred", "kill", "drop-table"),
+    CHANGE: ("create", "add", "update", "change", "edit", "modify", "assign", "reassign", "escalate", "merge",
+             "rename", "move", "upgrade", "downgrade", "close", "reopen", "resolve", "set", "mark", "invite",
+             "schedule", "call", "phone", "email", "text", "file", "raise", "log", "submit", "write", "reply",
+             "respond", "answer", "pay", "charge", "bill", "invoice", "migrate", "import", "export", "fix",
+             "cancel", "terminate", "refund", "suspend", "unsuspend", "renew", "extend", "discount"),
+}, plain_words=FILLER | SYSTEM_NOUNS | BOUNDARY_WORDS | GREETINGS | THANKS | PLEASANTRIES | COMMON_WORDS)
