@@ -7,6 +7,7 @@ import re
 
 from app.agent.rules.vocabulary import (
     BOUNDARY_WORDS,
+    CUSTOMER_REQUESTS,
     FILLER,
     GREETINGS,
     KEYWORDS,
@@ -17,7 +18,9 @@ from app.agent.rules.vocabulary import (
     THANKS,
 )
 
-TOKEN = re.compile(r"#[\w-]+|[\w][\w.@&+'’\-]*|&|[?!.,;:()\"“”—–/|…]|(?<=\s)-(?=\s)")
+# A word may hold dots only between letters (an email, "U.S."): "CFO..." is a word and a pause.
+TOKEN = re.compile(r"#[\w-]+|[\w](?:[\w@&+'’\-]|\.(?=\w))*|&|[?!.,;:()\"“”—–/|…]|(?<=\s)-(?=\s)")
+_REQUEST_VERB = re.compile(r"(i[sz]e|lookup|search|find|report|brief|recap|analy[sz]e)$")
 _TIME = re.compile(r"^\d{1,2}([:.]\d\d)?\s*(am|pm)?$", re.IGNORECASE)
 _CUSTOMER_ID = re.compile(r"\bcus_[A-Za-z0-9]+\b")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
@@ -80,22 +83,27 @@ _ANCHORS = frozenset({"of", "for", "on", "about", "with", "at", "regarding", "re
 
 def _candidate_names(words: list[str], concepts: list[str | None]) -> list[str]:
     """Phrases that may name a customer, likeliest first: runs of words between request words and clause
-    boundaries. A phrase that looks like a name, or follows "of/for/on/about..." or a request word, goes
-    before one that does not ("maybe ... a summary of Vandelay Industries")."""
-    found: list[tuple[int, int, str]] = []
+    boundaries. A phrase gains for looking like a name, for following "of/for/on/about...", and most for
+    standing right next to the request word ("a summary of X", "X's tickets", "put an X summary in ...")."""
+    found: list[tuple[int, int, int, str]] = []
     run: list[str] = []
-    anchored = False
+    anchored = after_request = after_verb = False
 
-    def close() -> None:
-        nonlocal anchored
+    def close(before_request: bool = False) -> None:
+        nonlocal anchored, after_request, after_verb
         stripped = _strip(run)
         if stripped:
             name = " ".join(stripped)
-            before = run[: next(i for i, w in enumerate(run) if w.lower() not in NEVER_A_NAME)]
-            score = 2 * looks_like_a_name(name) + (anchored or any(w.lower() in _ANCHORS for w in before))
-            found.append((-score, len(found), name))
+            before = run[: next(i for i, w in enumerate(run) if not _never_a_name(w))]
+            named = looks_like_a_name(name)
+            after_a_preposition = any(w.lower() in _ANCHORS for w in before)
+            score = 2 * named + (anchored or after_a_preposition)
+            if before_request or (after_request and (after_a_preposition or after_verb)
+                                  and all(w.lower() in _ANCHORS | NEVER_A_NAME for w in before)):
+                score += 2
+            found.append((-score, -named, len(found), name))
         run.clear()
-        anchored = False
+        anchored = after_request = after_verb = False
 
     for word, concept in zip(words, concepts, strict=True):
         lowered = word.lower()
@@ -103,8 +111,11 @@ def _candidate_names(words: list[str], concepts: list[str | None]) -> list[str]:
             run.append(word)
             continue
         if concept is not None or not word[0].isalnum() or lowered in BOUNDARY_WORDS:
-            close()
-            anchored = concept is not None
+            asks = concept in CUSTOMER_REQUESTS
+            close(before_request=asks)
+            anchored = after_request = asks
+            # "summarize X" names X right after the verb; after a noun ("bugs reported by X") it does not.
+            after_verb = asks and _REQUEST_VERB.search(lowered) is not None
             continue
         if lowered in SPLITTING_PREPOSITIONS and _strip(run):
             close()
@@ -112,9 +123,9 @@ def _candidate_names(words: list[str], concepts: list[str | None]) -> list[str]:
             continue
         run.append(word)
         if _POSSESSIVE.search(word):
-            close()
+            close(before_request=True)
     close()
-    return [name for _, _, name in sorted(found)]
+    return [name for *_, name in sorted(found)]
 
 
 def _quoted(text: str) -> str | None:

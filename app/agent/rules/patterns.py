@@ -8,7 +8,9 @@ import re
 INJECTION = re.compile(
     r"\b(ignore|disregard|forget|override|bypass|skip)\b.{0,40}\b(instructions?|prompts?|rules|guidelines|"
     r"directions|guardrails|programming|previous|prior|safety)\b|\bsystem prompt\b|\bjailbreak|\bdeveloper mode\b"
-    r"|\byou are now\b|\bfrom now on,? you\b|\bpretend (to be|you)\b|\bact as\b|\bnew instructions\b"
+    r"|\byou('?re| are) now\b|\bfrom now on,? you\b|\bpretend (to be|you)\b|\bact as\b|\bnew instructions\b"
+    r"|\bforget (that )?you('?re| are)\b|\bwith(out)? (no|any) (rules|restrictions|limits)\b"
+    r"|\b(dump|export|leak|list|give me) (all|every|each) (of )?(the )?customers?('s|’s)? (emails?|data|contacts?)\b"
     r"|\b(reveal|show|print|tell me|give me|what is|what's|share|send|leak|dump)\b.{0,25}"
     r"\b(api[ _-]?keys?|tokens?|secrets?|passwords?|credentials?|(your|the|system) prompt|signing)\b",
     re.IGNORECASE)
@@ -32,7 +34,14 @@ SUMMARY_PHRASE = re.compile(
     r"|\bwhere (are|do|does|did) .{0,30}\bstand\b"
     r"|\bwhere (are|do) we( at)?\b|\btell me (about|more about)\b|\b(fill|catch) me (in|up)\b"
     r"|\bwhat do (we|you) know about\b|\bstate of\b|\bsum up\b|\bheads[- ]up\b|\banything new\b"
-    r"|\bbrief me\b|\bwhat about\b|\bdeal with\b", re.IGNORECASE)
+    r"|\bbrief me\b|\bwhat about\b|\bdeal with\b"
+    r"|\b(what|anything) (should|do|must|would|need) (i|we) (know|be aware)|\bknow about\b"
+    r"|\b(is|are) (everything|things|all) (ok|okay|alright|good|fine|well) (with|at|over at|for)\b", re.IGNORECASE)
+# "search customers: health", "search the crm for robotics": what follows is the query, whatever its words.
+SEARCH_FOR = re.compile(r"^\W*(search|find|look for)( (the )?(crm|customers?))?( for)?\s*[:\-]?\s+"
+                        r"(?P<query>\S.{0,80})$", re.IGNORECASE)
+WHICH_CUSTOMERS = re.compile(r"\b(which|what|any) (customers?|clients?|accounts?) (have|has|with|contain|named|called|"
+                             r"match|like)\b", re.IGNORECASE)
 HELP_PHRASE = re.compile(r"\bwhat (can|do) you do\b|\bhow (do|does|can) (i|this|you|it) (use|work)|"
                           r"\bwhat are you (for|able to do|good for)\b|\bwhat can i (ask|do|say)\b|"
                           r"\bhow do i (use|ask)\b|\bwhat do you (know how to do|support)\b"

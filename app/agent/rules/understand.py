@@ -20,6 +20,7 @@ from app.agent.rules.vocabulary import (
     NOT_A_CHANGE_AFTER,
     PHRASES,
     PLEASANTRIES,
+    POLITE,
     POST,
     QUESTION_WORDS,
     REPORT,
@@ -49,10 +50,11 @@ class Understood:
 
 def _is_change_request(words: list[str]) -> bool:
     """Led by a verb that changes something ("update Globex's plan"), not one asking for news ("update on")."""
-    lowered = [w.lower() for w in words]
+    lowered = [w.lower() for w in words if w[0].isalnum()]
     if lowered and lowered[0] in QUESTION_WORDS:
         return False
-    leading = next((n for n, w in enumerate(lowered) if words[n][0].isalnum() and w not in FILLER), None)
+    # An order's verb comes first, or after "please", "can you"...: "I've got a call" orders nothing.
+    leading = next((n for n, w in enumerate(lowered) if w not in POLITE), None)
     if leading is None or lowered[leading] not in IMPERATIVE_CHANGES:
         return False
     return leading + 1 == len(lowered) or lowered[leading + 1] not in NOT_A_CHANGE_AFTER
@@ -113,8 +115,16 @@ def understand(message: SlackText) -> Understood:
     customer = candidates[0] if candidates else None
     if patterns.HELP_PHRASE.search(text) or (HELP in present and not customer):
         return Understood("help")
-    about_the_system = any(w in SYSTEM_NOUNS for w in lowered) and not any(map(looks_like_a_name, candidates))
-    if patterns.SYSTEM_QUESTION.search(text) or (STATUS in present and (not customer or about_the_system)):
+    search = patterns.SEARCH_FOR.search(text)
+    if search:
+        # What follows "search customers:" is the query, whatever its words ("health" is no status here).
+        query = search.group("query")
+        return asked("search", customer or query.strip(" \"'“”?.!"))
+    named = any(map(looks_like_a_name, candidates))
+    about_the_system = any(w in SYSTEM_NOUNS for w in lowered) and not named
+    # "is everything ok with Soylent?" asks about a customer, not the system.
+    if (patterns.SYSTEM_QUESTION.search(text) and not named) or (
+            STATUS in present and (not customer or about_the_system)):
         return Understood("status")
     if REPORT in present:
         return asked("report", customer)
@@ -123,7 +133,7 @@ def understand(message: SlackText) -> Understood:
         return asked("summary", customer)
     if (TICKETS in present or patterns.STILL_OPEN.search(text)) and not wants_post:
         return asked("tickets", customer)
-    if patterns.HAVE_A_CUSTOMER.search(text):
+    if patterns.HAVE_A_CUSTOMER.search(text) or patterns.WHICH_CUSTOMERS.search(text):
         return asked("search", customer)
     if SEARCH in present and not wants_post:
         return asked("search", customer)

@@ -35,6 +35,8 @@ message messages msg note notes announcement reminder word together maybe perhap
 basically literally sorry umm ummm erm er ah who's what're whatcha gotta i'm im i've ive i'd i'll
 taking take took handing inheriting picking paying using seeing facing experiencing overall generally
 atm rn tbh fyi btw imo whether started starting joined trying try tried kinds kind sorts sort types type
+organisation organization mentioned hang hold wait sec second moment name names uh lemme gonna support
+reported raised filed logged opened em many we're they're you're we've they've seeing feels feel seems seem
 fill catch build generate make do run prepare produce compile draft list display pull provide having going
 doing getting looking hear heard saying says said stating telling
 """.split())
@@ -53,6 +55,8 @@ BOUNDARY_WORDS = frozenset({"and", "n", "then", "but", "also", "plus", "or", "so
 # A name may contain "of" (Bank of America); these start a new phrase once a name has begun.
 SPLITTING_PREPOSITIONS = frozenset({"for", "to", "in", "into", "at", "from", "with", "by", "on", "about",
                                     "regarding", "re", "over", "via", "onto", "inside", "within", "under"})
+# Request words that ask something of a customer: the customer is named next to them.
+CUSTOMER_REQUESTS = frozenset({SUMMARY, REPORT, TICKETS, LOOKUP, SEARCH, POST})
 # Facts of a customer that a summary gives too: asked for with its tickets, they ask for the summary.
 FACETS = frozenset({"owner", "owns", "manager", "plan", "tier", "email", "e-mail", "contact", "phone", "address"})
 # Request words that are also parts of names ("Umbrella Health", "Contact Energy"): in a capitalised name
@@ -73,6 +77,9 @@ PHRASES = (("deep dive", "deep-dive"), ("look up", "lookup"), ("pull up", "show"
            ("lay of the land", "lay-of-the-land"), ("state of play", "state-of-play"),
            ("big picture", "big-picture"), ("need to know", "need-to-know"))
 # A question ("what email do we have for X?") asks for something even when a verb of change comes next.
+# Words that may come before an order ("please", "can you"): an order's verb comes right after them.
+POLITE = frozenset({"please", "pls", "plz", "kindly", "can", "could", "would", "will", "you", "u", "just", "hey",
+                    "hi", "ok", "okay", "yo", "quickly", "now", "go", "ahead", "and"})
 QUESTION_WORDS = frozenset({"what", "whats", "what's", "who", "who's", "whos", "whose", "which", "where", "when",
                             "how", "hows", "how's", "why", "do", "does", "did", "is", "are", "was", "were", "have",
                             "has", "any"})
@@ -104,7 +111,7 @@ KEYWORDS = Vocabulary({
               "problem", "problems", "bug", "bugs", "complaint", "complaints", "escalation", "escalations"),
     LOOKUP: ("lookup", "details", "detail", "info", "information", "contact", "email", "e-mail", "owner", "owns",
              "manager", "plan", "tier", "phone", "address", "record", "records"),
-    SEARCH: ("search", "find", "matching", "match", "matches", "named", "called", "containing", "like"),
+    SEARCH: ("search", "find", "matching", "match", "matches", "named", "called", "containing"),
     STATUS: ("status", "health", "healthy", "up", "down", "working", "alive", "available", "outage", "outages",
              "breaker", "breakers", "queue", "queues", "uptime", "operational", "reachable", "responding",
              "broken", "online", "offline", "laggy", "slow", "lag", "latency", "sluggish", "errors", "failing",
