@@ -20,6 +20,7 @@ import pybreaker
 import redis
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from app.integrations.breaker_storage import SnapshotRedisStorage
 from app.integrations.errors import DownstreamFailed, DownstreamUnavailable
 
 log = logging.getLogger(__name__)
@@ -113,16 +114,15 @@ class SharedBreaker:
         self.reset_s = reset_s
         self._redis = connection
         self._trial_key = f"acme:breaker:{name}:trial"
-        self._created: tuple[pybreaker.CircuitRedisStorage, pybreaker.CircuitBreaker] | None = None
+        self._created: tuple[SnapshotRedisStorage, pybreaker.CircuitBreaker] | None = None
         self._create_lock = threading.Lock()
 
-    def _parts(self) -> tuple[pybreaker.CircuitRedisStorage, pybreaker.CircuitBreaker]:
+    def _parts(self) -> tuple[SnapshotRedisStorage, pybreaker.CircuitBreaker]:
         # Built on first use: pybreaker's Redis storage writes to Redis when it is made, and a
         # server must start (and say "not ready") while Redis is down.
         with self._create_lock:
             if self._created is None:
-                storage = pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, self._redis,
-                                                        namespace=f"acme:{self.name}")
+                storage = SnapshotRedisStorage(self._redis, namespace=f"acme:{self.name}")
                 breaker = pybreaker.CircuitBreaker(
                     fail_max=self.fail_max,
                     reset_timeout=self.reset_s,
@@ -136,7 +136,7 @@ class SharedBreaker:
             return self._created
 
     @property
-    def _storage(self) -> pybreaker.CircuitRedisStorage:
+    def _storage(self) -> SnapshotRedisStorage:
         return self._parts()[0]
 
     @property
@@ -154,30 +154,31 @@ class SharedBreaker:
         remaining = (opened_at.timestamp() + self.reset_s) - datetime.now(UTC).timestamp()
         return max(1, math.ceil(remaining))
 
-    def _trial_due(self) -> bool:
-        state = self._storage.state
+    def _trial_due(self, state: str, opened_at: float | None) -> bool:
         if state == pybreaker.STATE_HALF_OPEN:
             return True
         if state != pybreaker.STATE_OPEN:
             return False
-        opened_at = self._storage.opened_at
-        return opened_at is None or datetime.now(UTC).timestamp() >= opened_at.timestamp() + self.reset_s
+        return opened_at is None or datetime.now(UTC).timestamp() >= opened_at + self.reset_s
 
     @contextlib.contextmanager
     def guard(self, trial_timeout_s: float) -> Iterator[None]:
         """Run the block through the breaker; raise DownstreamUnavailable at once while it is open."""
+        storage, breaker = self._parts()
         trial_token = None
-        if self._trial_due():
-            trial_token = uuid.uuid4().hex
-            ttl_ms = max(1000, int(trial_timeout_s * 1000) + 1000)
-            if not self._redis.set(self._trial_key, trial_token, nx=True, px=ttl_ms):
-                raise DownstreamUnavailable(self.name, 1)
         try:
-            with self._breaker.calling():
+            if self._trial_due(*storage.snapshot()):
+                token = uuid.uuid4().hex
+                ttl_ms = max(1000, int(trial_timeout_s * 1000) + 1000)
+                if not self._redis.set(self._trial_key, token, nx=True, px=ttl_ms):
+                    raise DownstreamUnavailable(self.name, 1)
+                trial_token = token
+            with breaker.calling():
                 yield
         except pybreaker.CircuitBreakerError:
             raise DownstreamUnavailable(self.name, self.retry_in_s()) from None
         finally:
+            storage.forget_snapshot()
             if trial_token is not None and self._redis.get(self._trial_key) == trial_token.encode():
                 self._redis.delete(self._trial_key)
 

@@ -178,3 +178,27 @@ def test_slack_5xx_is_retried_and_a_rejection_is_not(stack: Stack, redis_conn: r
     while stack.collaborators.jobs.queue(SUMMARY_QUEUE).failed_job_registry.count == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert stack.collaborators.jobs.queue(SUMMARY_QUEUE).failed_job_registry.count == 1
+
+
+def test_a_call_through_the_closed_breaker_reads_redis_once_and_a_success_still_resets_the_failures(
+        redis_conn: redis.Redis, redis_url: str, mock_crm: MockCrm, fake_slack: FakeSlack) -> None:
+    collaborators = build_collaborators(make_settings(redis_url, mock_crm.url, fake_slack.url, crm_breaker_fail_max=6),
+                                        sleep=RecordedSleeps())
+    collaborators.crm.search_customers("Globex")
+    redis_conn.config_resetstat()
+    for _ in range(5):
+        collaborators.crm.search_customers("Globex")
+    calls = {name.removeprefix("cmdstat_"): stat["calls"] for name, stat in redis_conn.info("commandstats").items()}
+    assert calls.pop("mget") == 5
+    assert not {"get", "set", "incr"} & set(calls), calls
+
+    mock_crm.faults("down")
+    with pytest.raises(DownstreamFailed):  # 4 failed attempts in a row: 4 of the 6 that trip it
+        collaborators.crm.search_customers("Globex")
+    mock_crm.faults("ok")
+    collaborators.crm.search_customers("Globex")  # a success: the count starts again
+    mock_crm.faults("down")
+    with pytest.raises(DownstreamFailed):
+        collaborators.crm.search_customers("Globex")
+    assert collaborators.crm_downstream.breaker.state == "closed"
+    collaborators.close()
