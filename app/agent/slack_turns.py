@@ -18,7 +18,6 @@ from app.domain.outcome import Failed
 from app.integrations.errors import DownstreamRejected, IntegrationError
 from app.integrations.slack_poster import NOT_A_MEMBER, SlackPoster
 from app.messages.agent import approval_request, approval_settled, asked_in_channel, safe_answer
-from app.messages.bot import WORKING
 from app.messages.message import Message
 from app.messages.mrkdwn import mention
 from app.state.approvals import ApprovalStore
@@ -61,23 +60,23 @@ class SlackTurns:
         """Answer `asked` in its thread (channel and thread_ts are set)."""
         assert asked.channel and asked.thread_ts
         self._memory.mark_answering(asked.channel, asked.thread_ts)
-        if say_working:
-            self._slack.post_message(asked.channel, Message(text=WORKING), thread_ts=asked.thread_ts)
-        run_id = self._turns.begin(asked, queued_at)
-        surface = self._surface(asked)
-        surface.status("Thinking...")
-        try:
-            outcome = self._turns.play(run_id, self._turns.request_for(asked), surface)
-            return self._conclude(run_id, asked, outcome, surface)
-        except IntegrationError as exc:
-            self._turns.stop(run_id, "failed", exc.user_message)
-            surface.answer(safe_answer(exc.user_message, mrkdwn=False), None)
-            return Failed(exc.user_message)
-        except Exception as exc:
-            self._turns.stop(run_id, "failed", f"internal error ({type(exc).__name__})")
-            raise
-        finally:
-            surface.status("")
+        with self._surface(asked) as surface:
+            if say_working:
+                surface.working()
+            surface.status("Thinking...")
+            run_id = self._turns.begin(asked, queued_at)
+            try:
+                outcome = self._turns.play(run_id, self._turns.request_for(asked), surface)
+                return self._conclude(run_id, asked, outcome, surface)
+            except IntegrationError as exc:
+                self._turns.stop(run_id, "failed", exc.user_message)
+                surface.answer(safe_answer(exc.user_message, mrkdwn=False), None)
+                return Failed(exc.user_message)
+            except Exception as exc:
+                self._turns.stop(run_id, "failed", f"internal error ({type(exc).__name__})")
+                raise
+            finally:
+                surface.status("")
 
     def _conclude(self, run_id: str, asked: Asked, outcome: TurnOutcome, surface: SlackSurface) -> str:
         assert asked.channel and asked.thread_ts
@@ -87,6 +86,7 @@ class SlackTurns:
                 "asked": asdict(asked), "run_id": run_id, "effect": pending.effect,
                 "call": asdict(pending.call), "results": [_result_record(r) for r in pending.results],
                 "expires_at": time.time() + self._ttl_s})
+            surface.pause("Waiting for approval: see below.")
             ts = self._slack.post_message(asked.channel, approval_request(asked.user, pending.effect, approval_id,
                                                                           max(1, self._ttl_s // 60)),
                                           thread_ts=asked.thread_ts)
@@ -131,18 +131,18 @@ class SlackTurns:
     def _resume(self, record: dict[str, Any], asked: Asked) -> str:
         run_id = record["run_id"]
         self._turns.resume(run_id)
-        surface = self._surface(asked)
-        surface.status("Working on it...")
-        try:
-            results = tuple(_result_from(r) for r in record["results"])
-            request = self._turns.request_for(asked).with_results(results)
-            outcome = self._turns.play(run_id, request, surface, approved_call=ToolCall(**record["call"]))
-            return self._conclude(run_id, asked, outcome, surface)
-        except Exception as exc:
-            self._turns.stop(run_id, "failed", f"internal error ({type(exc).__name__})")
-            raise
-        finally:
-            surface.status("")
+        with self._surface(asked) as surface:
+            surface.status("Working on it...")
+            try:
+                results = tuple(_result_from(r) for r in record["results"])
+                request = self._turns.request_for(asked).with_results(results)
+                outcome = self._turns.play(run_id, request, surface, approved_call=ToolCall(**record["call"]))
+                return self._conclude(run_id, asked, outcome, surface)
+            except Exception as exc:
+                self._turns.stop(run_id, "failed", f"internal error ({type(exc).__name__})")
+                raise
+            finally:
+                surface.status("")
 
     def expire(self, approval_id: str) -> str:
         """The scheduled end of an approval nobody decided."""

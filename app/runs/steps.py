@@ -10,9 +10,9 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, insert, update
 
 from app.integrations.errors import IntegrationError
 from app.runs.history import RunHistory
@@ -21,6 +21,7 @@ from app.store.models import StepRun, utcnow
 from app.tools.registry import ToolError
 
 log = logging.getLogger(__name__)
+_STEPS = cast(Table, StepRun.__table__)
 
 
 @dataclass(frozen=True)
@@ -64,21 +65,21 @@ class StepRecorder:
         self.finished(run_id, workflow_id, record_id, step_id, name, outcome, args, usage)
         return outcome
 
-    # A step is two short transactions, each an insert or an update and its event: the run's own row is
-    # not read (its workflow id comes with the call), as an agent's turn makes many steps quickly.
+    # A step is two short transactions, each an insert or an update and its event, in SQL statements of
+    # their own rather than through the ORM's unit of work: the run's own row is not read (its workflow id
+    # comes with the call), as an agent's turn makes many steps quickly.
 
     def started(self, run_id: str, workflow_id: str | None, step_id: str, name: str) -> int:
         with self._history.writing() as history:
-            record = StepRun(run_id=run_id, step_id=step_id, tool=name, status="running", started_at=utcnow())
-            history.session.add(record)
-            history.session.flush()
+            inserted = history.session.connection().execute(insert(_STEPS).values(
+                run_id=run_id, step_id=step_id, tool=name, status="running", args={}, started_at=utcnow()))
             history.emit_for(run_id, workflow_id, "step.status", "running", step_id=step_id, tool=name)
-            return record.id
+            return int(inserted.inserted_primary_key[0])  # type: ignore[index]  # always set by an INSERT
 
     def finished(self, run_id: str, workflow_id: str | None, record_id: int, step_id: str, name: str,
                  outcome: StepOutcome, args: dict[str, Any], usage: dict[str, int] | None = None) -> None:
         with self._history.writing() as history:
-            history.session.execute(update(StepRun).where(StepRun.id == record_id).values(
+            history.session.connection().execute(update(_STEPS).where(_STEPS.c.id == record_id).values(
                 status=outcome.status, output=outcome.output, error=outcome.error, args=args, usage=usage,
                 finished_at=utcnow()))
             detail: dict[str, Any] = {"duration_ms": outcome.duration_ms}

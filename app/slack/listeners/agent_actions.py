@@ -36,7 +36,10 @@ def register(app: App, *, jobs: JobQueue, approvals: ApprovalStore) -> None:
         approval_id = str(action.get("value", ""))
         try:
             record = approvals.get(approval_id)
-            if record is None or record["asked"].get("channel") != channel or record.get("message_ts") != ts:
+            # The message's ts is recorded just after Slack answers the post: a click in between is on a
+            # message that can only be the approval's (its id is a secret of that message alone).
+            if record is None or record["asked"].get("channel") != channel or record.get("message_ts") not in (
+                    None, ts):
                 log.warning("refused %s from %s on %s/%s: no such approval", action["action_id"], user, channel, ts)
                 return BoltResponse(status=403, body="not an approval of this app")
             jobs.enqueue(APPROVAL, {"approval_id": approval_id, "user": user,
