@@ -18,7 +18,7 @@ from app.agent.llm_planner import LlmPlanner
 from app.agent.loop import AgentLoop
 from app.agent.rules.planner import RulesPlanner
 from app.agent.slack_turns import SlackTurns
-from app.agent.turns import AgentTurns, CountedPlanner
+from app.agent.turns import AgentTurns
 from app.config import Settings
 from app.domain.system_status import SystemStatus
 from app.integrations.crm import CrmClient
@@ -157,11 +157,11 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
     counters = AgentCounters(connection)
     memory = ThreadMemory(connection, settings.agent_memory_turns)
     approvals = ApprovalStore(connection)
-    planner: Planner = CountedPlanner(LlmPlanner(llm), counters) if llm else RulesPlanner()
+    planner: Planner = LlmPlanner(llm) if llm else RulesPlanner()
     agent = AgentTurns(history=history, loop=AgentLoop(tools, StepRecorder(history), tool_context,
                                                         settings.agent_max_steps),
                        tools=tools, memory=memory, counters=counters, planner=planner,
-                       fallback=RulesPlanner() if llm else None)
+                       fallback=RulesPlanner() if llm else None, counts_model_calls=llm is not None)
 
     def schedule_expiry(approval_id: str, after_s: int) -> None:
         jobs.enqueue(APPROVAL_EXPIRY, {"approval_id": approval_id}, job_id=f"approval-expiry-{approval_id}",

@@ -4,6 +4,7 @@ answer, planner and token usage, whoever asked (Slack or the API)."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -39,10 +40,10 @@ class Asked:
 
 @dataclass
 class CountedPlanner:
-    """A planner whose model calls, tokens and failures are counted for /metrics."""
+    """A planner whose model calls, tokens and failures are tallied, for /metrics once the turn has played."""
 
     planner: Planner
-    counters: AgentCounters
+    tally: Counter[str] = field(default_factory=Counter)
     name: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -52,16 +53,17 @@ class CountedPlanner:
         try:
             step = self.planner.next_step(request)
         except IntegrationError:
-            self.counters.add(model_failures=1)
+            self.tally["model_failures"] += 1
             raise
-        self.counters.add(model_calls=1, prompt_tokens=step.usage.prompt_tokens,
+        self.tally.update(model_calls=1, prompt_tokens=step.usage.prompt_tokens,
                           completion_tokens=step.usage.completion_tokens)
         return step
 
 
 class AgentTurns:
     def __init__(self, *, history: RunHistory, loop: AgentLoop, tools: ToolCatalog, memory: ThreadMemory,
-                 counters: AgentCounters, planner: Planner, fallback: Planner | None) -> None:
+                 counters: AgentCounters, planner: Planner, fallback: Planner | None,
+                 counts_model_calls: bool = False) -> None:
         self._history = history
         self._loop = loop
         self._tools = tools
@@ -69,6 +71,7 @@ class AgentTurns:
         self.counters = counters
         self._planner = planner
         self._fallback = fallback
+        self._counts_model_calls = counts_model_calls
 
     def begin(self, asked: Asked, queued_at: datetime | None = None) -> str:
         """A run for the turn, running from now."""
@@ -132,10 +135,16 @@ class AgentTurns:
 
     def play(self, run_id: str, request: AgentRequest, observer: TurnObserver | None = None,
              approved_call: ToolCall | None = None, may_ask: bool = True) -> TurnOutcome:
-        outcome = self._loop.run(run_id, request, self._planner, self._fallback, observer, approved_call, may_ask)
-        if outcome.fallback_note:
-            self.counters.add(fallbacks=1)
-        return outcome
+        # The model's calls are counted once a turn, in one write, not once a call.
+        planner = CountedPlanner(self._planner) if self._counts_model_calls else self._planner
+        tally = planner.tally if isinstance(planner, CountedPlanner) else Counter[str]()
+        try:
+            outcome = self._loop.run(run_id, request, planner, self._fallback, observer, approved_call, may_ask)
+            if outcome.fallback_note:
+                tally["fallbacks"] += 1
+            return outcome
+        finally:
+            self.counters.add(**tally)
 
     def end(self, run_id: str, asked: Asked, outcome: TurnOutcome, answer_text: str) -> None:
         """Record how the turn ended; a pending approval leaves the run waiting."""

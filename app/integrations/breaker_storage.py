@@ -14,14 +14,14 @@ class SnapshotRedisStorage(pybreaker.CircuitRedisStorage):
 
     def __init__(self, connection: redis.Redis, namespace: str) -> None:
         super().__init__(pybreaker.STATE_CLOSED, connection, namespace=namespace)
-        self._keys = [self._namespace("state"), self._namespace("opened_at"), self._namespace("fail_counter")]
+        self.keys = [self._namespace("state"), self._namespace("opened_at"), self._namespace("fail_counter")]
         self._call = threading.local()
 
     def snapshot(self) -> tuple[str, float | None]:
         """The state and when it opened, as read for the call about to start; pybreaker's next read of the
         state, and its reset of the failure count, use this read instead of asking Redis again."""
         try:
-            state, opened_at, failures = self._redis.mget(self._keys)
+            state, opened_at, failures = self._redis.mget(self.keys)
         except redis.RedisError:
             self.logger.exception("RedisError: falling back to default circuit state")
             return self._fallback_circuit_state, None

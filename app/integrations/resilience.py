@@ -147,6 +147,10 @@ class SharedBreaker:
     def state(self) -> str:
         return self._storage.state
 
+    def status_keys(self) -> list[str]:
+        """Where its state and the time it opened are kept, for a reader of many breakers at once."""
+        return self._storage.keys[:2]
+
     def retry_in_s(self) -> int:
         opened_at = self._storage.opened_at
         if opened_at is None:
