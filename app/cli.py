@@ -33,14 +33,18 @@ def serve(settings: Settings) -> None:
         raise SettingsError("SLACK_APP_TOKEN is set, but Socket Mode is not supported yet: unset it to serve over "
                             "HTTP at /slack/events.")
     upgrade(settings.database_url)
-    app = create_web_app(build_collaborators(settings))
+    collaborators = build_collaborators(settings)
+    app = create_web_app(collaborators)
     # Everything built so far lives as long as the server: keeping it out of the garbage collector's
     # scans shortens the pauses that otherwise show up as slow acks.
     gc.collect()
     gc.freeze()
     # Our own logging config stays in force; uvicorn's access log would log every ack at INFO.
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
-                lifespan="off")
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+                    lifespan="off")
+    finally:
+        collaborators.close()  # what is still being published goes out before the process ends
 
 
 def worker(settings: Settings, burst: bool) -> None:
@@ -52,7 +56,10 @@ def worker(settings: Settings, burst: bool) -> None:
     collaborators = build_collaborators(settings)
     gc.collect()
     gc.freeze()  # as in serve: long-lived objects need no scanning
-    run_worker(collaborators, burst=burst)
+    try:
+        run_worker(collaborators, burst=burst)
+    finally:
+        collaborators.close()
 
 
 def db_upgrade(settings: Settings) -> None:

@@ -75,6 +75,7 @@ class Collaborators:
     thread_memory: ThreadMemory
     approvals: ApprovalStore
     agent_counters: AgentCounters
+    run_events: EventPublisher
     llm: LlmClient | None = None
     llm_downstream: Downstream | None = None
     drafts: DraftWriter | None = None
@@ -85,6 +86,7 @@ class Collaborators:
         return [d.breaker for d in downstreams if d is not None]
 
     def close(self) -> None:
+        self.run_events.close()
         self.crm.close()
         self.http_tools.close()
         if self.llm is not None:
@@ -145,7 +147,8 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
     response_urls = ResponseUrls(connection)
     jobs = JobQueue(connection, response_urls)
     db = Database(settings.database_url)
-    history = RunHistory(db, EventPublisher(connection))
+    events = EventPublisher(connection)
+    history = RunHistory(db, events)
     tools = ToolCatalog(db)
     llm_downstream, llm = build_llm_client(settings, connection, sleep) or (None, None)
     downstreams = [d for d in (crm_downstream, slack_downstream, http_tool_downstream, llm_downstream) if d]
@@ -191,6 +194,7 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
         thread_memory=memory,
         approvals=approvals,
         agent_counters=counters,
+        run_events=events,
         llm=llm,
         llm_downstream=llm_downstream,
         drafts=ModelDrafts(llm, counters) if llm else None,

@@ -1,9 +1,15 @@
-"""Run events: written with the run's history, then published on Redis for every WebSocket."""
+"""Run events: written with the run's history, then published on Redis for every WebSocket.
+
+Publishing is live news, not the record (the database is): a thread of the publisher's own sends the
+events, in the order they were committed, several at a time, so the work that made them never waits for
+Redis to take them."""
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -22,13 +28,43 @@ def event_json(type_: str, run_id: str, workflow_id: str | None, step_id: str | 
 class EventPublisher:
     def __init__(self, connection: redis.Redis) -> None:
         self._redis = connection
+        self._waiting: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()  # None: stop
+        self._sender: threading.Thread | None = None
+        self._start_lock = threading.Lock()
 
     def publish(self, events: list[dict[str, Any]]) -> None:
         """After the commit, so a client that hears of an event can already read it."""
+        if self._sender is None:
+            with self._start_lock:
+                if self._sender is None:
+                    self._sender = threading.Thread(target=self._send_all, name="run-events", daemon=True)
+                    self._sender.start()
+        self._waiting.put([json.dumps(event, default=str) for event in events])
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Publish what is still waiting, then stop the sender."""
+        with self._start_lock:
+            sender, self._sender = self._sender, None
+        if sender is not None:
+            self._waiting.put(None)
+            sender.join(timeout_s)
+
+    def _send_all(self) -> None:
+        while True:
+            batch = [self._waiting.get()]
+            while not self._waiting.empty() and len(batch) < 100:
+                batch.append(self._waiting.get())
+            self._send([event for events in batch if events is not None for event in events])
+            if None in batch:
+                return
+
+    def _send(self, events: list[str]) -> None:
+        if not events:
+            return
         try:
             with self._redis.pipeline(transaction=False) as pipe:
                 for event in events:
-                    pipe.publish(CHANNEL, json.dumps(event, default=str))
+                    pipe.publish(CHANNEL, event)
                 pipe.execute()
         except redis.RedisError as exc:
             # The history in the database is the record; a missed live update is not worth failing the run.
