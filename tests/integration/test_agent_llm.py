@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
@@ -72,6 +73,27 @@ def test_bad_arguments_and_unknown_tools_go_back_to_the_model(with_model, fake_m
     assert "do not match the schema" in errors[2]
     run = _turn(stack)
     assert run["status"] == "succeeded" and [s["status"] for s in run["steps"]] == ["failed"] * 3
+
+
+def test_answers_shaped_as_other_servers_shape_them_are_understood(with_model, fake_model: FakeModel) -> None:
+    def completion(message: dict) -> ModelAnswer:
+        return ModelAnswer(raw_body=json.dumps({"choices": [{"index": 0, "message": message}]}))
+
+    stack = with_model()
+    fake_model.api.then(
+        ModelAnswer(raw_body="<html>overloaded</html>"),  # a 200 that is not JSON: tried again
+        # arguments as an object rather than a JSON string, no usage
+        completion({"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "crm_get_customer",
+                                                          "arguments": {"customer": "Globex"}}}]}),
+        completion({"role": "assistant", "content": [{"type": "text", "text": "Globex is on "},
+                                                     {"type": "text", "text": "the enterprise plan."}]}))
+    stack.mention("who is Globex?")
+    _wait_said(stack, "Globex is on the enterprise plan.")
+    assert 1.0 in stack.sleeps
+    run = _turn(stack)
+    assert [(s["tool"], s["args"], s["status"]) for s in run["steps"]] == [
+        ("crm.get_customer", {"customer": "Globex"}, "succeeded")]
 
 
 def test_endless_tool_calls_stop_at_agent_max_steps_and_say_so(with_model, fake_model: FakeModel) -> None:
