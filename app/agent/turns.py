@@ -7,7 +7,9 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
+
+from sqlalchemy import Table, insert
 
 from app.agent.conversation import AgentRequest, Planner, PlannerStep, ToolCall, ToolSpec, Turn, Usage
 from app.agent.loop import AgentLoop, TurnObserver, TurnOutcome
@@ -16,10 +18,11 @@ from app.runs.builtin_workflows import AGENT_TURN
 from app.runs.history import RunHistory
 from app.state.agent_counters import AgentCounters
 from app.state.thread_memory import ThreadMemory
-from app.store.models import Agent, Run, utcnow
+from app.store.models import Agent, Run, new_id, utcnow
 from app.tools.tool_catalog import ToolCatalog
 
 log = logging.getLogger(__name__)
+_INSERT_RUN = insert(cast(Table, Run.__table__))
 
 
 @dataclass(frozen=True)
@@ -74,17 +77,18 @@ class AgentTurns:
         self._counts_model_calls = counts_model_calls
 
     def begin(self, asked: Asked, queued_at: datetime | None = None) -> str:
-        """A run for the turn, running from now."""
+        """A run for the turn, running from now: one INSERT and its events, as every turn starts with it."""
         started = utcnow()
         queued = queued_at.replace(tzinfo=UTC) if queued_at and not queued_at.tzinfo else queued_at
+        run_id = new_id("run")
         with self._history.writing() as history:
-            run = Run(workflow_id=AGENT_TURN.id, workflow_version=1, steps=[], inputs=asked.inputs(),
-                      status="running", created_at=queued or started, started_at=started)
-            history.session.add(run)
-            history.session.flush()
-            history.emit(run, "run.status", "queued", at=run.created_at)
-            history.emit(run, "run.status", "running", at=started)
-            return run.id
+            history.session.connection().execute(_INSERT_RUN, {
+                "id": run_id, "workflow_id": AGENT_TURN.id, "workflow_version": 1, "steps": [],
+                "inputs": asked.inputs(), "status": "running", "created_at": queued or started,
+                "started_at": started})
+            history.emit_for(run_id, AGENT_TURN.id, "run.status", "queued", at=queued or started)
+            history.emit_for(run_id, AGENT_TURN.id, "run.status", "running", at=started)
+        return run_id
 
     def take_queued(self, run_id: str) -> Asked | None:
         """A run the API queued, now running; None when it is not waiting to run (cancelled, or gone)."""

@@ -14,7 +14,7 @@ from app.runs.events import EventPublisher, event_json
 from app.store.db import Database
 from app.store.models import Run, RunEvent, utcnow
 
-_EVENTS = cast(Table, RunEvent.__table__)
+_INSERT_EVENTS = insert(cast(Table, RunEvent.__table__))
 
 
 class HistoryWriter:
@@ -44,7 +44,7 @@ class HistoryWriter:
         # of work, for the writes every run and every step makes.
         if self._rows:
             self.session.flush()
-            self.session.connection().execute(insert(_EVENTS), self._rows)
+            self.session.connection().execute(_INSERT_EVENTS, self._rows)
             self._rows = []
 
 

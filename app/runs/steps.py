@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, update
+from sqlalchemy import Table, bindparam, insert, update
 
 from app.integrations.errors import IntegrationError
 from app.runs.history import RunHistory
@@ -22,6 +22,9 @@ from app.tools.registry import ToolError
 
 log = logging.getLogger(__name__)
 _STEPS = cast(Table, StepRun.__table__)
+# Built once: a statement made anew for each step costs SQLAlchemy its cache key every time.
+_INSERT_STEP = insert(_STEPS)
+_FINISH_STEP = update(_STEPS).where(_STEPS.c.id == bindparam("record_id"))
 
 
 @dataclass(frozen=True)
@@ -71,17 +74,18 @@ class StepRecorder:
 
     def started(self, run_id: str, workflow_id: str | None, step_id: str, name: str) -> int:
         with self._history.writing() as history:
-            inserted = history.session.connection().execute(insert(_STEPS).values(
-                run_id=run_id, step_id=step_id, tool=name, status="running", args={}, started_at=utcnow()))
+            inserted = history.session.connection().execute(_INSERT_STEP, {
+                "run_id": run_id, "step_id": step_id, "tool": name, "status": "running", "args": {},
+                "started_at": utcnow()})
             history.emit_for(run_id, workflow_id, "step.status", "running", step_id=step_id, tool=name)
             return int(inserted.inserted_primary_key[0])  # type: ignore[index]  # always set by an INSERT
 
     def finished(self, run_id: str, workflow_id: str | None, record_id: int, step_id: str, name: str,
                  outcome: StepOutcome, args: dict[str, Any], usage: dict[str, int] | None = None) -> None:
         with self._history.writing() as history:
-            history.session.connection().execute(update(_STEPS).where(_STEPS.c.id == record_id).values(
-                status=outcome.status, output=outcome.output, error=outcome.error, args=args, usage=usage,
-                finished_at=utcnow()))
+            history.session.connection().execute(_FINISH_STEP, {
+                "record_id": record_id, "status": outcome.status, "output": outcome.output, "error": outcome.error,
+                "args": args, "usage": usage, "finished_at": utcnow()})
             detail: dict[str, Any] = {"duration_ms": outcome.duration_ms}
             if usage:
                 detail["usage"] = usage
