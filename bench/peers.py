@@ -2,12 +2,15 @@
 --model-port) a model that answers at once with a two-tool turn.
 
 Kept apart from the load generator so neither steals the other's interpreter lock.
-GET /_bench/calls on the Slack port answers what Slack received, with receive times.
+GET /_bench/calls on the Slack port answers what Slack received, with receive times; GET /_bench/first
+?channel=C&method=M waits for the first such call and answers when it came, so that a benchmark waiting for
+an answer asks once instead of polling the process it measures.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import time
 
 from starlette.applications import Starlette
@@ -17,7 +20,7 @@ from starlette.routing import Mount, Route
 
 from app.http_server import BackgroundServer
 from app.model_emulator import ModelAnswer, ModelEmulator, call, say
-from app.slack_emulator import SlackEmulator
+from app.slack_emulator import SlackCall, SlackEmulator
 from mock_crm.server import create_crm_app
 
 
@@ -33,19 +36,34 @@ def two_tool_turn(body: dict) -> ModelAnswer:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--crm-port", type=int, required=True)
-    parser.add_argument("--slack-port", type=int, required=True)
+    parser.add_argument("--crm-port", type=int)
+    parser.add_argument("--slack-port", type=int)
     parser.add_argument("--model-port", type=int)
     args = parser.parse_args()
-    slack = SlackEmulator()
+    first_seen: dict[tuple[str, str], float] = {}
+
+    def seen(call: SlackCall) -> None:
+        first_seen.setdefault((str(call.payload.get("channel")), call.method), call.at)
+
+    slack = SlackEmulator(on_call=seen)
 
     async def calls(request: Request) -> JSONResponse:
         return JSONResponse([{"method": c.method, "channel": c.payload.get("channel"), "text": c.text,
                               "at": c.at, "received_at": c.received_at} for c in slack.calls])
 
-    slack_app = Starlette(routes=[Route("/_bench/calls", calls), Mount("/", slack.asgi_app())])
-    BackgroundServer(create_crm_app(), port=args.crm_port, name="mock-crm").start()
-    BackgroundServer(slack_app, port=args.slack_port, name="slack").start()
+    async def first(request: Request) -> JSONResponse:
+        key = (request.query_params["channel"], request.query_params["method"])
+        deadline = time.monotonic() + 30
+        while key not in first_seen and time.monotonic() < deadline:
+            await asyncio.sleep(0.001)
+        return JSONResponse({"at": first_seen.get(key)})
+
+    slack_app = Starlette(routes=[Route("/_bench/calls", calls), Route("/_bench/first", first),
+                                  Mount("/", slack.asgi_app())])
+    if args.crm_port:
+        BackgroundServer(create_crm_app(), port=args.crm_port, name="mock-crm").start()
+    if args.slack_port:
+        BackgroundServer(slack_app, port=args.slack_port, name="slack").start()
     if args.model_port:
         BackgroundServer(ModelEmulator(two_tool_turn).asgi_app(), port=args.model_port, name="model").start()
     while True:
