@@ -20,9 +20,9 @@ def _text(value: bytes | str | None) -> str | None:
 
 def read_status(breakers: list[SharedBreaker], queues: list[Queue]) -> SystemStatus:
     """Raises redis.RedisError when Redis does not answer."""
-    if not queues:
+    if not queues and not breakers:
         return SystemStatus((), ())
-    connection = queues[0].connection
+    connection = queues[0].connection if queues else breakers[0].connection
     with connection.pipeline(transaction=False) as pipe:
         pipe.mget([key for breaker in breakers for key in breaker.status_keys()])
         for queue in queues:

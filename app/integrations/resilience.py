@@ -112,7 +112,7 @@ class SharedBreaker:
         self.name = name
         self.fail_max = fail_max
         self.reset_s = reset_s
-        self._redis = connection
+        self._redis = self.connection = connection
         self._trial_key = f"acme:breaker:{name}:trial"
         self._created: tuple[SnapshotRedisStorage, pybreaker.CircuitBreaker] | None = None
         self._create_lock = threading.Lock()
