@@ -3,7 +3,6 @@ as the agent's status tool and `/acme status` read it on every ask."""
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 
 from rq import Queue
@@ -36,17 +35,15 @@ def read_status(breakers: list[SharedBreaker], queues: list[Queue]) -> SystemSta
         enqueued = [_text(v) for v in pipe.execute()]
     now = datetime.now(UTC)
     return SystemStatus(
-        tuple(_breaker_status(b, _text(breaker_values[2 * i]), _text(breaker_values[2 * i + 1]), now)
+        tuple(_breaker_status(b, _text(breaker_values[2 * i]), _text(breaker_values[2 * i + 1]))
               for i, b in enumerate(breakers)),
         tuple(QueueStatus(q.name, int(count), max(0.0, (now - utcparse(at)).total_seconds()) if at else None)
               for q, count, at in zip(queues, counts, enqueued, strict=True)),
     )
 
 
-def _breaker_status(breaker: SharedBreaker, state: str | None, opened_at: str | None, now: datetime) -> BreakerStatus:
+def _breaker_status(breaker: SharedBreaker, state: str | None, opened_at: str | None) -> BreakerStatus:
     state = state or "closed"
     if state != "open":
         return BreakerStatus(breaker.name, state, None)
-    if not opened_at:
-        return BreakerStatus(breaker.name, state, math.ceil(breaker.reset_s))
-    return BreakerStatus(breaker.name, state, max(1, math.ceil(float(opened_at) + breaker.reset_s - now.timestamp())))
+    return BreakerStatus(breaker.name, state, breaker.retry_in_s_after(float(opened_at) if opened_at else None))

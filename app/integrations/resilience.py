@@ -153,10 +153,13 @@ class SharedBreaker:
 
     def retry_in_s(self) -> int:
         opened_at = self._storage.opened_at
+        return self.retry_in_s_after(opened_at.timestamp() if opened_at else None)
+
+    def retry_in_s_after(self, opened_at: float | None) -> int:
+        """Seconds until a trial call, for a breaker that opened at `opened_at` (a Unix time, as stored)."""
         if opened_at is None:
             return math.ceil(self.reset_s)
-        remaining = (opened_at.timestamp() + self.reset_s) - datetime.now(UTC).timestamp()
-        return max(1, math.ceil(remaining))
+        return max(1, math.ceil(opened_at + self.reset_s - datetime.now(UTC).timestamp()))
 
     def _trial_due(self, state: str, opened_at: float | None) -> bool:
         if state == pybreaker.STATE_HALF_OPEN:
