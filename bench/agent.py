@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import redis
 from http_load import describe
+from processes import answers, cpu_ms, wait_for
 
 from app.agent.conversation import AgentRequest, Answer, Calls, ToolCall, ToolSpec
 from app.agent.evals import default_cases_path, read_cases
@@ -44,27 +45,6 @@ from app.tools.registry import ToolRegistry, tool_from_function
 from app.tools.tool_catalog import ToolCatalog
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def _wait(predicate, timeout_s: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the benchmark waited too long")
-        time.sleep(0.01)
-
-
-def _cpu_s(pid: int) -> float:
-    """A process's CPU time so far, user and system (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def mention_to_answer(samples: int) -> None:
@@ -88,13 +68,13 @@ def mention_to_answer(samples: int) -> None:
     processes.append(subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env))
     signer = SlackRequestSigner(signing_secret, response_base_url=slack_url)
     try:
-        _wait(lambda: _answers(f"{app_url}/healthz"), 60)
+        wait_for(lambda: answers(f"{app_url}/healthz"), 60, poll_s=0.01)
         took = []
         client = httpx.Client(timeout=60)  # one connection, as Slack's would be
-        worker_cpu_s = 0.0
+        worker_cpu_ms = 0.0
         for n in range(samples + 3):
             if n == 3:
-                worker_cpu_s = _cpu_s(processes[-1].pid)
+                worker_cpu_ms = cpu_ms(processes[-1].pid)
             channel = f"CA{n:05d}"
             body, headers = signer.app_mention("how is Globex, and is everything up?", channel=channel, user="U0B")
             response = client.post(f"{app_url}/slack/events", content=body, headers=headers)
@@ -106,9 +86,9 @@ def mention_to_answer(samples: int) -> None:
             if n >= 3:  # the first turns warm the worker up (the model's client is built on first use)
                 took.append((stopped - acked) * 1000)
             time.sleep(0.02)  # the turn's last calls (the status cleared, the run recorded) end before the next
-        cpu_ms = (_cpu_s(processes[-1].pid) - worker_cpu_s) * 1000 / samples
+        cpu_per_turn_ms = (cpu_ms(processes[-1].pid) - worker_cpu_ms) / samples
         print(f"1. mention -> final answer (two-tool turn, a model answering at once, one worker): {describe(took)}; "
-              f"the worker's CPU: {cpu_ms:.1f} ms a turn")
+              f"the worker's CPU: {cpu_per_turn_ms:.1f} ms a turn")
     finally:
         for process in processes:
             process.terminate()

@@ -19,6 +19,7 @@ import tempfile
 import time
 
 import httpx
+from processes import wait_for
 
 from app.composition import build_collaborators
 from app.config import load_settings
@@ -34,14 +35,6 @@ from app.worker.runner import WorkerThread
 from mock_crm.server import CrmState, create_crm_app
 
 NOTIFY = "C0NOTIFY"
-
-
-def wait_for(predicate, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the benchmark waited too long")
-        time.sleep(0.01)
 
 
 def main() -> None:
@@ -87,7 +80,7 @@ def main() -> None:
             acked_at = time.monotonic()
             assert http.post("/slack/events", content=body, headers=headers).text == "Working on it..."
             wait_for(lambda channel=channel: any(c.method == "chat.update" and c.payload.get("channel") == channel
-                                                 and "is ready" in c.text for c in slack.calls), 600)
+                                                 and "is ready" in c.text for c in slack.calls), 600, poll_s=0.01)
             durations.append(time.monotonic() - acked_at)
             print(f"report {n + 1}: {customer['name']}, {args.tickets} tickets: {durations[-1]:.2f} s from ack to "
                   f"'is ready'; {crm_state.api_requests - crm_calls} CRM calls")
@@ -109,7 +102,7 @@ def main() -> None:
         def posted() -> list:
             return [c for c in slack.calls if c.method == "chat.postMessage" and c.payload.get("channel") == NOTIFY]
 
-        wait_for(lambda: len(posted()) >= args.burst, 120)
+        wait_for(lambda: len(posted()) >= args.burst, 120, poll_s=0.01)
         time.sleep(1.5)
         times = sorted(c.at for c in posted())
         subjects = [c.text.split("Burst ")[1].split(".")[0] for c in posted()]

@@ -35,6 +35,7 @@ from pathlib import Path
 import httpx
 import redis
 from http_load import Connection, describe
+from processes import answers, cpu_ms, memory_kb, wait_for
 from rq import Queue, Worker
 from rq.registry import FinishedJobRegistry
 
@@ -85,29 +86,6 @@ def slack_calls(slack_url: str) -> list[dict]:
     return httpx.get(f"{slack_url}/_bench/calls", timeout=30).json()
 
 
-def wait_for(predicate, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the benchmark waited too long")
-        time.sleep(0.05)
-
-
-def memory_kb(pid: int) -> dict[str, int]:
-    fields = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in ("VmRSS", "VmHWM"):
-            fields[name] = int(value.split()[0])
-    return fields
-
-
-def cpu_ms(pid: int) -> float:
-    """The CPU time (user + system) the process has used so far: steadier than latency on a busy machine."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=200, help="slash commands per second (default 200)")
@@ -140,7 +118,7 @@ def main() -> None:
     worker = None if args.no_worker_during_load else start_worker()
     connection = redis.Redis.from_url(redis_server.url)
     try:
-        wait_for(lambda: _answers(f"{app_url}/healthz") and _answers(f"{crm_url}/admin/stats"), 30)
+        wait_for(lambda: answers(f"{app_url}/healthz") and answers(f"{crm_url}/admin/stats"), 30)
         # A worker counts its CPU from when it is ready, not from its start-up.
         wait_for(lambda: worker is None or Worker.count(connection=connection) > 0, 30)
         signer = SlackRequestSigner(signing_secret, response_base_url=slack_url)
@@ -219,13 +197,6 @@ def main() -> None:
         connection.close()
         redis_server.stop()
         database.cleanup()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 if __name__ == "__main__":
