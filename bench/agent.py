@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import redis
 from http_load import describe
-from processes import answers, cpu_ms, wait_for
+from processes import answers, cpu_ms, stop_all, wait_for
 
 from app.agent.conversation import AgentRequest, Answer, Calls, ToolCall, ToolSpec
 from app.agent.evals import default_cases_path, read_cases
@@ -90,10 +90,7 @@ def mention_to_answer(samples: int) -> None:
         print(f"1. mention -> final answer (two-tool turn, a model answering at once, one worker): {describe(took)}; "
               f"the worker's CPU: {cpu_per_turn_ms:.1f} ms a turn")
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=15)
+        stop_all(processes)
         redis_server.stop()
         database.cleanup()
 

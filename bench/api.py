@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 from http_load import Connection, describe
+from processes import stop_all
 
 from app.embedded_redis import EmbeddedRedis, free_port
 
@@ -99,10 +100,7 @@ def main() -> None:
         print(f"POST /v1/workflows/{{id}}/run: {len(latencies) / took:.0f} requests/s; {describe(latencies)}; "
               f"statuses {statuses}")
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=15)
+        stop_all(processes)
         redis_server.stop()
         files.cleanup()
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 import redis
 from http_load import Connection, describe
-from processes import answers, cpu_ms, memory_kb, wait_for
+from processes import answers, cpu_ms, memory_kb, stop_all, wait_for
 from rq import Queue, Worker
 from rq.registry import FinishedJobRegistry
 
@@ -190,10 +190,7 @@ def main() -> None:
               f"{describe(fail_fast)}; CRM calls during these {samples} jobs: {crm_calls_after - crm_calls_before}")
         print(f"\n4. acme serve memory at the end: {memory_kb(serve.pid)} (kB)")
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(timeout=15)
+        stop_all(processes)
         connection.close()
         redis_server.stop()
         database.cleanup()
