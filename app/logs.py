@@ -27,7 +27,8 @@ class SecretMasker:
 
 class _MaskingFormatter(logging.Formatter):
     def __init__(self, masker: SecretMasker, as_json: bool) -> None:
-        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # The pid tells apart the lines of the worker processes `acme worker --processes N` runs side by side.
+        super().__init__("%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
         self._masker = masker
         self._as_json = as_json
 
@@ -38,6 +39,7 @@ class _MaskingFormatter(logging.Formatter):
             "at": self.formatTime(record),
             "level": record.levelname,
             "logger": record.name,
+            "pid": record.process,
             "message": record.getMessage(),
         }
         if record.exc_info:
