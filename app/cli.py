@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 
 from app.config import Settings, SettingsError, load_settings
@@ -47,12 +48,20 @@ def serve(settings: Settings) -> None:
         collaborators.close()  # what is still being published goes out before the process ends
 
 
-def worker(settings: Settings, burst: bool) -> None:
+def worker(settings: Settings, burst: bool, processes: int = 1, stop_timeout_s: float = 30.0) -> None:
+    settings.require("slack_bot_token", command="worker")
+    settings.require_model_if_configured(command="worker")
+    if processes > 1:
+        from app.worker.supervisor import Supervisor  # noqa: PLC0415
+
+        # Each child is this command with one process: it reads the same settings and builds its own
+        # collaborators, so the supervisor builds none and forks nothing it holds.
+        child = [sys.executable, "-m", "app", "worker", "--processes", "1", *(["--burst"] if burst else [])]
+        raise SystemExit(Supervisor(child, processes, burst=burst, stop_timeout_s=stop_timeout_s).run())
+
     from app.composition import build_collaborators  # noqa: PLC0415
     from app.worker.runner import run_worker  # noqa: PLC0415
 
-    settings.require("slack_bot_token", command="worker")
-    settings.require_model_if_configured(command="worker")
     collaborators = build_collaborators(settings)
     gc.collect()
     gc.freeze()  # as in serve: long-lived objects need no scanning
@@ -60,6 +69,13 @@ def worker(settings: Settings, burst: bool) -> None:
         run_worker(collaborators, burst=burst)
     finally:
         collaborators.close()
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def db_upgrade(settings: Settings) -> None:
@@ -98,6 +114,12 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("serve", help="the HTTP server: /slack/events, /healthz, /readyz, /metrics")
     worker_parser = commands.add_parser("worker", help="run queued jobs")
     worker_parser.add_argument("--burst", action="store_true", help="drain the queues, then exit")
+    worker_parser.add_argument("--processes", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+                               help="worker processes under this command, each replaced when it dies "
+                               "(default: one per core); 1 runs the worker in this process")
+    worker_parser.add_argument("--stop-timeout", type=float, default=30.0, metavar="SECONDS",
+                               help="on SIGTERM or SIGINT, how long the workers may finish their jobs in flight "
+                               "before a cold stop (default 30; with --processes above 1)")
     demo_parser = commands.add_parser("demo", help="everything offline, with a console Slack")
     demo_parser.add_argument("--script", metavar="FILE", help="read the lines from FILE, then exit when done")
     db_parser = commands.add_parser("db", help="the database of workflows and runs")
@@ -127,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command in ("plan", "eval"):
             plan_or_eval(settings, args)
         else:
-            worker(settings, args.burst)
+            worker(settings, args.burst, args.processes, args.stop_timeout)
     except SettingsError as exc:
         print(f"acme {args.command}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -1,0 +1,219 @@
+"""`acme worker --processes N` as real processes on the test Redis: replaced children, warm and cold stops, bursts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from rq import Queue, Worker
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+
+from app.queueing.job_table import SUMMARY_QUEUE
+from tests.conftest import Stack
+
+WAIT_S = 30.0
+
+
+def _wait_for(predicate: Callable[[], object], what: str, timeout_s: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited too long for {what}")
+        time.sleep(0.05)
+
+
+def _processes() -> list[tuple[int, int, int, str]]:
+    """(pid, parent pid, process group, state) of every process on the machine, from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # ended meanwhile
+        found.append((int(entry.name), int(fields[1]), int(fields[2]), fields[0]))
+    return found
+
+
+def _children(pid: int) -> set[int]:
+    return {child for child, parent, _, state in _processes() if parent == pid and state != "Z"}
+
+
+def _left_in_groups(groups: set[int]) -> set[int]:
+    """Processes still running in these process groups (zombies waiting for init do not count)."""
+    return {pid for pid, _, group, state in _processes() if group in groups and state != "Z"}
+
+
+def _registered_pids(connection: redis.Redis) -> set[int]:
+    return {worker.pid for worker in Worker.all(connection=connection)}
+
+
+class Supervised:
+    """An `acme worker` process started by a test, with what it logged."""
+
+    def __init__(self, stack: Stack, tmp_path: Path, *args: str, **env: str) -> None:
+        self.log_path = tmp_path / f"worker-{len(list(tmp_path.glob('worker-*.log')))}.log"
+        settings = stack.settings
+        variables = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_", "ACME_"))}
+        variables.update(SLACK_BOT_TOKEN=settings.slack_bot_token.get_secret_value(),  # type: ignore[union-attr]
+                         SLACK_API_URL=settings.slack_api_url, CRM_BASE_URL=settings.crm_base_url,
+                         REDIS_URL=settings.redis_url, DATABASE_URL=settings.database_url, LOG_LEVEL="INFO")
+        variables.update(env)
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen([sys.executable, "-m", "app", "worker", *args], env=variables,
+                                            cwd=tmp_path, stderr=log)
+        self.groups: set[int] = set()
+
+    def children(self) -> set[int]:
+        found = _children(self.process.pid)
+        self.groups |= found  # each child leads a group of its own
+        return found
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def kill_everything(self) -> None:
+        self.children()
+        self.process.kill()
+        self.process.wait()
+        for group in self.groups:
+            try:
+                os.killpg(group, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.fixture()
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., Supervised]]:
+    started: list[Supervised] = []
+
+    def start(stack: Stack, *args: str, **env: str) -> Supervised:
+        started.append(Supervised(stack, tmp_path, *args, **env))
+        return started[-1]
+
+    yield start
+    for supervised in started:
+        supervised.kill_everything()
+
+
+def _two_workers_up(supervised: Supervised, connection: redis.Redis) -> set[int]:
+    children: set[int] = set()
+
+    def up() -> bool:
+        children.clear()
+        children.update(supervised.children())
+        return len(children) == 2 and children <= _registered_pids(connection)
+
+    _wait_for(up, "two worker processes registered with RQ")
+    return set(children)
+
+
+def _replaced(supervised: Supervised, killed: int, connection: redis.Redis) -> bool:
+    children = supervised.children()
+    return killed not in children and len(children) == 2 and children <= _registered_pids(connection)
+
+
+def _summaries(stack: Stack) -> int:
+    return sum("Summary of" in call.text for call in stack.slack.calls)
+
+
+def test_a_killed_worker_process_is_replaced_and_the_replacements_run_jobs(
+        stack_factory, redis_conn: redis.Redis, start_worker) -> None:
+    stack = stack_factory(worker=False)
+    supervised = start_worker(stack, "--processes", "2")
+    first = _two_workers_up(supervised, redis_conn)
+
+    for victim in sorted(first):
+        os.kill(victim, signal.SIGKILL)
+        _wait_for(lambda killed=victim: _replaced(supervised, killed, redis_conn), f"a replacement for {victim}")
+    replacements = supervised.children()
+    assert not replacements & first
+
+    # Only the replacements are left to run it.
+    assert stack.slash("summary Globex").text == "Working on it..."
+    _wait_for(lambda: _summaries(stack) == 1, "the summary")
+
+    supervised.process.send_signal(signal.SIGTERM)
+    assert supervised.process.wait(timeout=WAIT_S) == 0
+    log = supervised.log()
+    for victim in first:
+        assert f"worker process {victim} was killed by SIGKILL" in log
+    # Nothing outlives them, not even the RQ scheduler a killed child had forked.
+    _wait_for(lambda: not _left_in_groups(supervised.groups), "every worker's processes to end")
+    # The replacements said they stopped; the killed ones could not (RQ drops them when their key expires).
+    assert not _registered_pids(redis_conn) & replacements
+
+
+def test_a_stop_lets_the_jobs_in_flight_finish_and_leaves_the_queued_ones_queued(
+        stack_factory, redis_conn: redis.Redis, start_worker) -> None:
+    stack = stack_factory(worker=False)
+    supervised = start_worker(stack, "--processes", "2")
+    _two_workers_up(supervised, redis_conn)
+    stack.crm.faults("slow", delay_s=0.5)
+    for customer in ("Globex", "Initech", "Hooli"):
+        assert stack.slash(f"summary {customer}").text == "Working on it..."
+    started = StartedJobRegistry(SUMMARY_QUEUE, connection=redis_conn)
+    _wait_for(lambda: started.count == 2, "both workers to be running a job")
+    in_flight = started.get_job_ids()
+
+    supervised.process.send_signal(signal.SIGTERM)
+    assert supervised.process.wait(timeout=WAIT_S) == 0
+
+    assert _summaries(stack) == 2
+    assert all(Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.FINISHED for job_id in in_flight)
+    queue = Queue(SUMMARY_QUEUE, connection=redis_conn)
+    assert queue.count == 1 and queue.jobs[0].get_status() == JobStatus.QUEUED
+    assert redis_conn.scard("rq:workers") == 0  # each worker said it stopped
+    assert "warm stop" in supervised.log()
+
+
+def test_a_second_stop_signal_stops_the_jobs_in_flight_and_records_them_as_failed(
+        stack_factory, redis_conn: redis.Redis, start_worker) -> None:
+    stack = stack_factory(worker=False)
+    supervised = start_worker(stack, "--processes", "2")
+    _two_workers_up(supervised, redis_conn)
+    stack.crm.faults("slow", delay_s=3)
+    assert stack.slash("summary Globex").text == "Working on it..."
+    started = StartedJobRegistry(SUMMARY_QUEUE, connection=redis_conn)
+    _wait_for(lambda: started.count == 1, "a worker to be running the job")
+    [job_id] = started.get_job_ids()
+
+    supervised.process.send_signal(signal.SIGINT)
+    # Two signals sent at once would arrive as one, where a person presses Ctrl+C twice.
+    _wait_for(lambda: "warm stop" in supervised.log(), "the warm stop")
+    supervised.process.send_signal(signal.SIGINT)
+    assert supervised.process.wait(timeout=WAIT_S) == 0
+
+    assert Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.FAILED  # not lost: failed, on record
+    assert _summaries(stack) == 0
+    assert any("Something went wrong while working on your request" in call.text for call in stack.slack.calls)
+    assert "cold stop" in supervised.log()
+
+
+def test_burst_processes_drain_the_queue_and_exit(stack_factory, redis_conn: redis.Redis, start_worker) -> None:
+    stack = stack_factory(worker=False)
+    for customer in ("Globex", "Initech", "Hooli"):
+        assert stack.slash(f"summary {customer}").text == "Working on it..."
+
+    supervised = start_worker(stack, "--burst", "--processes", "2")
+    assert supervised.process.wait(timeout=WAIT_S) == 0
+
+    assert Queue(SUMMARY_QUEUE, connection=redis_conn).count == 0
+    assert _summaries(stack) == 3
+    assert supervised.log().count("is done: the queues are empty") == 2
+
+
+def test_a_burst_exits_non_zero_when_a_worker_process_fails(stack_factory, start_worker) -> None:
+    stack = stack_factory(worker=False)
+    supervised = start_worker(stack, "--burst", "--processes", "2", REDIS_URL="redis://127.0.0.1:1/0")
+    assert supervised.process.wait(timeout=WAIT_S) == 1
+    assert supervised.log().count("not replaced (--burst)") == 2
