@@ -65,7 +65,7 @@ def mention_to_answer(samples: int) -> None:
                                   env=env)
                  for service, port in (("crm", crm_port), ("slack", slack_port), ("model", model_port))]
     processes.append(subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env))
-    processes.append(subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env))
+    processes.append(subprocess.Popen([sys.executable, "-m", "app", "worker", "--processes", "1"], env=env))
     signer = SlackRequestSigner(signing_secret, response_base_url=slack_url)
     try:
         wait_for(lambda: answers(f"{app_url}/healthz"), 60, poll_s=0.01)

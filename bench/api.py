@@ -71,7 +71,7 @@ def main() -> None:
     processes = [subprocess.Popen([sys.executable, "-m", "mock_crm", "--port", str(crm_port)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
                  subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env),
-                 subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env)]
+                 subprocess.Popen([sys.executable, "-m", "app", "worker", "--processes", "1"], env=env)]
     base = f"http://127.0.0.1:{app_port}"
     try:
         deadline = time.monotonic() + 30

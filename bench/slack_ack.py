@@ -111,7 +111,7 @@ def main() -> None:
     processes.append(serve)
 
     def start_worker() -> subprocess.Popen:
-        worker = subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env)
+        worker = subprocess.Popen([sys.executable, "-m", "app", "worker", "--processes", "1"], env=env)
         processes.append(worker)
         return worker
 
