@@ -1,0 +1,211 @@
+"""Throughput of the worker on this machine, run by hand: `python bench/throughput.py [--only drain,...]`.
+
+Starts a real redis-server, the mock CRM and a fake Slack (their own process), `acme serve` and the
+default `acme worker` (real processes), then measures:
+
+- drain: a backlog of --backlog summaries queued through signed slash commands while no worker runs;
+  then the worker starts, and the drain rate counts from the moment it is registered to the last summary
+  reaching Slack. Also the worker's CPU and the Redis commands per summary, and the worker's memory
+  before and after (it must stay flat).
+
+Everything listens on 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import redis
+from http_load import Connection
+from processes import answers, cpu_ms, memory_kb, stop_all, wait_for
+from rq import Worker
+
+from app.embedded_redis import EmbeddedRedis, free_port
+from app.slack_request_signer import SlackRequestSigner
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def descendants(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = [int(child) for child in children.read_text().split()] if children.exists() else []
+    return found + [grandchild for child in found for grandchild in descendants(child)]
+
+
+@dataclass
+class Stack:
+    """The processes under test and what talks to them."""
+
+    redis_server: EmbeddedRedis
+    env: dict[str, str]
+    app_port: int
+    slack_url: str
+    signer: SlackRequestSigner
+    connection: redis.Redis
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    workers: list[subprocess.Popen] = field(default_factory=list)
+
+    profile_to: str | None = None
+
+    def start_worker(self, *extra: str) -> subprocess.Popen:
+        worker = subprocess.Popen([sys.executable, "-m", "app", "worker", *extra], env=self.env)
+        self.processes.append(worker)
+        self.workers.append(worker)
+        return worker
+
+    def stop_workers(self) -> None:
+        stop_all(self.workers)
+        for worker in self.workers:
+            self.processes.remove(worker)
+        self.workers.clear()
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes: the command's own and its children, if it supervises any."""
+        pids = []
+        for worker in self.workers:
+            pids += [worker.pid, *descendants(worker.pid)]
+        return pids
+
+    def worker_cpu_ms(self) -> float:
+        return sum(cpu_ms(pid) for pid in self.worker_pids())
+
+    def worker_rss_kb(self) -> int:
+        return sum(memory_kb(pid)["VmRSS"] for pid in self.worker_pids())
+
+    def redis_commands(self) -> int:
+        return int(self.connection.info("stats")["total_commands_processed"])
+
+    def redis_command_counts(self) -> dict[str, int]:
+        return {name.removeprefix("cmdstat_"): int(stats["calls"])
+                for name, stats in self.connection.info("commandstats").items()}
+
+    def slack_calls(self) -> list[dict]:
+        return httpx.get(f"{self.slack_url}/_bench/calls", timeout=60).json()
+
+
+async def send_commands(stack: Stack, count: int, rate: float, channel_prefix: str) -> list[int]:
+    """Signed `/acme summary` commands, open loop at `rate`/s, each to a channel of its own."""
+    idle = [await Connection.open(stack.app_port) for _ in range(32)]
+    statuses: list[int] = []
+
+    async def one(n: int) -> None:
+        conn = idle.pop() if idle else await Connection.open(stack.app_port)
+        body, headers = stack.signer.slash_command("summary Globex", channel=f"{channel_prefix}{n:06d}",
+                                                   user="U0BENCH")
+        status, _ = await conn.request("POST", f"127.0.0.1:{stack.app_port}", "/slack/events", body.encode(),
+                                       headers)
+        statuses.append(status)
+        idle.append(conn)
+
+    start = time.monotonic()
+    tasks = []
+    for n in range(count):
+        delay = start + n / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(n)))
+    await asyncio.gather(*tasks)
+    for conn in idle:
+        conn.writer.close()
+    return statuses
+
+
+def posted_to(stack: Stack, prefix: str) -> list[dict]:
+    return [c for c in stack.slack_calls() if c["method"] == "chat.postMessage" and
+            str(c["channel"]).startswith(prefix)]
+
+
+def drain(stack: Stack, backlog: int, worker_args: list[str]) -> None:
+    statuses = asyncio.run(send_commands(stack, backlog, 400, "CD"))
+    assert all(s == 200 for s in statuses), "some commands were not acked"
+    commands_before = stack.redis_commands()
+    counts_before = stack.redis_command_counts()
+    worker = stack.start_worker(*worker_args)
+    wait_for(lambda: Worker.count(connection=stack.connection) > 0, 60, poll_s=0.002)
+    started = time.monotonic()
+    cpu_before = stack.worker_cpu_ms()
+    if stack.profile_to:
+        # Attached for a while, not wrapped around the worker: the worker stops as it always does.
+        subprocess.Popen(["py-spy", "record", "--nonblocking", "-d", "10", "-r", "200", "-f", "raw", "-o",
+                          stack.profile_to, "--subprocesses", "-p", str(worker.pid)], stdout=subprocess.DEVNULL)
+    rss_start = stack.worker_rss_kb()
+    if os.environ.get("ACME_TM"):
+        os.kill(worker.pid, 10)
+    wait_for(lambda: len(posted_to(stack, "CD")) >= min(100, backlog), 600, poll_s=0.1)
+    rss_warm = stack.worker_rss_kb()
+    wait_for(lambda: len(posted_to(stack, "CD")) >= backlog, 600, poll_s=0.25)
+    last = max(c["at"] for c in posted_to(stack, "CD"))
+    cpu = stack.worker_cpu_ms() - cpu_before
+    commands = stack.redis_commands() - commands_before
+    counts = {name: (n - counts_before.get(name, 0)) / backlog for name, n in stack.redis_command_counts().items()}
+    rss_end = stack.worker_rss_kb()
+    if os.environ.get("ACME_TM"):
+        os.kill(worker.pid, 10)
+        time.sleep(5)
+    seconds = last - started
+    print(f"\ndrain: {backlog} summaries in {seconds:.2f} s = {backlog / seconds:.0f}/s "
+          f"(worker {' '.join(worker_args) or 'default'}, pid {worker.pid}, processes {len(stack.worker_pids())})")
+    print(f"   worker CPU per summary: {cpu / backlog:.2f} ms; Redis commands per summary (everything on the "
+          f"server, this script's polling included): {commands / backlog:.1f}")
+    print("   by command: " + ", ".join(f"{name} {n:.1f}" for name, n in sorted(counts.items(), key=lambda c: -c[1])
+                                         if n >= 0.05))
+    print(f"   worker memory: {rss_start / 1024:.1f} MB once started, {rss_end / 1024:.1f} MB after "
+          f"{backlog} jobs (+{(rss_end - rss_start) / 1024:.1f} MB; {rss_warm / 1024:.1f} MB after the first 100)")
+    stack.stop_workers()
+
+
+def start_stack(settings: dict[str, str]) -> Stack:
+    redis_server = EmbeddedRedis().start()
+    crm_port, slack_port, app_port = free_port(), free_port(), free_port()
+    crm_url, slack_url, app_url = (f"http://127.0.0.1:{p}" for p in (crm_port, slack_port, app_port))
+    signing_secret = secrets.token_hex(16)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_"))}
+    database = tempfile.mkdtemp(prefix="acme-bench-")
+    env["DATABASE_URL"] = f"sqlite:///{database}/acme.db"
+    env.update(SLACK_BOT_TOKEN=f"xoxb-bench-{secrets.token_hex(6)}", SLACK_SIGNING_SECRET=signing_secret,
+               SLACK_API_URL=f"{slack_url}/api/", CRM_BASE_URL=crm_url, REDIS_URL=redis_server.url,
+               PORT=str(app_port), LOG_LEVEL="ERROR")
+    env.update(settings)
+    stack = Stack(redis_server, env, app_port, slack_url, SlackRequestSigner(signing_secret, response_base_url=slack_url),
+                  redis.Redis.from_url(redis_server.url))
+    stack.processes.append(subprocess.Popen([sys.executable, str(ROOT / "bench/peers.py"), "--crm-port",
+                                             str(crm_port), "--slack-port", str(slack_port)], env=env))
+    stack.processes.append(subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env))
+    wait_for(lambda: answers(f"{app_url}/healthz") and answers(f"{crm_url}/admin/stats"), 30)
+    return stack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="drain", help="comma-separated phases (default: all)")
+    parser.add_argument("--backlog", type=int, default=3000)
+    parser.add_argument("--worker-args", default="", help="extra arguments for `acme worker`")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for every process started (repeatable)")
+    parser.add_argument("--profile", metavar="FILE", help="run the worker under py-spy, collapsed stacks to FILE")
+    args = parser.parse_args()
+    phases = set(args.only.split(","))
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; load {os.getloadavg()[0]:.2f}")
+    stack = start_stack(dict(setting.split("=", 1) for setting in args.env))
+    stack.profile_to = args.profile
+    try:
+        if "drain" in phases:
+            drain(stack, args.backlog, args.worker_args.split())
+    finally:
+        stop_all(stack.processes)
+        stack.connection.close()
+        stack.redis_server.stop()
+
+
+if __name__ == "__main__":
+    main()
