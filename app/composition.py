@@ -25,7 +25,8 @@ from app.integrations.crm import CrmClient
 from app.integrations.http_tool_client import HttpToolClient
 from app.integrations.llm_client import LlmClient
 from app.integrations.pacing import ChannelPacer
-from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker, Throttle
+from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker
+from app.integrations.shared_throttle import SharedThrottle
 from app.integrations.slack_poster import SlackPoster
 from app.jobs.drafts import DraftWriter, ModelDrafts
 from app.jobs.reports import REUSE_FINISHED_S, AccountReports
@@ -35,6 +36,7 @@ from app.runs.control import RunControl
 from app.runs.engine import StepEngine
 from app.runs.events import EventPublisher
 from app.runs.history import RunHistory
+from app.runs.record_writer import RunRecordWriter
 from app.runs.slack_runs import SlackRunRecorder
 from app.runs.steps import StepRecorder
 from app.state.agent_counters import AgentCounters
@@ -67,6 +69,7 @@ class Collaborators:
     runs: RunControl
     engine: StepEngine
     slack_runs: SlackRunRecorder
+    run_records: RunRecordWriter
     tools: ToolCatalog
     # Breakers and queues as every process sees them; raises redis.RedisError when Redis does not answer.
     read_system_status: Callable[[], SystemStatus]
@@ -86,6 +89,7 @@ class Collaborators:
         return [d.breaker for d in downstreams if d is not None]
 
     def close(self) -> None:
+        self.run_records.close()  # before the publisher: the records still waiting publish their events
         self.run_events.close()
         self.crm.close()
         self.http_tools.close()
@@ -97,9 +101,10 @@ class Collaborators:
 
 def _downstream(name: str, connection: redis.Redis, fail_max: int, reset_s: float, max_rps: float,
                 timeout_s: float, sleep: Callable[[float], None]) -> Downstream:
-    # The breaker's name goes into Redis keys and metric labels, so it has no spaces.
-    return Downstream(name, SharedBreaker(name.replace(" ", "-"), connection, fail_max, reset_s),
-                      RetryPolicy(sleep=sleep), Throttle(max_rps), timeout_s)
+    # The name goes into Redis keys and metric labels, so it has no spaces.
+    key_name = name.replace(" ", "-")
+    return Downstream(name, SharedBreaker(key_name, connection, fail_max, reset_s), RetryPolicy(sleep=sleep),
+                      SharedThrottle(connection, key_name, max_rps, sleep=sleep), timeout_s)
 
 
 def build_llm_client(settings: Settings, connection: redis.Redis,
@@ -149,6 +154,7 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
     db = Database(settings.database_url)
     events = EventPublisher(connection)
     history = RunHistory(db, events)
+    record_writer = RunRecordWriter(db, events)
     tools = ToolCatalog(db)
     llm_downstream, llm = build_llm_client(settings, connection, sleep) or (None, None)
     downstreams = [d for d in (crm_downstream, slack_downstream, http_tool_downstream, llm_downstream) if d]
@@ -186,7 +192,8 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
         db=db,
         runs=RunControl(history, jobs),
         engine=StepEngine(history, tools, tool_context),
-        slack_runs=SlackRunRecorder(history),
+        slack_runs=SlackRunRecorder(history, record_writer),
+        run_records=record_writer,
         tools=tools,
         read_system_status=read_system_status,
         agent=agent,

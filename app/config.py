@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     crm_breaker_fail_max: int = Field(default=5, ge=1)
     crm_breaker_reset_s: float = Field(default=60, gt=0)
     crm_timeout_s: float = Field(default=5.0, gt=0)
-    crm_max_rps: float = Field(default=100.0, ge=0)
+    crm_max_rps: float = Field(default=600.0, ge=0)
 
     # Slack allows about one message per second per channel, with short bursts.
     slack_channel_interval_s: float = Field(default=1.0, ge=0)

@@ -39,9 +39,10 @@ def live_events_endpoint(redis_url: str) -> Any:
             async for message in pubsub.listen():
                 if message.get("type") != "message":
                     continue
-                event = json.loads(message["data"])
-                if _wanted(event, subscription):
-                    await websocket.send_json(event)
+                published = json.loads(message["data"])
+                for event in published if isinstance(published, list) else [published]:
+                    if _wanted(event, subscription):
+                        await websocket.send_json(event)
 
         async def listen() -> None:
             while True:

@@ -22,6 +22,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from app.integrations.breaker_storage import SnapshotRedisStorage
 from app.integrations.errors import DownstreamFailed, DownstreamUnavailable
+from app.integrations.shared_throttle import SharedThrottle
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -190,42 +191,12 @@ class SharedBreaker:
                 self._redis.delete(self._trial_key)
 
 
-class Throttle:
-    """A token bucket: at most `rate_per_s` calls a second on average, `burst` at once. 0 means no limit."""
-
-    def __init__(
-        self,
-        rate_per_s: float,
-        burst: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.rate_per_s = rate_per_s
-        self.burst = burst if burst is not None else max(1.0, rate_per_s)
-        self._tokens = self.burst
-        self._clock = clock
-        self._sleep = sleep
-        self._updated = clock()
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        if self.rate_per_s <= 0:
-            return
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate_per_s)
-            self._updated = now
-            self._tokens -= 1
-            wait = -self._tokens / self.rate_per_s if self._tokens < 0 else 0.0
-        if wait > 0:
-            self._sleep(wait)
-
-
 class Downstream:
     """One system we call: every call is throttled, guarded by the breaker, and retried with backoff."""
 
     def __init__(
-        self, name: str, breaker: SharedBreaker, retry: RetryPolicy, throttle: Throttle, timeout_s: float
+        self, name: str, breaker: SharedBreaker, retry: RetryPolicy, throttle: SharedThrottle,
+        timeout_s: float
     ) -> None:
         self.name = name
         self.breaker = breaker

@@ -1,8 +1,8 @@
 """Run events: written with the run's history, then published on Redis for every WebSocket.
 
 Publishing is live news, not the record (the database is): a thread of the publisher's own sends the
-events, in the order they were committed, several at a time, so the work that made them never waits for
-Redis to take them."""
+events, in the order they were committed, several in one message (a JSON array), so the work that made
+them never waits for Redis to take them, and Redis and every listener handle one message, not dozens."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def event_json(type_: str, run_id: str, workflow_id: str | None, step_id: str | 
 class EventPublisher:
     def __init__(self, connection: redis.Redis) -> None:
         self._redis = connection
-        self._waiting: queue.SimpleQueue[list[str] | None] = queue.SimpleQueue()  # None: stop
+        self._waiting: queue.SimpleQueue[list[dict[str, Any]] | None] = queue.SimpleQueue()  # None: stop
         self._sender: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
@@ -39,7 +39,7 @@ class EventPublisher:
                 if self._sender is None:
                     self._sender = threading.Thread(target=self._send_all, name="run-events", daemon=True)
                     self._sender.start()
-        self._waiting.put([json.dumps(event, default=str) for event in events])
+        self._waiting.put(events)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Publish what is still waiting, then stop the sender."""
@@ -58,14 +58,11 @@ class EventPublisher:
             if None in batch:
                 return
 
-    def _send(self, events: list[str]) -> None:
+    def _send(self, events: list[dict[str, Any]]) -> None:
         if not events:
             return
         try:
-            with self._redis.pipeline(transaction=False) as pipe:
-                for event in events:
-                    pipe.publish(CHANNEL, event)
-                pipe.execute()
+            self._redis.publish(CHANNEL, json.dumps(events, default=str))
         except redis.RedisError as exc:
             # The history in the database is the record; a missed live update is not worth failing the run.
             log.warning("could not publish %d run event(s): %s", len(events), exc)

@@ -19,8 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.domain.outcome import Failed
 from app.runs.builtin_workflows import BuiltinWorkflow
+from app.runs.events import event_json
 from app.runs.history import RunHistory
-from app.store.models import Run, StepRun, utcnow
+from app.runs.record_writer import FinishedRun, RunRecordWriter
+from app.store.models import Run, StepRun, new_id, utcnow
 
 log = logging.getLogger(__name__)
 STEP_ID = "slack"
@@ -44,18 +46,19 @@ class RecordedRun:
 
 
 class SlackRunRecorder:
-    def __init__(self, history: RunHistory) -> None:
+    def __init__(self, history: RunHistory, writer: RunRecordWriter) -> None:
         self._history = history
+        self._writer = writer
 
     @contextmanager
     def recorded(self, workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: datetime | None,
                  live: bool = False) -> Iterator[RecordedRun]:
         """Record the block as a one-step run of `workflow`.
 
-        A quick job (a summary takes milliseconds) is recorded in one go after its work, so
-        the database is never between the user and the answer; a `live` one (a report) is
-        recorded as it goes, so that watchers see it running. If the database fails, the work
-        still goes on, unrecorded.
+        A quick job (a summary takes milliseconds) is recorded in one go after its work, written
+        behind it with others, so the database is never between the user and the answer; a `live`
+        one (a report) is recorded as it goes, so that watchers see it running. If the database
+        fails, the work still goes on, unrecorded.
         """
         started_at = utcnow()
         run_id: str | None = None
@@ -71,13 +74,13 @@ class SlackRunRecorder:
             handle.fail(f"internal error ({type(exc).__name__})")
             raise
         finally:
-            try:
-                if not live:
-                    run_id = self._start(workflow, inputs, queued_at, started_at)
-                if run_id is not None:
+            if not live:
+                self._writer.write(_finished_run(workflow, inputs, queued_at, started_at, handle))
+            elif run_id is not None:
+                try:
                     self._finish(run_id, workflow, handle)
-            except SQLAlchemyError as exc:
-                log.warning("could not record a %s run: %s", workflow.id, exc)
+                except SQLAlchemyError as exc:
+                    log.warning("could not record a %s run: %s", workflow.id, exc)
 
     def _start(self, workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: datetime | None,
                started_at: datetime) -> str:
@@ -105,3 +108,31 @@ class SlackRunRecorder:
             run.status, run.output, run.error, run.finished_at = status, handle.output, handle.error, utcnow()
             history.emit(run, "step.status", status, step_id=STEP_ID, tool=workflow.step, error=handle.error)
             history.emit(run, "run.status", status, error=handle.error)
+
+
+def _finished_run(workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: datetime | None,
+                  started_at: datetime, handle: RecordedRun) -> FinishedRun:
+    """The rows and events `_start` and `_finish` would have written, all at once."""
+    run_id = new_id("run")
+    finished_at = utcnow()
+    created_at = (queued_at.replace(tzinfo=UTC) if queued_at and not queued_at.tzinfo else queued_at) or started_at
+    status = "failed" if handle.error else "succeeded"
+    run = {"id": run_id, "workflow_id": workflow.id, "workflow_version": 1,
+           "steps": [{"id": STEP_ID, "tool": workflow.step}], "status": status, "inputs": inputs,
+           "output": handle.output, "error": handle.error, "cancel_requested": False, "created_at": created_at,
+           "started_at": started_at, "finished_at": finished_at, "usage": None, "feedback": None}
+    step = {"run_id": run_id, "step_id": STEP_ID, "tool": workflow.step, "status": status, "args": inputs,
+            "output": handle.output, "error": handle.error, "started_at": started_at, "finished_at": finished_at,
+            "usage": None}
+    error = {"error": handle.error} if handle.error else {}
+    happened = [("run.status", "queued", None, created_at, {}),
+                ("run.status", "running", None, started_at, {}),
+                ("step.status", "running", STEP_ID, started_at, {"tool": workflow.step}),
+                ("step.status", status, STEP_ID, finished_at, {"tool": workflow.step, **error}),
+                ("run.status", status, None, finished_at, error)]
+    return FinishedRun(
+        run=run, steps=[step],
+        events=[{"run_id": run_id, "step_id": step_id, "type": type_, "status": event_status, "at": at,
+                 "detail": detail} for type_, event_status, step_id, at, detail in happened],
+        published=[event_json(type_, run_id, workflow.id, step_id, event_status, at, **detail)
+                   for type_, event_status, step_id, at, detail in happened])

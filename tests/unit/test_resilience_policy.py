@@ -1,7 +1,7 @@
 import pytest
 
 from app.integrations.errors import DownstreamFailed
-from app.integrations.resilience import RetryableFailure, RetryPolicy, Throttle
+from app.integrations.resilience import RetryableFailure, RetryPolicy
 
 
 class Flaky:
@@ -45,23 +45,3 @@ def test_other_errors_are_not_retried() -> None:
     with pytest.raises(KeyError):
         RetryPolicy(sleep=sleeps.append).run(operation, "CRM")
     assert sleeps == [] and operation.calls == 1
-
-
-def test_throttle_allows_a_burst_then_spaces_calls() -> None:
-    now = [0.0]
-    sleeps: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        now[0] += seconds
-
-    throttle = Throttle(rate_per_s=10, burst=2, clock=lambda: now[0], sleep=sleep)
-    for _ in range(4):
-        throttle.acquire()
-    assert sleeps == pytest.approx([0.1, 0.1])
-
-
-def test_throttle_of_zero_never_waits() -> None:
-    throttle = Throttle(rate_per_s=0, sleep=lambda s: pytest.fail("slept"))
-    for _ in range(1000):
-        throttle.acquire()

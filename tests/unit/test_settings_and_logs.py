@@ -7,7 +7,8 @@ import redis
 
 from app.config import SettingsError, load_settings
 from app.integrations.http_tool_client import HostNotAllowed, HttpToolClient, SecretNotAllowed, SecretNotSet
-from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker, Throttle
+from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker
+from app.integrations.shared_throttle import SharedThrottle
 from app.logs import SecretMasker, configure_logging
 
 
@@ -88,8 +89,8 @@ def test_an_unreadable_tool_secret_file_is_named(monkeypatch: pytest.MonkeyPatch
 
 
 def test_http_tools_may_send_only_tool_settings() -> None:
-    downstream = Downstream("HTTP tools", SharedBreaker("HTTP-tools", redis.Redis(), 1, 1), RetryPolicy(), Throttle(0),
-                            1.0)
+    downstream = Downstream("HTTP tools", SharedBreaker("HTTP-tools", redis.Redis(), 1, 1), RetryPolicy(),
+                            SharedThrottle(redis.Redis(), "HTTP-tools", 0), 1.0)
     client = HttpToolClient(downstream=downstream, allowed_hosts=frozenset(),
                             secrets={"TOOL_LEGACY_TOKEN": "legacy-secret"})
     assert client.secret_headers({"X-Token": "TOOL_LEGACY_TOKEN"}) == {"X-Token": "legacy-secret"}
