@@ -96,11 +96,14 @@ class SocketModeEmulator:
                            compression=None, ping_interval=None)
 
     def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
         if self._server is not None:
             self._server.close()
             self._run(self._server.wait_closed())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        self._loop.close()
 
     def _run(self, coroutine: Any, timeout_s: float = 10.0) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout_s)
