@@ -21,6 +21,7 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/reports_and_notifications.py
 	$(VENV)/bin/python bench/api.py
 	$(VENV)/bin/python bench/agent.py
+	$(VENV)/bin/python bench/socket_mode.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check app mock_crm tests bench
