@@ -19,6 +19,8 @@ def _settings_and_logging() -> Settings:
 
 
 def serve(settings: Settings) -> None:
+    import signal  # noqa: PLC0415
+
     import uvicorn  # noqa: PLC0415 - keep `acme --help` quick
 
     from app.composition import build_collaborators  # noqa: PLC0415
@@ -42,6 +44,14 @@ def serve(settings: Settings) -> None:
     # scans shortens the pauses that otherwise show up as slow acks.
     gc.collect()
     gc.freeze()
+
+    def leave_through_finally(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    # uvicorn shuts down gracefully on SIGTERM, then raises it again once it has put the previous handler
+    # back: with the default one the process would end there, before the `finally` below closes the
+    # Socket Mode connection and the collaborators.
+    signal.signal(signal.SIGTERM, leave_through_finally)
     # Our own logging config stays in force; uvicorn's access log would log every ack at INFO.
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,

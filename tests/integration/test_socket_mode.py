@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
+from app.embedded_redis import free_port
 from app.http_server import BackgroundServer
 from app.slack_emulator import SlackEmulator
+from app.slack_request_signer import SlackRequestSigner
 from app.socket_mode_emulator import SocketModeEmulator
 from app.webhook_signature import crm_signature
 from tests.conftest import CHANNEL, USER, FakeSlack, Stack
@@ -188,3 +195,46 @@ def test_the_app_token_and_the_tickets_never_reach_a_log(
     # The libraries did write the URL and the token's call (at DEBUG), masked where they were made.
     assert "ticket=[redacted]" in logged
     assert "apps.connections.open" in logged
+
+
+def _serve_env(redis_url: str, slack_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_", "ACME_"))}
+    env.update(SLACK_BOT_TOKEN="xoxb-1111-2222-socketmode", SLACK_SIGNING_SECRET="s1gning-secret-socket",
+               SLACK_API_URL=f"{slack_url}/api/", REDIS_URL=redis_url, PORT=str(free_port()), LOG_LEVEL="DEBUG",
+               DATABASE_URL=f"sqlite:///{tmp_path}/acme.db", **extra)
+    return env
+
+
+def test_acme_serve_connects_acks_and_closes_cleanly_on_sigterm_without_logging_a_secret(
+        tmp_path: Path, redis_conn, redis_url: str, fake_slack: FakeSlack, socket_slack: SocketModeEmulator) -> None:
+    log_file = tmp_path / "serve.log"
+    env = _serve_env(redis_url, fake_slack.url, tmp_path, SLACK_APP_TOKEN=APP_TOKEN)
+    with log_file.open("wb") as stderr:
+        serve = subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env, cwd=tmp_path, stderr=stderr)
+        try:
+            socket_slack.wait_connected(timeout_s=30)
+            signer = SlackRequestSigner("s1gning-secret-socket", response_base_url=fake_slack.url)
+            envelope = socket_slack.deliver_http_request(*signer.slash_command("summary Globex", channel=CHANNEL,
+                                                                               user=USER))
+            assert socket_slack.wait_for_ack(envelope).payload == {"text": "Working on it..."}
+        finally:
+            serve.terminate()
+            serve.wait(timeout=20)
+
+    # uvicorn's graceful shutdown, then ours: the socket closed with a close frame, SIGTERM's exit code.
+    assert serve.returncode == 128 + signal.SIGTERM
+    assert socket_slack.close_codes == [1000]
+    logs = log_file.read_text()
+    assert "ticket=[redacted]" in logs  # the DEBUG lines with the URL were written, masked
+    for secret in (APP_TOKEN, *socket_slack.tickets_issued):
+        assert secret not in logs
+
+
+def test_acme_serve_refuses_a_slack_app_token_that_is_not_one(tmp_path: Path, redis_url: str) -> None:
+    bot_token_by_mistake = "xoxb-3333-4444-notanapptoken"
+    env = _serve_env(redis_url, "http://127.0.0.1:9", tmp_path, SLACK_APP_TOKEN=bot_token_by_mistake)
+    result = subprocess.run([sys.executable, "-m", "app", "serve"], env=env, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert "SLACK_APP_TOKEN must be an app-level token (xapp-...)" in result.stderr
+    assert bot_token_by_mistake not in result.stderr and "Traceback" not in result.stderr
