@@ -62,10 +62,25 @@ def envelope_of_http_request(body: str, content_type: str) -> tuple[str, dict[st
     return "slash_commands", form
 
 
+def _envelope(envelope_type: str, payload: dict[str, Any], retry_attempt: int = 0,
+              retry_reason: str = "") -> tuple[str, str]:
+    """A new envelope id, and the envelope as Slack sends it."""
+    if envelope_type not in ENVELOPE_TYPES:
+        raise ValueError(f"envelope type must be one of {ENVELOPE_TYPES}")
+    envelope_id = str(uuid.uuid4())
+    envelope: dict[str, Any] = {"envelope_id": envelope_id, "payload": payload, "type": envelope_type,
+                                # Only a slash command's ack can carry the answer (the ephemeral text).
+                                "accepts_response_payload": envelope_type == "slash_commands"}
+    if envelope_type == "events_api":
+        envelope.update(retry_attempt=retry_attempt, retry_reason=retry_reason)
+    return envelope_id, json.dumps(envelope)
+
+
 class SocketModeEmulator:
     def __init__(self, app_id: str = "A0ACME") -> None:
         self.app_id = app_id
         self.acks: list[Ack] = []
+        self._acks_by_id: dict[str, Ack] = {}
         self.connections_opened = 0  # answered apps.connections.open calls
         self.greeted = 0  # WebSocket connections that got their `hello`
         self.tickets_issued: list[str] = []  # secrets: a test checks that none reaches a log
@@ -171,7 +186,9 @@ class SocketModeEmulator:
             sent = self._sent.pop(envelope_id, None)
             if sent is None:
                 return  # not an envelope we sent, or acked twice: Slack ignores those as well
-            self.acks.append(Ack(envelope_id, sent[0], answer.get("payload"), sent[1], acked_at))
+            ack = Ack(envelope_id, sent[0], answer.get("payload"), sent[1], acked_at)
+            self.acks.append(ack)
+            self._acks_by_id[envelope_id] = ack
             self._changed.notify_all()
 
     # --- what a test or the demo does -------------------------------------------------------------------
@@ -198,17 +215,24 @@ class SocketModeEmulator:
     def deliver(self, envelope_type: str, payload: dict[str, Any], *, retry_attempt: int = 0,
                 retry_reason: str = "", timeout_s: float = 10.0) -> str:
         """Send one envelope on the newest open connection (waiting for one), as Slack does; its envelope id."""
-        if envelope_type not in ENVELOPE_TYPES:
-            raise ValueError(f"envelope type must be one of {ENVELOPE_TYPES}")
-        envelope_id = str(uuid.uuid4())
-        envelope: dict[str, Any] = {"envelope_id": envelope_id, "payload": payload, "type": envelope_type,
-                                    # Only a slash command's ack can carry the answer (the ephemeral text).
-                                    "accepts_response_payload": envelope_type == "slash_commands"}
-        if envelope_type == "events_api":
-            envelope.update(retry_attempt=retry_attempt, retry_reason=retry_reason)
+        envelope_id, text = _envelope(envelope_type, payload, retry_attempt, retry_reason)
         self.wait_for(lambda: bool(self._live), timeout_s, "an open connection to deliver on")
-        self._run(self._send(envelope_id, envelope_type, json.dumps(envelope)), timeout_s)
+        self._run(self._send(envelope_id, envelope_type, text), timeout_s)
         return envelope_id
+
+    def deliver_on_schedule(self, schedule: list[tuple[float, str, dict[str, Any]]]) -> list[str]:
+        """Send (time.monotonic() time, type, payload) envelopes each at its time, from the server's own loop
+        (an open-loop load, with no hand-off between threads per envelope); their envelope ids."""
+        envelopes = [(at, kind, *_envelope(kind, payload)) for at, kind, payload in schedule]
+
+        async def send_all() -> None:
+            for at, kind, envelope_id, text in envelopes:
+                await asyncio.sleep(max(0.0, at - time.monotonic()))
+                await self._send(envelope_id, kind, text)
+
+        self.wait_for(lambda: bool(self._live), 10.0, "an open connection to deliver on")
+        self._run(send_all(), timeout_s=max((at for at, *_ in schedule), default=0) - time.monotonic() + 30)
+        return [envelope_id for _, _, envelope_id, _ in envelopes]
 
     def deliver_http_request(self, body: str, headers: dict[str, str], **kwargs: Any) -> str:
         """Deliver over the socket what Slack would have POSTed to /slack/events (as the request signer builds it)."""
@@ -222,14 +246,13 @@ class SocketModeEmulator:
         await connection.send(text)
 
     def wait_for_ack(self, envelope_id: str, timeout_s: float = 5.0) -> Ack:
-        self.wait_for(lambda: any(a.envelope_id == envelope_id for a in self.acks), timeout_s,
-                      f"the ack of envelope {envelope_id}")
+        self.wait_for(lambda: envelope_id in self._acks_by_id, timeout_s, f"the ack of envelope {envelope_id}")
         with self._changed:
-            return next(a for a in self.acks if a.envelope_id == envelope_id)
+            return self._acks_by_id[envelope_id]
 
     def ack_of(self, envelope_id: str) -> Ack | None:
         with self._changed:
-            return next((a for a in self.acks if a.envelope_id == envelope_id), None)
+            return self._acks_by_id.get(envelope_id)
 
     def drop(self) -> None:
         """Cut every open connection as a network failure does: no close frame, the TCP connection just ends."""

@@ -6,10 +6,12 @@ worker), our Socket Mode server (in this process: it sends the envelopes and tim
 and `acme worker` as real processes. Then:
 
 1. ack latency over Socket Mode: `/acme summary` envelopes sent open-loop at --rate per second
-   for --seconds, each from its own channel; latency from the envelope's scheduled send time to
-   its ack's arrival (so a stalled generator cannot hide queueing), and from its actual send;
+   for --seconds, each from its own channel, by the Socket Mode server's own event loop; latency
+   from the envelope's scheduled send time to its ack's arrival (so a stalled generator cannot
+   hide queueing), and from its actual send;
 2. the same load as signed HTTP POSTs to /slack/events of the same server, for comparison;
-   with each, the CPU time `acme serve` spent per ack (steadier than latencies on a busy machine);
+   with each, the CPU time `acme serve` spent per ack (steadier than latencies on a busy machine).
+   The worker runs each load's summaries meanwhile, and the queues are drained between the two;
 3. reconnection: the connection cut (no close frame) --drops times; from the cut to the app's new
    connection being greeted.
 
@@ -31,14 +33,15 @@ from pathlib import Path
 import redis
 from http_load import describe
 from processes import answers, cpu_ms, memory_kb, stop_all, wait_for
-from rq import Worker
+from rq import Queue, Worker
 from slack_ack import open_loop
 from starlette.applications import Starlette
 
 from app.embedded_redis import EmbeddedRedis, free_port
 from app.http_server import BackgroundServer
+from app.queueing.job_table import SUMMARY_QUEUE
 from app.slack_request_signer import SlackRequestSigner
-from app.socket_mode_emulator import SocketModeEmulator
+from app.socket_mode_emulator import SocketModeEmulator, envelope_of_http_request
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,23 +49,20 @@ ROOT = Path(__file__).resolve().parents[1]
 def socket_open_loop(socket: SocketModeEmulator, signer: SlackRequestSigner, rate: float,
                      seconds: float) -> tuple[list[float], list[float], int]:
     """(scheduled -> ack ms, sent -> ack ms, envelopes without an ack)."""
-    scheduled: dict[str, float] = {}
-    total = int(rate * seconds)
-    start = time.monotonic() + 0.1
-    for n in range(total):
-        at = start + n / rate
-        delay = at - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
+    start = time.monotonic() + 0.2
+    schedule = []
+    for n in range(int(rate * seconds)):
         body, headers = signer.slash_command("summary Globex", channel=f"C{n:07d}", user="U0BENCH")
-        scheduled[socket.deliver_http_request(body, headers)] = at
+        schedule.append((start + n / rate, *envelope_of_http_request(body, headers["Content-Type"])))
+    envelopes = socket.deliver_on_schedule(schedule)
     try:
-        socket.wait_for(lambda: all(socket.ack_of(e) for e in scheduled), 30, "every ack")
+        socket.wait_for(lambda: all(socket.ack_of(e) for e in envelopes), 30, "every ack")
     except TimeoutError:
         pass
-    acks = [a for a in (socket.ack_of(e) for e in scheduled) if a is not None]
+    scheduled = {envelope: at for envelope, (at, _, _) in zip(envelopes, schedule, strict=True)}
+    acks = [a for a in (socket.ack_of(e) for e in envelopes) if a is not None]
     from_schedule = [(a.acked_at - scheduled[a.envelope_id]) * 1000 for a in acks]
-    return from_schedule, [a.latency_s * 1000 for a in acks], total - len(acks)
+    return from_schedule, [a.latency_s * 1000 for a in acks], len(envelopes) - len(acks)
 
 
 def main() -> None:
@@ -90,8 +90,12 @@ def main() -> None:
     serve = subprocess.Popen([sys.executable, "-m", "app", "serve"],
                              env={**env, "SLACK_API_URL": f"{connections_api.url}/api/",
                                   "SLACK_APP_TOKEN": f"xapp-1-A0BENCH-{secrets.token_hex(8)}"})
-    processes += [serve, subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env)]
+    worker = subprocess.Popen([sys.executable, "-m", "app", "worker"], env=env)
     connection = redis.Redis.from_url(redis_server.url)
+    summaries = Queue(SUMMARY_QUEUE, connection=connection)
+
+    def drained() -> bool:
+        return summaries.count == 0 and summaries.started_job_registry.count == 0
     try:
         wait_for(lambda: answers(f"{app_url}/healthz") and answers(f"{crm_url}/admin/stats"), 30)
         wait_for(lambda: Worker.count(connection=connection) > 0, 30)
@@ -107,6 +111,7 @@ def main() -> None:
         print(f"   scheduled -> ack: {describe(from_schedule)}")
         print(f"   sent -> ack:      {describe(from_send)}; without an ack: {missing}")
         print(f"   acme serve CPU per ack: {per_ack:.2f} ms")
+        wait_for(drained, 300)
 
         cpu_before = cpu_ms(serve.pid)
         latencies, statuses = asyncio.run(open_loop(app_port, signer, args.rate, args.seconds,
@@ -115,6 +120,7 @@ def main() -> None:
         print(f"\n2. HTTP /slack/events ack latency, same load: {describe(latencies)}; "
               f"non-200: {sum(s != 200 for s in statuses)}")
         print(f"   acme serve CPU per ack: {per_ack:.2f} ms")
+        wait_for(drained, 300)
 
         reconnects = []
         for _ in range(args.drops):
@@ -127,6 +133,7 @@ def main() -> None:
         print(f"\n3. connection cut -> new connection greeted: {describe(reconnects)}")
         print(f"\n4. acme serve memory at the end: {memory_kb(serve.pid)} (kB)")
     finally:
+        stop_all([worker, serve])  # before the Slack emulator, so that no job is left retrying against nothing
         stop_all(processes)
         connections_api.stop()
         socket.stop()
