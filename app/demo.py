@@ -48,7 +48,7 @@ INTRO = """ACME Assistant demo: everything runs here, offline. Try:
   @acme any open tickets for Initech?            dm is the CRM up?       /acme ask what can you do?
   crm ticket Globex urgent Checkout is down      then: click Draft response
   crm customer Newco pro                         then: click Summarize
-  (Ctrl-D to quit)          Slack reaches the app over Socket Mode here, as it does without a public URL.
+  (Ctrl-D to quit; Slack reaches the app over Socket Mode here, as it does where it has no public URL)
 """
 
 
