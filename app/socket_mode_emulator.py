@@ -82,6 +82,9 @@ class SocketModeEmulator:
         self.acks: list[Ack] = []
         self._acks_by_id: dict[str, Ack] = {}
         self.connections_opened = 0  # answered apps.connections.open calls
+        self.connections_refused = 0
+        # Set to an error code ("invalid_auth", "internal_error") to refuse apps.connections.open with it.
+        self.refuse_with: str | None = None
         self.greeted = 0  # WebSocket connections that got their `hello`
         self.tickets_issued: list[str] = []  # secrets: a test checks that none reaches a log
         # How each connection ended: 1000 when the app closed it cleanly, 1006 when the TCP connection just ended.
@@ -133,6 +136,11 @@ class SocketModeEmulator:
             if not token.startswith("xapp-"):
                 # What Slack answers a bot token, or none, on this method.
                 return JSONResponse({"ok": False, "error": "not_allowed_token_type" if token else "not_authed"})
+            if self.refuse_with:
+                with self._changed:
+                    self.connections_refused += 1
+                    self._changed.notify_all()
+                return JSONResponse({"ok": False, "error": self.refuse_with})
             ticket = str(uuid.uuid4())
             with self._changed:
                 self._tickets.add(ticket)

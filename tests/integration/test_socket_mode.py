@@ -166,6 +166,19 @@ def test_slacks_disconnect_is_followed_by_a_new_connection_before_the_old_one_cl
     socket_stack.slack.wait_for(lambda calls: _summaries(socket_stack, "Globex"))
 
 
+def test_while_slack_refuses_to_open_a_connection_http_still_serves_and_the_app_keeps_trying(
+        stack_factory, socket_slack: SocketModeEmulator) -> None:
+    socket_slack.refuse_with = "internal_error"
+    stack = stack_factory(slack_app_token=APP_TOKEN)
+    socket_slack.wait_for(lambda: socket_slack.connections_refused >= 2, what="a second attempt")
+
+    assert stack.slash("summary Globex").text == "Working on it..."
+    socket_slack.refuse_with = None
+    socket_slack.wait_connected()
+    envelope = socket_slack.deliver_http_request(*stack.signer.slash_command("help", channel=CHANNEL, user=USER))
+    assert socket_slack.wait_for_ack(envelope).payload
+
+
 def test_stopping_closes_the_connection_cleanly(socket_stack: Stack, socket_slack: SocketModeEmulator) -> None:
     assert socket_stack.socket_mode is not None
     socket_stack.socket_mode.stop()
