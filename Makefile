@@ -22,6 +22,8 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/api.py
 	$(VENV)/bin/python bench/agent.py
 	$(VENV)/bin/python bench/worker_processes.py
+	$(VENV)/bin/python bench/socket_mode.py
+	$(VENV)/bin/python bench/throughput.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check app mock_crm tests bench

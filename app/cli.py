@@ -20,31 +20,46 @@ def _settings_and_logging() -> Settings:
 
 
 def serve(settings: Settings) -> None:
+    import signal  # noqa: PLC0415
+
     import uvicorn  # noqa: PLC0415 - keep `acme --help` quick
 
     from app.composition import build_collaborators  # noqa: PLC0415
     from app.store.db import upgrade  # noqa: PLC0415
     from app.web.app import create_web_app  # noqa: PLC0415
+    from app.web.socket_mode import start_socket_mode  # noqa: PLC0415
 
     if settings.host not in LOOPBACK_HOSTS and not settings.api_keys:
         raise SettingsError(f"HOST={settings.host} would open the REST API to the network without a key: "
                             "set ACME_API_KEYS, or serve on 127.0.0.1.")
     settings.require_model_if_configured(command="serve")
-    if settings.slack_app_token is not None:
-        raise SettingsError("SLACK_APP_TOKEN is set, but Socket Mode is not supported yet: unset it to serve over "
-                            "HTTP at /slack/events.")
+    if settings.slack_app_token is not None and not settings.slack_app_token.get_secret_value().startswith("xapp-"):
+        raise SettingsError("SLACK_APP_TOKEN must be an app-level token (xapp-...) with the connections:write "
+                            "scope, from the app's Basic Information page; unset it to take Slack over HTTP only.")
     upgrade(settings.database_url)
     collaborators = build_collaborators(settings)
     app = create_web_app(collaborators)
+    # With SLACK_APP_TOKEN, Slack also reaches the same Bolt app over Socket Mode, for as long as the server runs.
+    socket_mode = start_socket_mode(app.state.slack_bolt, settings)
     # Everything built so far lives as long as the server: keeping it out of the garbage collector's
     # scans shortens the pauses that otherwise show up as slow acks.
     gc.collect()
     gc.freeze()
+
+    def leave_through_finally(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    # uvicorn shuts down gracefully on SIGTERM, then raises it again once it has put the previous handler
+    # back: with the default one the process would end there, before the `finally` below closes the
+    # Socket Mode connection and the collaborators.
+    signal.signal(signal.SIGTERM, leave_through_finally)
     # Our own logging config stays in force; uvicorn's access log would log every ack at INFO.
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
                     lifespan="off")
     finally:
+        if socket_mode is not None:
+            socket_mode.stop()  # after uvicorn's graceful shutdown: envelopes are acked until then
         collaborators.close()  # what is still being published goes out before the process ends
 
 

@@ -1,8 +1,9 @@
 """`acme demo`: the whole product offline, in one process tree.
 
-A real redis-server, the mock CRM, the Slack emulator, `acme serve`'s app under
-uvicorn and a worker all start here; lines typed on stdin become signed Slack
-requests to /slack/events, exactly as Slack would send them.
+A real redis-server, the mock CRM, the Slack emulator with its Socket Mode server,
+`acme serve`'s app under uvicorn (connected over Socket Mode, as with SLACK_APP_TOKEN)
+and a worker all start here; lines typed on stdin become what Slack would send, as
+envelopes over the WebSocket, and the CRM's webhooks come in over HTTP.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 import httpx
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from app.composition import Collaborators, build_collaborators
 from app.config import load_settings
@@ -22,11 +25,14 @@ from app.demo_printer import BOT_NAME, CHANNELS, ChannelPrinter, as_shown, linke
 from app.domain.customers import Customer, Matched, resolve_customer
 from app.embedded_redis import EmbeddedRedis, free_port
 from app.http_server import BackgroundServer
+from app.integrations.slack_socket_mode import SocketModeConnection
 from app.logs import configure_logging
 from app.slack_emulator import SlackEmulator
 from app.slack_request_signer import SlackRequestSigner
+from app.socket_mode_emulator import Ack, SocketModeEmulator
 from app.store.db import upgrade
 from app.web.app import create_web_app
+from app.web.socket_mode import start_socket_mode
 from app.worker.runner import WorkerThread
 from mock_crm.server import create_crm_app
 from mock_crm.webhooks import WebhookSender
@@ -42,10 +48,12 @@ INTRO = """ACME Assistant demo: everything runs here, offline. Try:
   @acme any open tickets for Initech?            dm is the CRM up?       /acme ask what can you do?
   crm ticket Globex urgent Checkout is down      then: click Draft response
   crm customer Newco pro                         then: click Summarize
-  (Ctrl-D to quit)
+  (Ctrl-D to quit; Slack reaches the app over Socket Mode here, as it does where it has no public URL)
 """
 
 
+# Slack waits this long for an ack before it tells the user that a command or a click failed.
+ACK_TIMEOUT_S = 3.0
 PRIORITY_WORDS = ("low", "normal", "high", "urgent")
 PLAN_WORDS = ("free", "starter", "pro", "enterprise")
 
@@ -71,10 +79,12 @@ class Demo:
         self.database_url = f"sqlite:///{self._files.name}/acme.db"
         self.slack = SlackEmulator()
         self.slack.on_call = ChannelPrinter(out, self.slack.uploaded, self.slack.messages)
+        self.socket = SocketModeEmulator()
         self._servers: list[BackgroundServer] = []
         self._worker: WorkerThread | None = None
         self._webhooks: WebhookSender | None = None
         self.collaborators: Collaborators | None = None
+        self._socket_mode: SocketModeConnection | None = None
 
     def start(self) -> Demo:
         self.redis.start()
@@ -83,7 +93,9 @@ class Demo:
         # The mock CRM tells the app about new tickets and customers, as a real CRM would.
         self._webhooks = WebhookSender(f"http://127.0.0.1:{app_port}/webhooks/crm", webhook_secret)
         self.crm = self._serve(create_crm_app(webhooks=self._webhooks), "mock-crm")
-        slack = self._serve(self.slack.asgi_app(), "slack-emulator")
+        self.socket.start()
+        slack = self._serve(Starlette(routes=[*self.socket.web_api_routes(), Mount("/", self.slack.asgi_app())]),
+                            "slack-emulator")
         upgrade(self.database_url)
         settings = load_settings(
             database_url=self.database_url,
@@ -92,11 +104,15 @@ class Demo:
             crm_webhook_secret=webhook_secret,
             slack_api_url=f"{slack.url}/api/",
             slack_bot_token=f"xoxb-demo-{secrets.token_hex(8)}",
+            slack_app_token=f"xapp-1-A0ACME-demo-{secrets.token_hex(8)}",
             slack_signing_secret=signing_secret,
             slack_notify_channel=CHANNEL,
         )
         self.collaborators = build_collaborators(settings)
-        self.app = self._serve(create_web_app(self.collaborators), "acme-serve", port=app_port)
+        web_app = create_web_app(self.collaborators)
+        self.app = self._serve(web_app, "acme-serve", port=app_port)
+        self._socket_mode = start_socket_mode(web_app.state.slack_bolt, settings)
+        self.socket.wait_connected()
         self._worker = WorkerThread(self.collaborators).start()
         self.signer = SlackRequestSigner(signing_secret, response_base_url=slack.url)
         self.http = httpx.Client(base_url=self.app.url, timeout=5)
@@ -127,25 +143,27 @@ class Demo:
     def _say(self, text: str) -> None:
         self.out.write(f"({text})\n")
 
-    def _post(self, body: str, headers: dict[str, str]) -> httpx.Response:
-        response = self.http.post("/slack/events", content=body, headers=headers)
-        if response.status_code != 200:
-            self._say(f"Slack got HTTP {response.status_code} from the app: {response.text}")
-        return response
+    def _deliver(self, body: str, headers: dict[str, str]) -> Ack | None:
+        """What Slack would POST to /slack/events, sent over Socket Mode instead; the app's ack."""
+        envelope = self.socket.deliver_http_request(body, headers)
+        try:
+            return self.socket.wait_for_ack(envelope, timeout_s=ACK_TIMEOUT_S)
+        except TimeoutError:
+            self._say(f"the app did not ack within {ACK_TIMEOUT_S:.0f} s; Slack would tell you it failed")
+            return None
 
     def _slash(self, text: str) -> None:
-        response = self._post(*self.signer.slash_command(text, channel=CHANNEL, user=USER))
-        if response.status_code == 200 and response.text:
-            json_answer = response.headers.get("content-type", "").startswith("application/json")
-            answer = as_shown(response.json().get("text", "") if json_answer else response.text)
+        ack = self._deliver(*self.signer.slash_command(text, channel=CHANNEL, user=USER))
+        if ack is not None and ack.payload and ack.payload.get("text"):
+            answer = as_shown(str(ack.payload["text"]))
             indented = "\n".join("    " + part for part in answer.splitlines())
             self.out.write(f"[{CHANNEL_NAME}] {BOT_NAME} (only visible to you):\n{indented}\n")
 
     def _mention(self, text: str) -> None:
-        self._post(*self.signer.app_mention(linked(text), channel=CHANNEL, user=USER))
+        self._deliver(*self.signer.app_mention(linked(text), channel=CHANNEL, user=USER))
 
     def _direct_message(self, text: str) -> None:
-        self._post(*self.signer.message_event(linked(text), channel=DM_CHANNEL, user=USER, channel_type="im"))
+        self._deliver(*self.signer.message_event(linked(text), channel=DM_CHANNEL, user=USER, channel_type="im"))
 
     def _click(self, button_text: str) -> None:
         """Click the button so labelled on the newest message that has one."""
@@ -153,8 +171,8 @@ class Demo:
             for action_id, label, value in _buttons(message):
                 if label.lower() == button_text.lower():
                     channel = str(message.get("channel", CHANNEL))
-                    self._post(*self.signer.block_action(action_id, channel=channel, user=USER, message=message,
-                                                         value=value))
+                    self._deliver(*self.signer.block_action(action_id, channel=channel, user=USER, message=message,
+                                                            value=value))
                     return
         self._say(f"no message here has a button \u201c{button_text}\u201d")
 
@@ -199,8 +217,11 @@ class Demo:
     def stop(self) -> None:
         if self._worker:
             self._worker.stop()
+        if self._socket_mode:
+            self._socket_mode.stop()
         for server in reversed(self._servers):
             server.stop()
+        self.socket.stop()
         if self._webhooks:
             self._webhooks.close()
         if self.collaborators:

@@ -11,10 +11,12 @@ from collections.abc import Iterable
 MASK = "[redacted]"
 # Slack tokens look alike whatever they are for; mask any that slip in, configured or not.
 _SLACK_TOKEN = re.compile(r"\bxox[abposr]-[A-Za-z0-9-]+|\bxapp-[A-Za-z0-9-]+")
+# The WebSocket URL Slack hands out for Socket Mode opens a connection for whoever holds its ticket.
+_SOCKET_TICKET = re.compile(r"(\bticket=)[^&\s'\"]+")
 
 
 class SecretMasker:
-    """Replaces known secret values and anything shaped like a Slack token."""
+    """Replaces known secret values, anything shaped like a Slack token, and Socket Mode tickets."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
@@ -22,7 +24,32 @@ class SecretMasker:
     def mask(self, text: str) -> str:
         for secret in self._secrets:
             text = text.replace(secret, MASK)
-        return _SLACK_TOKEN.sub(MASK, text)
+        return _SOCKET_TICKET.sub(r"\g<1>" + MASK, _SLACK_TOKEN.sub(MASK, text))
+
+
+class MaskingFilter(logging.Filter):
+    """Masks a record where it is made, before any handler (a test's capture too) sees it.
+
+    For loggers that libraries write secrets to at DEBUG: slack-sdk's, with the Socket Mode URL it is
+    handed, and websockets', with the request line of the handshake.
+    """
+
+    def __init__(self, masker: SecretMasker | None = None) -> None:
+        super().__init__()
+        self._masker = masker or SecretMasker()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = self._masker.mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+def mask_records_of(logger: logging.Logger) -> None:
+    """Attach a MaskingFilter to `logger`, once."""
+    if not any(isinstance(f, MaskingFilter) for f in logger.filters):
+        logger.addFilter(MaskingFilter())
 
 
 class _MaskingFormatter(logging.Formatter):

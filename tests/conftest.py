@@ -20,6 +20,7 @@ from app.composition import Collaborators, build_collaborators
 from app.config import Settings, load_settings
 from app.embedded_redis import EmbeddedRedis
 from app.http_server import BackgroundServer
+from app.integrations.slack_socket_mode import SocketModeConnection
 from app.model_emulator import ModelEmulator
 from app.runs.builtin_workflows import BUILTIN_PREFIX
 from app.slack_emulator import SlackEmulator
@@ -27,6 +28,7 @@ from app.slack_request_signer import SlackRequestSigner
 from app.store.db import make_engine, upgrade
 from app.store.models import Base
 from app.web.app import create_web_app
+from app.web.socket_mode import start_socket_mode
 from app.worker.runner import WorkerThread
 from mock_crm.server import CrmState, create_crm_app
 
@@ -237,6 +239,8 @@ class Stack:
     http: httpx.Client
     sleeps: RecordedSleeps
     worker: WorkerThread | None = None
+    # Connected when the settings have SLACK_APP_TOKEN, as `acme serve` does.
+    socket_mode: SocketModeConnection | None = None
     _extra: list[object] = field(default_factory=list)
 
     def slash(self, text: str, **kwargs: object) -> httpx.Response:
@@ -269,11 +273,13 @@ def build_stack(mock_crm: MockCrm, fake_slack: FakeSlack, redis_url: str, **over
     settings = make_settings(redis_url, mock_crm.url, fake_slack.url, **overrides)
     sleeps = RecordedSleeps()
     collaborators = build_collaborators(settings, sleep=sleeps)
-    app = BackgroundServer(create_web_app(collaborators), name="acme-serve").start()
+    web_app = create_web_app(collaborators)
+    app = BackgroundServer(web_app, name="acme-serve").start()
     signing_secret = settings.slack_signing_secret.get_secret_value()  # type: ignore[union-attr]
     return Stack(settings, collaborators, app, fake_slack.api, mock_crm,
                  SlackRequestSigner(signing_secret, response_base_url=fake_slack.url),
-                 httpx.Client(base_url=app.url, timeout=10), sleeps)
+                 httpx.Client(base_url=app.url, timeout=10), sleeps,
+                 socket_mode=start_socket_mode(web_app.state.slack_bolt, settings))
 
 
 @pytest.fixture()
@@ -294,6 +300,8 @@ def stack_factory(redis_conn: redis.Redis, redis_url: str, mock_crm: MockCrm, fa
     for stack in built:
         if stack.worker:
             stack.worker.stop()
+        if stack.socket_mode:
+            stack.socket_mode.stop()
         stack.app.stop()
         stack.http.close()
         stack.collaborators.close()

@@ -55,6 +55,8 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
     app.state.backend = ApiBackend(db=collaborators.db, runs=collaborators.runs, tools=collaborators.tools,
                                    http_tool_hosts=settings.http_tool_host_set)
     install_error_handlers(app)
+    # Socket Mode (app/web/socket_mode.py) hands its envelopes to this same Bolt app.
+    app.state.slack_bolt = bolt
     for module in (workflows, runs, context, agents, tasks, tools):
         app.include_router(module.router, prefix="/v1")
         # The unversioned paths answer as the newest version; the schema lists each path once.

@@ -16,13 +16,17 @@ SCHEMA_DIR = Path(os.environ.get("SLACK_MANIFEST_SCHEMA_DIR", ROOT.parent / "sha
 REMOTE_SCHEMAS = "https://raw.githubusercontent.com/slackapi/manifest-schema/v0.5.0/schemas/"
 
 
-def manifest() -> dict:
-    return yaml.safe_load((ROOT / "manifest.yml").read_text())
+MANIFESTS = ("manifest.yml", "manifest.socket-mode.yml")
+
+
+def manifest(name: str = "manifest.yml") -> dict:
+    return yaml.safe_load((ROOT / name).read_text())
 
 
 @pytest.mark.skipif(not (SCHEMA_DIR / "manifest.schema.json").exists(),
                     reason=f"Slack's manifest schema is not at {SCHEMA_DIR} (set SLACK_MANIFEST_SCHEMA_DIR)")
-def test_manifest_validates_against_slacks_schema() -> None:
+@pytest.mark.parametrize("name", MANIFESTS)
+def test_manifest_validates_against_slacks_schema(name: str) -> None:
     # The schema refers to its parts by URL; resolve them from the local copy, never the network.
     registry = Registry().with_resources(
         (REMOTE_SCHEMAS + path.name, Resource.from_contents(json.loads(path.read_text())))
@@ -30,7 +34,7 @@ def test_manifest_validates_against_slacks_schema() -> None:
     )
     schema = json.loads((SCHEMA_DIR / "manifest.schema.json").read_text())
     validator = jsonschema.Draft7Validator(schema, registry=registry)
-    errors = sorted(validator.iter_errors(manifest()), key=lambda e: list(e.path))
+    errors = sorted(validator.iter_errors(manifest(name)), key=lambda e: list(e.path))
     assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
 
 
@@ -48,3 +52,16 @@ def test_manifest_points_slack_at_our_one_request_url_and_asks_only_for_scopes_w
                       "files:write", "groups:history", "im:history"]
     assert data["features"]["app_home"]["messages_tab_enabled"] is True
     assert data["features"]["agent_view"]["agent_description"]
+
+
+def test_the_socket_mode_manifest_is_the_same_app_without_request_urls() -> None:
+    over_http, over_socket = manifest("manifest.yml"), manifest("manifest.socket-mode.yml")
+    assert over_http["settings"]["socket_mode_enabled"] is False
+    assert over_socket["settings"]["socket_mode_enabled"] is True
+    # Slack sends everything over the socket: no URL of ours appears.
+    assert "example.com" not in json.dumps(over_socket)
+    del over_http["features"]["slash_commands"][0]["url"]
+    del over_http["settings"]["event_subscriptions"]["request_url"]
+    del over_http["settings"]["interactivity"]["request_url"]
+    over_http["settings"]["socket_mode_enabled"] = True
+    assert over_socket == over_http

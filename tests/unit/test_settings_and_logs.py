@@ -9,7 +9,7 @@ from app.config import SettingsError, load_settings
 from app.integrations.http_tool_client import HostNotAllowed, HttpToolClient, SecretNotAllowed, SecretNotSet
 from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker
 from app.integrations.shared_throttle import SharedThrottle
-from app.logs import SecretMasker, configure_logging
+from app.logs import MaskingFilter, SecretMasker, configure_logging
 
 
 def test_secret_from_file_and_clear_errors(tmp_path: Path) -> None:
@@ -40,6 +40,15 @@ def test_masker_hides_configured_secrets_and_anything_shaped_like_a_slack_token(
     masker = SecretMasker(["crm-secret-value"])
     masked = masker.mask("token xoxb-123-456-abc and crm-secret-value and xapp-1-A1-99")
     assert "xoxb-123" not in masked and "crm-secret-value" not in masked and "xapp-1" not in masked
+
+
+def test_socket_mode_tickets_are_masked_even_before_a_handler_sees_the_record() -> None:
+    url = "wss://wss-primary.slack.com/link/?ticket=5fc7a1e2-0b6d-4c1e&app_id=A1B2"
+    assert SecretMasker().mask(f"connecting to {url}") == (
+        "connecting to wss://wss-primary.slack.com/link/?ticket=[redacted]&app_id=A1B2")
+    record = logging.LogRecord("lib", logging.DEBUG, __file__, 1, "> GET %s HTTP/1.1", ("/link/?ticket=abc-1",), None)
+    assert MaskingFilter().filter(record)
+    assert record.getMessage() == "> GET /link/?ticket=[redacted] HTTP/1.1"
 
 
 def test_log_lines_and_tracebacks_are_masked(monkeypatch: pytest.MonkeyPatch) -> None:

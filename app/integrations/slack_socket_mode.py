@@ -1,0 +1,148 @@
+"""Slack over Socket Mode: `apps.connections.open`, then the WebSocket URL it returns, kept open.
+
+slack-sdk's asyncio client (`slack_sdk.socket_mode.websockets`) speaks the protocol. Of slack-sdk's
+four clients it acks as fast as any (one event loop: no hand-offs between threads before the
+listener runs), opens the new connection before closing the old one when Slack sends `disconnect`,
+pings with a timeout (a half-open connection is noticed), and closes at once, with a close frame.
+What it lacks, added here: a connection that ends without `disconnect` (dropped, or closed by
+Slack) is replaced as soon as it ends, where the client's own monitor looks only every ping
+interval; connecting again backs off while Slack cannot be reached; and its log records (and
+websockets') are masked where they are made, since the URL carries a single-use ticket.
+
+The connection runs on an event loop of its own, in a thread, beside the web server's: an
+envelope's handler (Bolt, parsing and enqueueing) runs on that loop and its ack goes out at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+
+from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+from slack_sdk.socket_mode.websockets import SocketModeClient
+from slack_sdk.web.async_client import AsyncWebClient
+from websockets.asyncio.client import ClientConnection
+
+from app.logs import mask_records_of
+
+log = logging.getLogger(__name__)
+FIRST_RETRY_S = 1.0
+MAX_RETRY_S = 30.0
+# What the app does with one envelope: the ack to send, or None to send none (Slack delivers an event
+# again, and tells the user that a command or a click failed).
+EnvelopeHandler = Callable[[SocketModeRequest], SocketModeResponse | None]
+
+
+class _Client(SocketModeClient):
+    """slack-sdk's client, telling its owner of each connection it opens."""
+
+    def __init__(self, *, on_connected: Callable[[ClientConnection], None], **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._on_connected = on_connected
+
+    async def connect(self) -> None:
+        await super().connect()
+        assert self.current_session is not None
+        self._on_connected(self.current_session)
+
+    async def close(self) -> None:
+        # The receiver would otherwise see our own close first and log it as an error.
+        if self.message_receiver is not None:
+            self.message_receiver.cancel()
+        await super().close()
+
+
+class SocketModeConnection:
+    def __init__(self, *, app_token: str, api_url: str, handle: EnvelopeHandler, timeout_s: float = 10.0,
+                 ping_interval_s: float = 10.0) -> None:
+        self._app_token = app_token
+        self._api_url = api_url
+        self._handle = handle
+        self._timeout_s = timeout_s
+        self._ping_interval_s = ping_interval_s
+        self._thread = threading.Thread(target=self._run, name="slack-socket-mode", daemon=True)
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._client: _Client | None = None
+        self._watchers: set[asyncio.Task[None]] = set()
+        mask_records_of(log)
+        mask_records_of(logging.getLogger("websockets.client"))
+
+    def start(self) -> SocketModeConnection:
+        """Connect in the background (retrying until Slack answers); the web server need not wait."""
+        self._thread.start()
+        self._ready.wait(self._timeout_s)
+        return self
+
+    def stop(self) -> None:
+        """Close the connection (with a close frame) and end its thread."""
+        if self._loop is not None and self._stopping is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(timeout=self._timeout_s + 5)
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        self._client = _Client(
+            app_token=self._app_token,
+            # Only apps.connections.open goes through it; its logger masks the URL it answers.
+            web_client=AsyncWebClient(base_url=self._api_url, timeout=int(self._timeout_s), logger=log),
+            logger=log,
+            ping_interval=self._ping_interval_s,
+            on_connected=self._watch,
+        )
+        self._client.socket_mode_request_listeners.append(self._on_envelope)
+        self._ready.set()
+        try:
+            await self._connect()
+            await self._stopping.wait()
+        finally:
+            await self._client.close()
+            for watcher in self._watchers:
+                watcher.cancel()
+            log.info("Socket Mode connection closed")
+
+    async def _on_envelope(self, client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
+        ack = self._handle(request)
+        if ack is not None:
+            await client.send_socket_mode_response(ack)
+
+    def _watch(self, session: ClientConnection) -> None:
+        log.info("connected to Slack over Socket Mode")
+        watcher = asyncio.ensure_future(self._reconnect_when_closed(session))
+        self._watchers.add(watcher)
+        watcher.add_done_callback(self._watchers.discard)
+
+    async def _reconnect_when_closed(self, session: ClientConnection) -> None:
+        await session.wait_closed()
+        assert self._client is not None
+        if self._client.closed or session is not self._client.current_session:
+            return  # stopping, or replaced after Slack's `disconnect`
+        log.warning("the Socket Mode connection ended (close code %s); connecting again", session.close_code)
+        await self._connect()
+
+    async def _connect(self) -> None:
+        """Until connected, or stopping: the first connection, and each after one ends."""
+        assert self._client is not None and self._stopping is not None
+        wait_s = FIRST_RETRY_S
+        while not self._stopping.is_set():
+            try:
+                # Does nothing when another connection came up meanwhile (the client's monitor, `disconnect`).
+                await self._client.connect_to_new_endpoint()
+            except Exception as exc:  # Slack unreachable, the token refused, the WebSocket refused
+                log.warning("could not connect to Slack over Socket Mode: %s: %s; trying again in %.0f s",
+                            type(exc).__name__, exc, wait_s)
+            if await self._client.is_connected():
+                return
+            try:
+                await asyncio.wait_for(self._stopping.wait(), wait_s)
+            except TimeoutError:
+                wait_s = min(wait_s * 2, MAX_RETRY_S)
