@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     llm_breaker_reset_s: float = Field(default=60, gt=0)
     llm_max_rps: float = Field(default=50.0, ge=0)
     agent_max_steps: int = Field(default=8, ge=1, le=50)
+    # Agent turns at once in each worker process: a turn mostly waits on the model.
+    agent_concurrency: int = Field(default=20, ge=1, le=200)
     # How long an approval waits for the asker's click, and how many earlier turns a thread remembers.
     agent_approval_ttl_s: int = Field(default=900, ge=1)
     agent_memory_turns: int = Field(default=10, ge=0, le=50)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import time
 
 from starlette.applications import Starlette
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--crm-port", type=int)
     parser.add_argument("--slack-port", type=int)
     parser.add_argument("--model-port", type=int)
+    parser.add_argument("--model-delay-s", type=float, default=0.0, help="how long the model takes to answer")
     args = parser.parse_args()
     first_seen: dict[tuple[str, str], float] = {}
 
@@ -65,7 +67,10 @@ def main() -> None:
     if args.slack_port:
         BackgroundServer(slack_app, port=args.slack_port, name="slack").start()
     if args.model_port:
-        BackgroundServer(ModelEmulator(two_tool_turn).asgi_app(), port=args.model_port, name="model").start()
+        def slow_turn(body: dict) -> ModelAnswer:
+            return dataclasses.replace(two_tool_turn(body), delay_s=args.model_delay_s)
+
+        BackgroundServer(ModelEmulator(slow_turn).asgi_app(), port=args.model_port, name="model").start()
     while True:
         time.sleep(3600)
 

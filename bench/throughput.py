@@ -3,6 +3,8 @@
 Starts a real redis-server, the mock CRM and a fake Slack (their own process), `acme serve` and the
 default `acme worker` (real processes), then measures:
 
+- agent: --turns direct messages to the agent within a second, its model taking --model-delay-s to answer each
+  of its three calls in a turn (a two-tool turn); the time until every asker has the answer.
 - drain: a backlog of --backlog summaries queued through signed slash commands while no worker runs;
   then the worker starts, and the drain rate counts from the moment it is registered to the last summary
   reaching Slack. Also the worker's CPU and the Redis commands per summary, and the worker's memory
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import httpx
 import redis
-from http_load import Connection
+from http_load import Connection, describe
 from processes import answers, cpu_ms, memory_kb, stop_all, wait_for
 from rq import Worker
 
@@ -56,6 +58,7 @@ class Stack:
     workers: list[subprocess.Popen] = field(default_factory=list)
 
     profile_to: str | None = None
+    agent_concurrency: int = 20
 
     def start_worker(self, *extra: str) -> subprocess.Popen:
         worker = subprocess.Popen([sys.executable, "-m", "app", "worker", *extra], env=self.env)
@@ -167,7 +170,43 @@ def drain(stack: Stack, backlog: int, worker_args: list[str]) -> None:
     stack.stop_workers()
 
 
-def start_stack(settings: dict[str, str]) -> Stack:
+def agent_turns(stack: Stack, turns: int, model_delay_s: float) -> None:
+    stack.start_worker()
+    wait_for(lambda: Worker.count(connection=stack.connection) > 0, 60, poll_s=0.01)
+    wait_for(lambda: Worker.count(connection=stack.connection) >= 2 * stack.agent_concurrency, 60, poll_s=0.05)
+
+    async def ask_all() -> list[int]:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{stack.app_port}") as client:
+            async def ask(n: int) -> int:
+                await asyncio.sleep(n / turns)  # all within one second
+                asked_at[f"DA{n:05d}"] = time.monotonic()
+                body, headers = stack.signer.message_event(f"summarize Globex please ({n})", channel=f"DA{n:05d}",
+                                                           user="U0BENCH", channel_type="im")
+                return (await client.post("/slack/events", content=body, headers=headers)).status_code
+            return await asyncio.gather(*(ask(n) for n in range(turns)))
+
+    asked_at: dict[str, float] = {}
+    started = time.monotonic()
+    statuses = asyncio.run(ask_all())
+    assert all(s == 200 for s in statuses), statuses
+
+    def answered() -> dict[str, float]:
+        return {c["channel"]: c["at"] for c in stack.slack_calls()
+                if str(c["channel"]).startswith("DA") and c["method"] in ("chat.stopStream", "chat.postMessage")}
+
+    wait_for(lambda: len(answered()) >= turns, 120, poll_s=0.2)
+    last = max(answered().values())
+    print(f"\nagent: {turns} turns asked within 1 s, model {model_delay_s:.1f} s per call (3 calls a turn): "
+          f"all answered {last - started:.2f} s after the first was asked "
+          f"(default worker: {len(stack.worker_pids())} processes)")
+    print(f"   each turn, asked -> answered: {describe([(at - asked_at[c]) * 1000 for c, at in answered().items()])}")
+    if turns == 1:
+        print("   its timeline: " + ", ".join(f"{c['method']} +{(c['at'] - asked_at['DA00000']) * 1000:.0f} ms"
+                                         for c in stack.slack_calls() if c["channel"] == "DA00000"))
+    stack.stop_workers()
+
+
+def start_stack(settings: dict[str, str], model_delay_s: float | None = None) -> Stack:
     redis_server = EmbeddedRedis().start()
     crm_port, slack_port, app_port = free_port(), free_port(), free_port()
     crm_url, slack_url, app_url = (f"http://127.0.0.1:{p}" for p in (crm_port, slack_port, app_port))
@@ -181,8 +220,12 @@ def start_stack(settings: dict[str, str]) -> Stack:
     env.update(settings)
     signer = SlackRequestSigner(signing_secret, response_base_url=slack_url)
     stack = Stack(redis_server, env, app_port, slack_url, signer, redis.Redis.from_url(redis_server.url))
-    stack.processes.append(subprocess.Popen([sys.executable, str(ROOT / "bench/peers.py"), "--crm-port",
-                                             str(crm_port), "--slack-port", str(slack_port)], env=env))
+    peers = [sys.executable, str(ROOT / "bench/peers.py"), "--crm-port", str(crm_port), "--slack-port", str(slack_port)]
+    if model_delay_s is not None:
+        model_port = free_port()
+        peers += ["--model-port", str(model_port), "--model-delay-s", str(model_delay_s)]
+        env.update(LLM_BASE_URL=f"http://127.0.0.1:{model_port}/v1", LLM_MODEL="bench-model")
+    stack.processes.append(subprocess.Popen(peers, env=env))
     stack.processes.append(subprocess.Popen([sys.executable, "-m", "app", "serve"], env=env))
     wait_for(lambda: answers(f"{app_url}/healthz") and answers(f"{crm_url}/admin/stats"), 30)
     return stack
@@ -190,7 +233,9 @@ def start_stack(settings: dict[str, str]) -> Stack:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="drain", help="comma-separated phases (default: all)")
+    parser.add_argument("--only", default="drain,agent", help="comma-separated phases (default: all)")
+    parser.add_argument("--turns", type=int, default=40)
+    parser.add_argument("--model-delay-s", type=float, default=2.0)
     parser.add_argument("--backlog", type=int, default=3000)
     parser.add_argument("--worker-args", default="", help="extra arguments for `acme worker`")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
@@ -199,11 +244,14 @@ def main() -> None:
     args = parser.parse_args()
     phases = set(args.only.split(","))
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; load {os.getloadavg()[0]:.2f}")
-    stack = start_stack(dict(setting.split("=", 1) for setting in args.env))
+    stack = start_stack(dict(setting.split("=", 1) for setting in args.env),
+                        args.model_delay_s if "agent" in phases else None)
     stack.profile_to = args.profile
     try:
         if "drain" in phases:
             drain(stack, args.backlog, args.worker_args.split())
+        if "agent" in phases:
+            agent_turns(stack, args.turns, args.model_delay_s)
     finally:
         stop_all(stack.processes)
         stack.connection.close()

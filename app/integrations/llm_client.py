@@ -47,9 +47,13 @@ class LlmClient:
     def name(self) -> str:
         return self._downstream.name
 
+    def prepare(self) -> None:
+        """Build the client now, in a worker starting up, rather than in its first asker's turn."""
+        self._openai()
+
     def _openai(self) -> openai.OpenAI:
-        # Built on first use: the openai package costs a process about 18 MB and 1.5 s to import, and
-        # only a worker talks to the model.
+        # Built on first use, or by prepare(): the openai package costs a process about 18 MB and 1.5 s to
+        # import, and only a worker talks to the model.
         with self._lock:
             if self._client is None:
                 import openai  # noqa: PLC0415

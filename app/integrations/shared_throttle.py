@@ -45,8 +45,10 @@ class SharedThrottle:
         self._key = f"acme:throttle:{name}"
         self._lease_size = max(1, math.floor(rate_per_s * LEASE_WINDOW_S))
         interval_us = int(1e6 / rate_per_s) if rate_per_s > 0 else 0
-        # The first lease of an idle second goes out at once; later ones are spaced by their size.
-        self._args = [interval_us, self._lease_size, interval_us * self._lease_size]
+        # Up to a second's calls go out at once after a quiet second (askers arrive together); after that,
+        # leases are spaced so that the average holds.
+        burst = max(self._lease_size, math.floor(rate_per_s))
+        self._args = [interval_us, self._lease_size, interval_us * burst]
         self._script = connection.register_script(_LEASE)
         self._clock = clock
         self._sleep = sleep

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -18,7 +19,7 @@ from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
 
 from app.composition import Collaborators
-from app.queueing.job_table import QUEUE_ORDER
+from app.queueing.job_table import AGENT_QUEUE, QUEUE_ORDER
 from app.worker.current import working_with
 
 # RQ's loop beats the worker's heartbeat up to three times a job, each a round trip of its own, for a key
@@ -28,6 +29,9 @@ HEARTBEAT_EVERY_S = 5.0
 SUSPENSION_CHECK_EVERY_S = 1.0
 # A job's own heartbeat at its end is for the callbacks' time limit; a job this short has a fresh one.
 FRESH_JOB_HEARTBEAT_S = 10.0
+# How long a stopping worker waits for the agent's turns under way; `acme worker`'s supervisor stops a child
+# cold after its own --stop-timeout (30 s by default).
+TURNS_STOP_S = 25.0
 
 
 class AcmeWorker(SimpleWorker):
@@ -40,15 +44,25 @@ class AcmeWorker(SimpleWorker):
     and a watch for job dependencies we never use cost about half of a summary's Redis commands.
     """
 
-    def __init__(self, collaborators: Collaborators) -> None:
+    def __init__(self, collaborators: Collaborators, queues: tuple[str, ...] = QUEUE_ORDER,
+                 on_signals_installed: Callable[[], object] | None = None) -> None:
         # RQ raises the socket timeout of the connection it is given to fit its blocking
         # dequeue; the jobs' own Redis calls keep their short timeout on a connection of their own.
-        super().__init__(list(QUEUE_ORDER), connection=redis.Redis.from_url(collaborators.settings.redis_url))
+        super().__init__(list(queues), connection=redis.Redis.from_url(collaborators.settings.redis_url))
         self.collaborators = collaborators
+        self._on_signals_installed = on_signals_installed
         self._suspension_checked_at = 0.0
         # Imported now, not at the first job: its first answer is not slowed, and the memory the worker
         # will use is taken at start.
         import app.worker.entrypoints  # noqa: F401, PLC0415
+
+        if collaborators.llm is not None:
+            collaborators.llm.prepare()
+
+    def _install_signal_handlers(self) -> None:
+        super()._install_signal_handlers()
+        if self._on_signals_installed is not None:
+            self._on_signals_installed()
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         beat_recently = (self.last_heartbeat is not None and
@@ -107,16 +121,29 @@ def run_worker(collaborators: Collaborators, burst: bool = False) -> bool:
     """Work the queues in this process until stopped (or until they are empty, with `burst`).
 
     With RQ's scheduler: jobs queued for later (an approval's expiry) are queued when due, by whichever
-    worker holds the scheduler's lock.
+    worker holds the scheduler's lock. Beside the main loop, AGENT_CONCURRENCY - 1 threads take the
+    agent's turns, which spend seconds waiting on a model and little of the CPU.
     """
-    worker = AcmeWorker(collaborators)
-    return worker.work(burst=burst, logging_level=collaborators.settings.log_level.upper(), with_scheduler=True)
+    turns = None if burst else AgentTurnWorkers(collaborators, collaborators.settings.agent_concurrency - 1)
+    # Started once the main loop handles SIGTERM: a stop then always ends them too, and none is left
+    # registered with RQ by a process that died of the signal's default action.
+    worker = AcmeWorker(collaborators, on_signals_installed=turns.start if turns else None)
+    try:
+        return worker.work(burst=burst, logging_level=collaborators.settings.log_level.upper(), with_scheduler=True)
+    finally:
+        if turns is not None:
+            turns.stop()
 
 
 class _ThreadSafeWorker(AcmeWorker):
     # Signal-based job timeouts and stop handlers work only in the main thread.
     death_penalty_class = TimerDeathPenalty
     _scheduler: RQScheduler | None = None
+
+    def __init__(self, collaborators: Collaborators, queues: tuple[str, ...] = QUEUE_ORDER,
+                 schedules: bool = True) -> None:
+        super().__init__(collaborators, queues)
+        self._schedules = schedules
 
     def _install_signal_handlers(self) -> None:
         pass
@@ -125,7 +152,8 @@ class _ThreadSafeWorker(AcmeWorker):
         # RQ's idle loop only ends on a job or a signal. Waiting a second at a time lets
         # stop() end it between jobs, never with a job taken off the queue and dropped.
         while not self._stop_requested:
-            self._queue_jobs_now_due()
+            if self._schedules:
+                self._queue_jobs_now_due()
             result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=1)
             if result is not None:
                 return result
@@ -146,21 +174,71 @@ class _ThreadSafeWorker(AcmeWorker):
 
 
 class WorkerThread:
-    """A worker in a background thread of this process, stopped within about a second."""
+    """A worker in a background thread of this process, stopped within about a second between jobs.
 
-    def __init__(self, collaborators: Collaborators) -> None:
-        self._worker = _ThreadSafeWorker(collaborators)
+    By default it works every queue and queues the jobs that come due, as `acme worker` does; the demo
+    and the tests run one, and the agent's turns run in more (AgentTurnWorkers).
+    """
+
+    def __init__(self, collaborators: Collaborators, queues: tuple[str, ...] = QUEUE_ORDER, schedules: bool = True,
+                 name: str = "acme-worker", with_agent_turns: int = 0) -> None:
+        self._worker = _ThreadSafeWorker(collaborators, queues, schedules)
         self._thread = threading.Thread(
             target=self._worker.work,
             kwargs={"logging_level": logging.getLevelName(logging.getLogger().getEffectiveLevel())},
-            name="acme-worker",
+            name=name,
             daemon=True,
         )
+        self._turns = AgentTurnWorkers(collaborators, with_agent_turns) if with_agent_turns else None
 
     def start(self) -> WorkerThread:
         self._thread.start()
+        if self._turns is not None:
+            self._turns.start()
         return self
 
-    def stop(self) -> None:
+    def request_stop(self) -> None:
         self._worker._stop_requested = True
-        self._thread.join(timeout=10)
+        if self._turns is not None:
+            self._turns.request_stop()
+
+    def join(self, timeout_s: float) -> None:
+        if self._thread.ident is not None:  # started
+            self._thread.join(timeout=timeout_s)
+        if self._turns is not None:
+            self._turns.join(timeout_s)
+
+    def stop(self) -> None:
+        self.request_stop()
+        self.join(10)
+
+
+class AgentTurnWorkers:
+    """Workers of the agent's queue in threads of this process, so that one process answers many
+    askers at once while each turn waits on the model. Each is a whole RQ worker (registered, with
+    its started registry and heartbeats, failures recorded as for any job), so a turn run here has
+    the same guarantees as any other job; their number bounds the turns at once.
+    """
+
+    def __init__(self, collaborators: Collaborators, count: int) -> None:
+        self._workers = [WorkerThread(collaborators, queues=(AGENT_QUEUE,), schedules=False, name=f"acme-agent-{n}")
+                         for n in range(count)]
+
+    def start(self) -> AgentTurnWorkers:
+        for worker in self._workers:
+            worker.start()
+        return self
+
+    def request_stop(self) -> None:
+        for worker in self._workers:
+            worker.request_stop()
+
+    def join(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        for worker in self._workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+
+    def stop(self, timeout_s: float = TURNS_STOP_S) -> None:
+        """Take no new turn, and give those under way `timeout_s` to end (a turn's model calls take seconds)."""
+        self.request_stop()
+        self.join(timeout_s)
