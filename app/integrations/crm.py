@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from app.domain.customers import Customer, Ticket
 from app.integrations.errors import DownstreamFailed, DownstreamRejected
-from app.integrations.http_calls import call_http
+from app.integrations.pooled_http import PooledHttp
 from app.integrations.resilience import Downstream
 
 
@@ -21,29 +20,26 @@ class CrmClient:
         base_url: str,
         downstream: Downstream,
         token: str | None = None,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         headers = {"Accept": "application/json", "User-Agent": "acme-assistant"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._downstream = downstream
-        # One client for the process: a new one per call costs far more than the call.
-        self._http = httpx.Client(
-            base_url=base_url, headers=headers, timeout=downstream.timeout_s, transport=transport
-        )
+        # One pool of kept-alive connections for the process: a new connection per call costs more than the call.
+        self._http = PooledHttp(base_url, headers, downstream.timeout_s)
 
     def close(self) -> None:
         self._http.close()
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> Any | None:
         """GET a JSON document; None when the CRM says 404."""
-        response = call_http(self._downstream, lambda: self._http.get(path, params=params))
-        if response.status_code == 404:
+        response = self._downstream.call(lambda: self._http.get(path, params))
+        if response.status == 404:
             return None
-        if response.status_code >= 400:
-            raise DownstreamRejected(self._downstream.name, f"HTTP {response.status_code}", response.status_code)
+        if response.status >= 400:
+            raise DownstreamRejected(self._downstream.name, f"HTTP {response.status}", response.status)
         try:
-            return response.json()
+            return json.loads(response.body)
         except ValueError:
             raise DownstreamFailed(self._downstream.name, "the answer was not JSON") from None
 

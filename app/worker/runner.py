@@ -32,6 +32,7 @@ FRESH_JOB_HEARTBEAT_S = 10.0
 # How long a stopping worker waits for the agent's turns under way; `acme worker`'s supervisor stops a child
 # cold after its own --stop-timeout (30 s by default).
 TURNS_STOP_S = 25.0
+AGENT_IDLE_WAIT_S = 5
 
 
 class AcmeWorker(SimpleWorker):
@@ -141,20 +142,21 @@ class _ThreadSafeWorker(AcmeWorker):
     _scheduler: RQScheduler | None = None
 
     def __init__(self, collaborators: Collaborators, queues: tuple[str, ...] = QUEUE_ORDER,
-                 schedules: bool = True) -> None:
+                 schedules: bool = True, idle_wait_s: int = 1) -> None:
         super().__init__(collaborators, queues)
         self._schedules = schedules
+        self._idle_wait_s = idle_wait_s
 
     def _install_signal_handlers(self) -> None:
         pass
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
-        # RQ's idle loop only ends on a job or a signal. Waiting a second at a time lets
+        # RQ's idle loop only ends on a job or a signal. Waiting idle_wait_s at a time lets
         # stop() end it between jobs, never with a job taken off the queue and dropped.
         while not self._stop_requested:
             if self._schedules:
                 self._queue_jobs_now_due()
-            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=1)
+            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=self._idle_wait_s)
             if result is not None:
                 return result
         return None
@@ -181,8 +183,8 @@ class WorkerThread:
     """
 
     def __init__(self, collaborators: Collaborators, queues: tuple[str, ...] = QUEUE_ORDER, schedules: bool = True,
-                 name: str = "acme-worker", with_agent_turns: int = 0) -> None:
-        self._worker = _ThreadSafeWorker(collaborators, queues, schedules)
+                 name: str = "acme-worker", with_agent_turns: int = 0, idle_wait_s: int = 1) -> None:
+        self._worker = _ThreadSafeWorker(collaborators, queues, schedules, idle_wait_s)
         self._thread = threading.Thread(
             target=self._worker.work,
             kwargs={"logging_level": logging.getLevelName(logging.getLogger().getEffectiveLevel())},
@@ -221,7 +223,10 @@ class AgentTurnWorkers:
     """
 
     def __init__(self, collaborators: Collaborators, count: int) -> None:
-        self._workers = [WorkerThread(collaborators, queues=(AGENT_QUEUE,), schedules=False, name=f"acme-agent-{n}")
+        # An idle RQ worker's loop costs a few ms of CPU a turn: twenty of them waking every second cost
+        # a summary drain 1 ms a job. They wake every few seconds, and a stop waits that long at most.
+        self._workers = [WorkerThread(collaborators, queues=(AGENT_QUEUE,), schedules=False, name=f"acme-agent-{n}",
+                                      idle_wait_s=AGENT_IDLE_WAIT_S)
                          for n in range(count)]
 
     def start(self) -> AgentTurnWorkers:
