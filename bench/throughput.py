@@ -3,6 +3,9 @@
 Starts a real redis-server, the mock CRM and a fake Slack (their own process), `acme serve` and the
 default `acme worker` (real processes), then measures:
 
+- load: --rate signed slash commands a second for --seconds, open loop (latency counted from each request's
+  scheduled send time), each summary to its own channel: the ack, and from the ack to the summary reaching
+  Slack (one clock: CLOCK_MONOTONIC is shared by processes); acme serve's CPU per ack.
 - agent: --turns direct messages to the agent within a second, its model taking --model-delay-s to answer each
   of its three calls in a turn (a two-tool turn); the time until every asker has the answer.
 - drain: a backlog of --backlog summaries queued through signed slash commands while no worker runs;
@@ -99,31 +102,48 @@ class Stack:
         return httpx.get(f"{self.slack_url}/_bench/calls", timeout=60).json()
 
 
-async def send_commands(stack: Stack, count: int, rate: float, channel_prefix: str) -> list[int]:
-    """Signed `/acme summary` commands, open loop at `rate`/s, each to a channel of its own."""
-    idle = [await Connection.open(stack.app_port) for _ in range(32)]
-    statuses: list[int] = []
+@dataclass
+class Sent:
+    statuses: list[int] = field(default_factory=list)
+    ack_ms: list[float] = field(default_factory=list)  # from each request's scheduled send time
+    acked_at: dict[str, float] = field(default_factory=dict)  # channel -> when its ack arrived (monotonic)
 
-    async def one(n: int) -> None:
+
+async def send_commands(stack: Stack, count: int, rate: float, channel_prefix: str) -> Sent:
+    """Signed `/acme summary` commands, open loop at `rate`/s, each to a channel of its own (Slack, and our
+    pacing, allow about one message a second per channel)."""
+    idle = [await Connection.open(stack.app_port) for _ in range(32)]
+    sent = Sent()
+
+    async def one(n: int, scheduled: float) -> None:
         conn = idle.pop() if idle else await Connection.open(stack.app_port)
-        body, headers = stack.signer.slash_command("summary Globex", channel=f"{channel_prefix}{n:06d}",
-                                                   user="U0BENCH")
-        status, _ = await conn.request("POST", f"127.0.0.1:{stack.app_port}", "/slack/events", body.encode(),
-                                       headers)
-        statuses.append(status)
+        channel = f"{channel_prefix}{n:06d}"
+        body, headers = stack.signer.slash_command("summary Globex", channel=channel, user="U0BENCH")
+        try:
+            status, _ = await conn.request("POST", f"127.0.0.1:{stack.app_port}", "/slack/events", body.encode(),
+                                           headers)
+        except ConnectionError:
+            # uvicorn closed a connection idle for 5 s; as any client would, send again on a new one.
+            conn = await Connection.open(stack.app_port)
+            status, _ = await conn.request("POST", f"127.0.0.1:{stack.app_port}", "/slack/events", body.encode(),
+                                           headers)
+        sent.acked_at[channel] = time.monotonic()
+        sent.ack_ms.append((sent.acked_at[channel] - scheduled) * 1000)
+        sent.statuses.append(status)
         idle.append(conn)
 
-    start = time.monotonic()
+    start = time.monotonic() + 0.05
     tasks = []
     for n in range(count):
-        delay = start + n / rate - time.monotonic()
+        scheduled = start + n / rate
+        delay = scheduled - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(n)))
+        tasks.append(asyncio.create_task(one(n, scheduled)))
     await asyncio.gather(*tasks)
     for conn in idle:
         conn.writer.close()
-    return statuses
+    return sent
 
 
 def posted_to(stack: Stack, prefix: str) -> list[dict]:
@@ -132,8 +152,8 @@ def posted_to(stack: Stack, prefix: str) -> list[dict]:
 
 
 def drain(stack: Stack, backlog: int, worker_args: list[str]) -> None:
-    statuses = asyncio.run(send_commands(stack, backlog, 400, "CD"))
-    assert all(s == 200 for s in statuses), "some commands were not acked"
+    sent = asyncio.run(send_commands(stack, backlog, 400, "CD"))
+    assert all(s == 200 for s in sent.statuses), "some commands were not acked"
     commands_before = stack.redis_commands()
     counts_before = stack.redis_command_counts()
     worker = stack.start_worker(*worker_args)
@@ -143,7 +163,7 @@ def drain(stack: Stack, backlog: int, worker_args: list[str]) -> None:
     peers_before, redis_before = cpu_ms(stack.processes[0].pid), cpu_ms(stack.redis_pid())
     if stack.profile_to:
         # Attached for a while, not wrapped around the worker: the worker stops as it always does.
-        subprocess.Popen(["py-spy", "record", "--nonblocking", "-d", "10", "-r", "200", "-f", "raw", "-o",
+        subprocess.Popen(["py-spy", "record", "--gil", "--nonblocking", "-d", "10", "-r", "200", "-f", "raw", "-o",
                           stack.profile_to, "--subprocesses", "-p", str(worker.pid)], stdout=subprocess.DEVNULL)
     # From the first summary on: RQ's scheduler is a process the worker forks when it starts working.
     wait_for(lambda: len(posted_to(stack, "CD")) >= 1, 600, poll_s=0.002)
@@ -167,6 +187,27 @@ def drain(stack: Stack, backlog: int, worker_args: list[str]) -> None:
                                          if n >= 0.05))
     print(f"   worker memory (its processes together): {rss_start / 1024:.1f} MB after the first summary, "
           f"{rss_end / 1024:.1f} MB after {backlog} (+{(rss_end - rss_start) / 1024:.1f} MB)")
+    stack.stop_workers()
+
+
+def steady_load(stack: Stack, rate: float, seconds: float) -> None:
+    stack.start_worker()
+    wait_for(lambda: Worker.count(connection=stack.connection) > 0, 60, poll_s=0.01)
+    time.sleep(3)  # every worker process up, not only the first
+    serve_cpu = cpu_ms(stack.processes[1].pid)
+    sent = asyncio.run(send_commands(stack, int(rate * seconds), rate, "CL"))
+    last_sent = max(sent.acked_at.values())
+    serve_cpu = cpu_ms(stack.processes[1].pid) - serve_cpu
+    wait_for(lambda: len(posted_to(stack, "CL")) >= len(sent.statuses), 120, poll_s=0.2)
+    posted = {c["channel"]: c["at"] for c in posted_to(stack, "CL")}
+    to_summary = [(posted[channel] - acked) * 1000 for channel, acked in sent.acked_at.items()]
+    bad = sum(s != 200 for s in sent.statuses)
+    print(f"\nload: {rate:.0f} signed /acme summary a second for {seconds:.0f} s, each to its own channel "
+          f"(default worker: {len(stack.worker_pids())} processes)")
+    print(f"   ack: {describe(sent.ack_ms)}; non-200: {bad}; acme serve CPU per ack "
+          f"{serve_cpu / len(sent.statuses):.2f} ms")
+    print(f"   ack -> summary posted: {describe(to_summary)}")
+    print(f"   all {len(posted)} posted; the last {max(posted.values()) - last_sent:.2f} s after the last ack")
     stack.stop_workers()
 
 
@@ -233,7 +274,9 @@ def start_stack(settings: dict[str, str], model_delay_s: float | None = None) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="drain,agent", help="comma-separated phases (default: all)")
+    parser.add_argument("--only", default="load,drain,agent", help="comma-separated phases (default: all)")
+    parser.add_argument("--rate", type=float, default=200, help="load: slash commands a second")
+    parser.add_argument("--seconds", type=float, default=10, help="load: for how long")
     parser.add_argument("--turns", type=int, default=40)
     parser.add_argument("--model-delay-s", type=float, default=2.0)
     parser.add_argument("--backlog", type=int, default=3000)
@@ -248,6 +291,8 @@ def main() -> None:
                         args.model_delay_s if "agent" in phases else None)
     stack.profile_to = args.profile
     try:
+        if "load" in phases:
+            steady_load(stack, args.rate, args.seconds)
         if "drain" in phases:
             drain(stack, args.backlog, args.worker_args.split())
         if "agent" in phases:
