@@ -172,7 +172,7 @@ def test_a_429_on_a_notification_is_posted_after_retry_after_by_a_later_run(noti
     assert notifying.sleeps == []  # no worker waited for it
 
 
-def test_a_burst_of_20_webhooks_makes_20_notifications_in_order_none_twice_at_the_channels_pace(notifying: Stack) -> None:
+def test_a_burst_of_20_webhooks_makes_20_notifications_in_order_none_twice_at_the_pace(notifying: Stack) -> None:
     for n in range(20):
         assert deliver(notifying, ticket_event(f"evt_burst_{n}", subject=f"Burst {n}")).status_code == 202
     for n in range(5):  # the CRM redelivering some of them

@@ -13,7 +13,7 @@ import time
 import httpx
 
 from tests.conftest import CHANNEL, USER, Stack
-from tests.integration.test_notifications import NOTIFY, SECRET, click, deliver, posted_notification
+from tests.integration.test_notifications import NOTIFY, SECRET, click, deliver, posted_notification, ticket_event
 
 QUIET, QUIET_TOO = "C0QUIET", "C0QUIETTOO"
 SUMMARY_FLOW = "wf_builtin_slack_summary"
@@ -162,3 +162,20 @@ def test_a_report_waiting_for_its_turn_keeps_its_claim_and_its_askers(stack_fact
     [upload] = [c for c in calls if c.method == "files.completeUploadExternal"]
     assert "<@U0TESTER>" in upload.payload["initial_comment"] and "<@U0SECOND>" in upload.payload["initial_comment"]
     assert [c.text for c in posts(stack, CHANNEL) if c.text == "Working on it..."] == ["Working on it..."]
+
+
+def test_a_message_waiting_for_slack_to_come_back_is_not_overtaken_in_its_channel(stack_factory) -> None:
+    stack: Stack = stack_factory(slack_notify_channel=NOTIFY, crm_webhook_secret=SECRET, slack_retry_later_s=1, **API)
+    stack.slack.fail_next("chat.postMessage", 503, times=4)  # the notification's first run, every quick retry
+    deliver(stack, ticket_event("evt_first", subject="First"))
+    deadline = time.monotonic() + 10
+    while stack.sleeps != [1, 2, 4] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # Slack answers again; a summary asked in the same channel now has a free slot, but comes after it.
+    slash(stack, "summary cus_005", channel=NOTIFY)
+
+    stack.slack.wait_for(lambda calls: len(posts(stack, NOTIFY)) >= 2, timeout_s=15)
+    time.sleep(0.3)
+    in_channel = posts(stack, NOTIFY)
+    assert len(in_channel) == 2
+    assert "First" in in_channel[0].text and summary_of(in_channel[1]) == "cus_005"
