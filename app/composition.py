@@ -22,6 +22,7 @@ from app.agent.turns import AgentTurns
 from app.config import Settings
 from app.domain.system_status import SystemStatus
 from app.integrations.crm import CrmClient
+from app.integrations.deferral import DeferralPolicy
 from app.integrations.http_tool_client import HttpToolClient
 from app.integrations.llm_client import LlmClient
 from app.integrations.pacing import ChannelPacer
@@ -142,7 +143,9 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
     crm_token = settings.crm_api_token.get_secret_value() if settings.crm_api_token else None
     crm = CrmClient(base_url=settings.crm_base_url, downstream=crm_downstream, token=crm_token)
     slack = SlackPoster(client=web_client, downstream=slack_downstream, api_url=settings.slack_api_url,
-                        pacer=ChannelPacer(connection, settings.slack_channel_interval_s, settings.slack_channel_burst))
+                        pacer=ChannelPacer(connection, settings.slack_channel_interval_s, settings.slack_channel_burst),
+                        deferral=DeferralPolicy(first_backoff_s=settings.slack_retry_later_s,
+                                                give_up_after_s=settings.slack_give_up_after_s))
     http_tools = HttpToolClient(
         downstream=http_tool_downstream,
         allowed_hosts=settings.http_tool_host_set,

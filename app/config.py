@@ -115,6 +115,10 @@ class Settings(BaseSettings):
     slack_breaker_fail_max: int = Field(default=5, ge=1)
     slack_breaker_reset_s: float = Field(default=30, gt=0)
     slack_timeout_s: float = Field(default=10.0, gt=0)
+    # When Slack still fails after the quick retries, a job runs again this much later (doubling, up to 5 min),
+    # until Slack has failed it for `slack_give_up_after_s`.
+    slack_retry_later_s: float = Field(default=8.0, gt=0)
+    slack_give_up_after_s: float = Field(default=3600.0, gt=0)
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     host: str = "127.0.0.1"

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from app.domain.customers import Customer
 from app.domain.outcome import Failed
 from app.integrations.crm import CrmClient
+from app.integrations.deferral import PostDeferred
 from app.integrations.errors import DownstreamRejected, IntegrationError
 from app.integrations.slack_poster import NOT_A_MEMBER, SlackPoster, Upload
 from app.messages.bot import WORKING
@@ -122,6 +123,8 @@ class AccountReports:
             claim.add_asker(asker)
         try:
             return self._build(customer, place, claim, on_told)
+        except PostDeferred:
+            raise  # the job runs again later, as the same holder: the claim and its askers wait for it
         except BaseException:
             claim.release()
             raise

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -68,17 +70,19 @@ class JobQueue:
                             description=f"{kind.name} {request.origin} in {request.channel_id}")
 
     def enqueue(self, kind: JobKind, kwargs: dict[str, Any], *, job_id: str, description: str,
-                delay_s: float = 0) -> str:
-        """Queue a job of `kind`; with `delay_s`, RQ's scheduler (run by the workers) queues it then."""
+                delay_s: float = 0, meta: dict[str, Any] | None = None) -> str:
+        """Queue a job of `kind`; with `delay_s`, RQ's scheduler (run by the workers) queues it then, never sooner."""
         if set(kwargs) != set(kind.parameters):
             raise ValueError(f"job {kind.name} takes {', '.join(kind.parameters)}, not {', '.join(kwargs)}")
         options: dict[str, Any] = {"job_id": job_id, "description": description, "job_timeout": kind.timeout_s,
                                    "result_ttl": RESULT_TTL_S, "failure_ttl": FAILURE_TTL_S,
-                                   "on_failure": Callback(FAILURE_CALLBACK)}
+                                   "on_failure": Callback(FAILURE_CALLBACK), "meta": meta}
         queue = self._queues[kind.queue]
         try:
             if delay_s > 0:
-                queued = queue.enqueue_in(timedelta(seconds=delay_s), kind.function, kwargs=kwargs, **options)
+                # RQ keeps the time in whole seconds, cut down: rounded up here, the job is never queued early.
+                due = datetime.fromtimestamp(math.ceil(time.time() + delay_s), UTC)
+                queued = queue.enqueue_at(due, kind.function, kwargs=kwargs, **options)
             else:
                 queued = queue.enqueue_call(kind.function, kwargs=kwargs, timeout=kind.timeout_s,
                                             **{k: v for k, v in options.items() if k != "job_timeout"})

@@ -54,3 +54,11 @@ JOB_KINDS = (SUMMARY, HELP, REPORT, NOTIFY, DRAFT, DISMISS, RUN, AGENT, AGENT_RU
 
 # RQ calls it in the worker when a job fails, with the job; it tells the asker.
 FAILURE_CALLBACK = f"{ENTRY_POINTS}.tell_user_job_failed"
+
+
+def kind_of(function: str) -> JobKind:
+    """The kind of job RQ runs as `function` (its dotted name)."""
+    for kind in JOB_KINDS:
+        if kind.function == function:
+            return kind
+    raise KeyError(f"no job runs {function}")

@@ -28,15 +28,30 @@ log = logging.getLogger(__name__)
 STEP_ID = "slack"
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """Why a run waits (its job runs again later, app/worker/later.py), and for how long."""
+
+    reason: str
+    retry_in_s: float
+
+
 @dataclass
 class RecordedRun:
-    """A run recorded around work done elsewhere: set `output`, or call fail()."""
+    """A run recorded around work done elsewhere: set `output`, or call fail() (or waits())."""
 
     output: Any = None
     error: str | None = None
+    # Set when the block ends if the run was written then (always, for a run that waits): its id.
+    run_id: str | None = None
+    waiting: Waiting | None = None
 
     def fail(self, reason: str) -> None:
         self.error = reason
+
+    def waits(self, reason: str, retry_in_s: float) -> None:
+        """The work goes on in a later run of the job: the run waits for it, neither failed nor done."""
+        self.waiting = Waiting(reason, retry_in_s)
 
     def ended_with(self, result: str) -> None:
         if isinstance(result, Failed):
@@ -52,8 +67,8 @@ class SlackRunRecorder:
 
     @contextmanager
     def recorded(self, workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: datetime | None,
-                 live: bool = False) -> Iterator[RecordedRun]:
-        """Record the block as a one-step run of `workflow`.
+                 live: bool = False, resumes: str | None = None) -> Iterator[RecordedRun]:
+        """Record the block as a one-step run of `workflow` (or as the next part of the waiting run `resumes`).
 
         A quick job (a summary takes milliseconds) is recorded in one go after its work, written
         behind it with others, so the database is never between the user and the answer; a `live`
@@ -64,7 +79,7 @@ class SlackRunRecorder:
         run_id: str | None = None
         if live:
             try:
-                run_id = self._start(workflow, inputs, queued_at, started_at)
+                run_id = self._resume(resumes, started_at) or self._start(workflow, inputs, queued_at, started_at)
             except SQLAlchemyError as exc:
                 log.warning("not recording a %s run: the database failed: %s", workflow.id, exc)
         handle = RecordedRun()
@@ -74,11 +89,16 @@ class SlackRunRecorder:
             handle.fail(f"internal error ({type(exc).__name__})")
             raise
         finally:
-            if not live:
+            if not live and not (handle.waiting or resumes):
                 self._writer.write(_finished_run(workflow, inputs, queued_at, started_at, handle))
-            elif run_id is not None:
+            elif run_id is not None or not live:
                 try:
-                    self._finish(run_id, workflow, handle)
+                    if run_id is None:
+                        # Written now, not behind: the job's next run must find it.
+                        run_id = self._resume(resumes, started_at) or self._start(workflow, inputs, queued_at,
+                                                                                  started_at)
+                    handle.run_id = run_id
+                    (self._wait if handle.waiting else self._finish)(run_id, workflow, handle)
                 except SQLAlchemyError as exc:
                     log.warning("could not record a %s run: %s", workflow.id, exc)
 
@@ -108,6 +128,38 @@ class SlackRunRecorder:
             run.status, run.output, run.error, run.finished_at = status, handle.output, handle.error, utcnow()
             history.emit(run, "step.status", status, step_id=STEP_ID, tool=workflow.step, error=handle.error)
             history.emit(run, "run.status", status, error=handle.error)
+
+
+    # --- Waiting: a job that must wait for Slack runs again later (app/worker/later.py). Its run is "waiting"
+    # meanwhile, and the job's next run carries on with the same run, "running" again, until it ends. These
+    # runs are written as they go: rare, and each run of the job must find what the one before wrote. -------
+
+    def _resume(self, run_id: str | None, started_at: datetime) -> str | None:
+        """The waiting run `run_id`, running again; None when there is none (then a new run is recorded)."""
+        if run_id is None:
+            return None
+        with self._history.writing() as history:
+            run = history.session.get(Run, run_id)
+            if run is None or run.status != "waiting":
+                return None
+            run.status = "running"
+            history.emit(run, "run.status", "running", at=started_at)
+            for record in history.session.scalars(select(StepRun).where(StepRun.run_id == run_id)):
+                record.status = "running"
+                history.emit(run, "step.status", "running", step_id=STEP_ID, tool=record.tool, at=started_at)
+            return run.id
+
+    def _wait(self, run_id: str, workflow: BuiltinWorkflow, handle: RecordedRun) -> None:
+        assert handle.waiting is not None
+        waiting = handle.waiting
+        with self._history.writing() as history:
+            run = history.session.get(Run, run_id)
+            assert run is not None
+            for record in history.session.scalars(select(StepRun).where(StepRun.run_id == run_id)):
+                record.status = "waiting"
+            run.status = "waiting"
+            history.emit(run, "step.status", "waiting", step_id=STEP_ID, tool=workflow.step, reason=waiting.reason)
+            history.emit(run, "run.status", "waiting", reason=waiting.reason, retry_in_s=round(waiting.retry_in_s, 3))
 
 
 def _finished_run(workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: datetime | None,

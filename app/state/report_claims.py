@@ -17,9 +17,13 @@ class ReportClaim:
         self._reuse_finished_s = reuse_finished_s
 
     def claim(self, holder: str) -> bool:
-        """True if this holder now builds the report; False if someone already is, or just did."""
-        return bool(self._redis.set(self._key, json.dumps({"state": "running", "job": holder}), nx=True,
-                                    ex=self._running_ttl_s))
+        """True if this holder now builds the report (or still does); False if someone else is, or just did."""
+        value = json.dumps({"state": "running", "job": holder})
+        if self._redis.set(self._key, value, nx=True, ex=self._running_ttl_s):
+            return True
+        # A job that waited for Slack comes back as the same holder, its claim kept meanwhile.
+        return bool(self.current() == {"state": "running", "job": holder}
+                    and self._redis.set(self._key, value, xx=True, ex=self._running_ttl_s))
 
     def current(self) -> dict[str, Any]:
         raw = self._redis.get(self._key)

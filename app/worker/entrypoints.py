@@ -17,11 +17,13 @@ from rq.job import Job
 
 from app.agent.turns import Asked
 from app.composition import Collaborators
+from app.integrations.deferral import PostDeferred
 from app.jobs.notifications import Notifier
 from app.jobs.replies import Replies
 from app.jobs.report_request import answer_with_report
 from app.jobs.summary import answer_with_summary
 from app.messages.bot import help_text, unexpected_failure
+from app.queueing.job_table import ENTRY_POINTS, kind_of
 from app.queueing.slack_request import SlackRequest
 from app.runs.builtin_workflows import (
     CRM_NOTIFICATION,
@@ -33,22 +35,41 @@ from app.runs.builtin_workflows import (
     BuiltinWorkflow,
 )
 from app.worker.current import this_worker
+from app.worker.later import Later, run_again_later
 
 log = logging.getLogger(__name__)
 JobFunction = Callable[..., str]
 
 
 def _recorded_as(workflow: BuiltinWorkflow, live: bool = False) -> Callable[[JobFunction], JobFunction]:
-    """Record every run of the job as a run of `workflow` (live: as it goes, not only when it ends)."""
+    """Record every run of the job as a run of `workflow` (live: as it goes, not only when it ends).
+
+    The job never waits long for Slack: when it would (its channel's turn, a Retry-After, an outage),
+    it is queued to run again later (app/worker/later.py) and the worker goes on with other jobs; the
+    run waits meanwhile, and the later run carries on with it.
+    """
 
     def wrap(job_function: JobFunction) -> JobFunction:
+        kind = kind_of(f"{ENTRY_POINTS}.{job_function.__name__}")
+
         @functools.wraps(job_function)
         def job(**kwargs: Any) -> str:
             rq_job = get_current_job()
-            with this_worker().slack_runs.recorded(workflow, inputs=kwargs, live=live,
-                                                   queued_at=rq_job.enqueued_at if rq_job else None) as run:
-                result = job_function(**kwargs)
-                run.ended_with(result)
+            worker = this_worker()
+            later = Later.of(rq_job)
+            deferred: PostDeferred | None = None
+            with worker.slack_runs.recorded(workflow, inputs=kwargs, live=live, resumes=later.run_id,
+                                            queued_at=rq_job.enqueued_at if rq_job else None) as run:
+                try:
+                    with worker.slack.deferring(later.slack):
+                        result = job_function(**kwargs)
+                except PostDeferred as exc:
+                    deferred = exc
+                    run.waits(exc.reason, exc.wait_s)
+                else:
+                    run.ended_with(result)
+            if deferred is not None:
+                return run_again_later(worker.jobs, kind, kwargs, rq_job, later, run.run_id, deferred)
             return str(result)
 
         return job
@@ -91,8 +112,9 @@ def build_report(request: dict[str, Any]) -> str:
     worker = this_worker()
     asked = SlackRequest.from_job_args(request)
     job = get_current_job()
+    # Its later runs, if it waits for Slack, hold the same claim on the report.
     return answer_with_report(worker.reports, worker.crm, _replies(worker, asked), asked,
-                              holder=job.id if job else asked.request_id, on_told=_mark_user_told)
+                              holder=Later.of(job).first_job if job else asked.request_id, on_told=_mark_user_told)
 
 
 @_recorded_as(CRM_NOTIFICATION)

@@ -162,14 +162,17 @@ def test_forged_or_foreign_button_payloads_are_refused(notifying: Stack) -> None
     assert not [c for c in notifying.slack.calls if c.method == "chat.update"]
 
 
-def test_a_429_on_a_notification_is_retried_after_retry_after(notifying: Stack) -> None:
+def test_a_429_on_a_notification_is_posted_after_retry_after_by_a_later_run(notifying: Stack) -> None:
     notifying.slack.fail_next("chat.postMessage", 429, error="ratelimited", headers={"Retry-After": "2"})
     deliver(notifying, ticket_event("evt_429"))
-    notifying.slack.wait_for(lambda calls: notifications(notifying))
-    assert notifying.sleeps == [2.0]
+    ts = posted_notification(notifying)
+    time.sleep(0.3)
+    assert len(notifications(notifying)) == 1
+    assert notifying.collaborators.notifications.get(NOTIFY, ts) is not None  # its buttons will work
+    assert notifying.sleeps == []  # no worker waited for it
 
 
-def test_a_burst_of_20_webhooks_makes_20_notifications_none_twice_at_the_channels_pace(notifying: Stack) -> None:
+def test_a_burst_of_20_webhooks_makes_20_notifications_in_order_none_twice_at_the_pace(notifying: Stack) -> None:
     for n in range(20):
         assert deliver(notifying, ticket_event(f"evt_burst_{n}", subject=f"Burst {n}")).status_code == 202
     for n in range(5):  # the CRM redelivering some of them
@@ -177,8 +180,8 @@ def test_a_burst_of_20_webhooks_makes_20_notifications_none_twice_at_the_channel
     notifying.slack.wait_for(lambda calls: len(notifications(notifying)) >= 20, timeout_s=30)
     time.sleep(0.3)
     posted = notifications(notifying)
-    subjects = sorted(int(c.text.split("Burst ")[1].split(".")[0]) for c in posted)
-    assert subjects == list(range(20))
+    subjects = [int(c.text.split("Burst ")[1].split(".")[0]) for c in posted]
+    assert subjects == list(range(20))  # each once, in the order the CRM sent them
     # Pace: this test runs the channel at 20/s with bursts of 2; any window of k messages spans
     # at least (k - 2) intervals. Slack's real pace (1/s, bursts of 3) is the default setting.
     times = [c.at for c in posted]

@@ -1,5 +1,7 @@
 """Channel pacing on a real Redis: bursts pass, the rest wait their turn, channels are independent."""
 
+import time
+
 import redis
 
 from app.integrations.pacing import ChannelPacer
@@ -20,3 +22,41 @@ def test_two_processes_share_the_pace(redis_conn: redis.Redis, redis_url: str) -
     here = ChannelPacer(redis_conn, interval_s=1.0, burst=1, sleep=lambda s: None)
     assert other_process.wait_turn("C1") == 0
     assert round(here.wait_turn("C1")) == 1
+
+
+def test_a_turn_that_must_wait_is_answered_at_once_and_keeps_its_place_in_line(redis_conn: redis.Redis) -> None:
+    slept: list[float] = []
+    pacer = ChannelPacer(redis_conn, interval_s=1.0, burst=1, sleep=slept.append)
+    first = pacer.take_turn("C1", None, longest_sleep_s=0.05)
+    second = pacer.take_turn("C1", None, longest_sleep_s=0.05)
+    third = pacer.take_turn("C1", None, longest_sleep_s=0.05)
+    assert first.wait_s == 0 and 0.9 < second.wait_s <= 1.0 and 1.9 < third.wait_s <= 2.0
+    assert slept == []  # nobody slept: the two later ones were told how long to wait
+    assert second.slot_us - first.slot_us == 1_000_000 and third.slot_us - second.slot_us == 1_000_000
+    # Taken again with its place, a turn keeps its slot instead of queueing behind the third.
+    again = pacer.take_turn("C1", second, longest_sleep_s=0.05)
+    assert again.slot_us == second.slot_us and again.wait_s <= second.wait_s
+
+
+def test_no_message_overtakes_one_waiting_ahead_of_it(redis_conn: redis.Redis) -> None:
+    pacer = ChannelPacer(redis_conn, interval_s=0.01, burst=1, recheck_s=1.0)
+    ahead = pacer.take_turn("C1", None, longest_sleep_s=0)
+    ahead = pacer.take_turn("C1", None, longest_sleep_s=0)  # the second of the channel: in line for 10 ms
+    assert ahead.wait_s > 0
+    # Slack then fails it: it will try again in 30 s, keeping its place meanwhile.
+    ahead = pacer.wait_again("C1", ahead, 30.0)
+    behind = pacer.take_turn("C1", None, longest_sleep_s=0.05)
+    assert 30.0 < behind.wait_s <= 31.0 and behind.slot_us > ahead.slot_us  # it waits for the one ahead of it
+    pacer.leave("C1", ahead)  # the one ahead went
+    assert pacer.take_turn("C1", behind, longest_sleep_s=0.05).wait_s == 0
+    assert pacer.take_turn("C2", None, longest_sleep_s=0.05).wait_s == 0  # another channel has its own line
+
+
+def test_a_place_nobody_came_back_for_lapses(redis_conn: redis.Redis) -> None:
+    pacer = ChannelPacer(redis_conn, interval_s=0.01, burst=1, lease_grace_s=0.05)
+    pacer.take_turn("C1", None, longest_sleep_s=0)
+    lost = pacer.take_turn("C1", None, longest_sleep_s=0)  # its job is lost with its worker: it never comes back
+    assert lost.wait_s > 0
+    time.sleep(0.1)  # its due time (10 ms) and its grace (50 ms) pass
+    assert pacer.take_turn("C1", None, longest_sleep_s=0.05).wait_s == 0
+    assert redis_conn.zcard("acme:pace:line:C1") == 0

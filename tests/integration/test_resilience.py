@@ -18,7 +18,7 @@ from app.integrations.errors import DownstreamFailed, DownstreamRejected, Downst
 from app.integrations.resilience import TRIPPED
 from app.queueing.job_table import SUMMARY_QUEUE
 from mock_crm.server import CrmState, create_crm_app
-from tests.conftest import FakeSlack, MockCrm, RecordedSleeps, Stack, make_settings
+from tests.conftest import CHANNEL, FakeSlack, MockCrm, RecordedSleeps, Stack, make_settings
 
 
 def _ephemeral_texts(stack: Stack) -> list[str]:
@@ -155,10 +155,13 @@ def test_a_4xx_from_the_crm_is_not_retried_and_does_not_count_against_it(
         server.stop()
 
 
-def test_slack_429_waits_for_retry_after_then_posts(stack: Stack) -> None:
+def test_outside_slacks_jobs_a_429_is_still_waited_for_where_it_happens(stack_factory) -> None:
+    """The API's runs and the agent wait out Retry-After in place; Slack's jobs run again later (test_waiting.py)."""
+    stack = stack_factory(acme_api_rate="1000/s")
     stack.slack.fail_next("chat.postMessage", 429, error="ratelimited", headers={"Retry-After": "3"})
-    stack.slash("summary Globex")
-    stack.slack.wait_for(lambda calls: any("Summary of Globex" in c.text for c in calls))
+    started = stack.http.post("/v1/tools/slack.post_message/invoke", json={"channel": CHANNEL, "text": "hello"})
+    assert started.status_code == 202
+    stack.slack.wait_for(lambda calls: any(c.text == "hello" for c in calls))
     assert stack.sleeps == [3.0]
 
 
