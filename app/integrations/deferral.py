@@ -72,7 +72,7 @@ class Carried:
         if not data:
             return cls()
         return cls(made={k: list(v) for k, v in data.get("made", {}).items()},
-                   turns={c: Turn(str(t[0]), int(t[1])) for c, t in data.get("turns", {}).items()},
+                   turns={c: Turn(str(t[0]), int(t[1]), in_line=True) for c, t in data.get("turns", {}).items()},
                    failures=int(data.get("failures", 0)), failing_since=data.get("failing_since"))
 
 

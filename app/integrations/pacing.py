@@ -102,6 +102,8 @@ class Turn:
     token: str
     slot_us: int
     wait_s: float = 0.0
+    # Placed in the channel's line: only then is there a place to leave (most messages go in their turn at once).
+    in_line: bool = False
 
 
 class ChannelPacer:
@@ -144,7 +146,7 @@ class ChannelPacer:
             return turn
         if turn.wait_s > 0:
             self._sleep(turn.wait_s)
-        return Turn(turn.token, turn.slot_us)
+        return Turn(turn.token, turn.slot_us, in_line=turn.in_line)
 
     def wait_again(self, channel: str, turn: Turn, wait_s: float) -> Turn:
         """A message that tried in its turn and must try again in `wait_s` keeps its place in line meanwhile."""
@@ -154,7 +156,7 @@ class ChannelPacer:
 
     def leave(self, channel: str, turn: Turn) -> None:
         """The message went (or never will): the ones behind it need not wait for it."""
-        if self.interval_s == 0:
+        if self.interval_s == 0 or not turn.in_line:
             return
         with self._redis.pipeline() as pipe:
             pipe.zrem(f"acme:pace:line:{channel}", turn.token)
@@ -166,4 +168,5 @@ class ChannelPacer:
         wait_us, slot_us = self._turn(keys=keys, args=[
             *self._args, turn.token, turn.slot_us, int(longest_sleep_s * 1e6), self._recheck_us, self._grace_us,
             int(least_wait_s * 1e6)])
-        return Turn(turn.token, int(slot_us), int(wait_us) / 1e6)
+        placed = int(wait_us) > int(longest_sleep_s * 1e6)
+        return Turn(turn.token, int(slot_us), int(wait_us) / 1e6, in_line=turn.in_line or placed)

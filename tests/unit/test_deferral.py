@@ -21,11 +21,11 @@ def test_a_later_run_answers_the_calls_made_before_from_what_it_carried_and_make
     first = DeferringSession(Carried(), DeferralPolicy())
     made: list[str] = []
     assert first.once(("post", "C1", "Working on it..."), lambda: made.append("working") or "1.1") == "1.1"
-    first.hold("C1", Turn("token", 123))
+    first.hold("C1", Turn("token", 123, in_line=True))
 
     carried = Carried.from_json(first.carried.to_json())  # as the next run's job meta holds it
     later = DeferringSession(carried, DeferralPolicy())
-    assert later.held_turn("C1") == Turn("token", 123) and later.held_turn("C1") is None
+    assert later.held_turn("C1") == Turn("token", 123, in_line=True) and later.held_turn("C1") is None
     assert later.once(("post", "C1", "Working on it..."), lambda: made.append("again") or "9.9") == "1.1"
     assert later.once(("post", "C1", "The summary"), lambda: made.append("summary") or "1.2") == "1.2"
     # The same call made twice in one run is two calls: the second is made.
