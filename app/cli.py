@@ -77,6 +77,10 @@ def worker(settings: Settings, burst: bool, processes: int = 1, stop_timeout_s: 
     from app.composition import build_collaborators  # noqa: PLC0415
     from app.worker.runner import run_worker  # noqa: PLC0415
 
+    if settings.worker_nice:
+        # On a machine it shares with `acme serve`, the worker yields the CPU to the acks: Slack gives up on
+        # one after 3 s, while a job can wait a few ms more. Alone on a machine, it changes nothing.
+        os.nice(settings.worker_nice)
     collaborators = build_collaborators(settings)
     gc.collect()
     gc.freeze()  # as in serve: long-lived objects need no scanning

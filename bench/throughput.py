@@ -6,6 +6,8 @@ default `acme worker` (real processes), then measures:
 - load: --rate signed slash commands a second for --seconds, open loop (latency counted from each request's
   scheduled send time), each summary to its own channel: the ack, and from the ack to the summary reaching
   Slack (one clock: CLOCK_MONOTONIC is shared by processes); acme serve's CPU per ack.
+- lazy: the same load on a Bolt app as Slack's samples write one (bench/bolt_lazy_app.py: an ack, and the
+  summary in a lazy listener of the same process), and a table of the two side by side.
 - agent: --turns direct messages to the agent within a second, its model taking --model-delay-s to answer each
   of its three calls in a turn (a two-tool turn); the time until every asker has the answer.
 - drain: a backlog of --backlog summaries queued through signed slash commands while no worker runs;
@@ -26,12 +28,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import redis
-from http_load import Connection, describe
+from http_load import Connection, describe, percentile
 from processes import answers, cpu_ms, memory_kb, stop_all, wait_for
 from rq import Worker
 
@@ -190,25 +193,67 @@ def drain(stack: Stack, backlog: int, worker_args: list[str]) -> None:
     stack.stop_workers()
 
 
-def steady_load(stack: Stack, rate: float, seconds: float) -> None:
+@dataclass
+class LoadFigures:
+    ack_p99_ms: float
+    to_summary_p50_ms: float
+    to_summary_p99_ms: float
+    cpu_per_request_ms: float
+
+
+def steady_load(stack: Stack, rate: float, seconds: float, prefix: str, label: str,
+                cpu_pids: Callable[[], list[int]]) -> LoadFigures:
+    cpu_before = sum(cpu_ms(pid) for pid in cpu_pids())
+    sent = asyncio.run(send_commands(stack, int(rate * seconds), rate, prefix))
+    last_sent = max(sent.acked_at.values())
+    wait_for(lambda: len(posted_to(stack, prefix)) >= len(sent.statuses), 120, poll_s=0.2)
+    cpu = sum(cpu_ms(pid) for pid in cpu_pids()) - cpu_before
+    posted = {c["channel"]: c["at"] for c in posted_to(stack, prefix)}
+    to_summary = [(posted[channel] - acked) * 1000 for channel, acked in sent.acked_at.items()]
+    bad = sum(s != 200 for s in sent.statuses)
+    print(f"\nload ({label}): {rate:.0f} signed /acme summary a second for {seconds:.0f} s, each to its own channel")
+    print(f"   ack: {describe(sent.ack_ms)}; non-200: {bad}")
+    if os.environ.get("BENCH_ACK_SERIES"):
+        per_s = int(rate)
+        print("   ack p50/max each second: " + ", ".join(
+            f"{percentile(sent.ack_ms[i:i + per_s], 50):.0f}/{max(sent.ack_ms[i:i + per_s]):.0f}"
+            for i in range(0, len(sent.ack_ms), per_s)))
+    print(f"   ack -> summary posted: {describe(to_summary)}")
+    print(f"   all {len(posted)} posted; the last {max(posted.values()) - last_sent:.2f} s after the last ack; "
+          f"CPU per request (everything it ran on) {cpu / len(sent.statuses):.2f} ms")
+    return LoadFigures(percentile(sent.ack_ms, 99), percentile(to_summary, 50), percentile(to_summary, 99),
+                       cpu / len(sent.statuses))
+
+
+def ours_under_load(stack: Stack, rate: float, seconds: float) -> LoadFigures:
     stack.start_worker()
     wait_for(lambda: Worker.count(connection=stack.connection) > 0, 60, poll_s=0.01)
     time.sleep(3)  # every worker process up, not only the first
-    serve_cpu = cpu_ms(stack.processes[1].pid)
-    sent = asyncio.run(send_commands(stack, int(rate * seconds), rate, "CL"))
-    last_sent = max(sent.acked_at.values())
-    serve_cpu = cpu_ms(stack.processes[1].pid) - serve_cpu
-    wait_for(lambda: len(posted_to(stack, "CL")) >= len(sent.statuses), 120, poll_s=0.2)
-    posted = {c["channel"]: c["at"] for c in posted_to(stack, "CL")}
-    to_summary = [(posted[channel] - acked) * 1000 for channel, acked in sent.acked_at.items()]
-    bad = sum(s != 200 for s in sent.statuses)
-    print(f"\nload: {rate:.0f} signed /acme summary a second for {seconds:.0f} s, each to its own channel "
-          f"(default worker: {len(stack.worker_pids())} processes)")
-    print(f"   ack: {describe(sent.ack_ms)}; non-200: {bad}; acme serve CPU per ack "
-          f"{serve_cpu / len(sent.statuses):.2f} ms")
-    print(f"   ack -> summary posted: {describe(to_summary)}")
-    print(f"   all {len(posted)} posted; the last {max(posted.values()) - last_sent:.2f} s after the last ack")
+    figures = steady_load(stack, rate, seconds, "CL", "acme serve + the default acme worker",
+                          lambda: [stack.processes[1].pid, *stack.worker_pids()])
     stack.stop_workers()
+    return figures
+
+
+def bolt_lazy_under_load(stack: Stack, rate: float, seconds: float) -> LoadFigures:
+    port = free_port()
+    bolt = subprocess.Popen([sys.executable, str(ROOT / "bench/bolt_lazy_app.py")],
+                            env={**stack.env, "PORT": str(port)})
+    try:
+        wait_for(lambda: answers(f"http://127.0.0.1:{port}/healthz"), 30)
+        lazy = Stack(stack.redis_server, stack.env, port, stack.slack_url, stack.signer, stack.connection)
+        return steady_load(lazy, rate, seconds, "CB", "Bolt's lazy listeners, in one process",
+                           lambda: [bolt.pid])
+    finally:
+        stop_all([bolt])
+
+
+def compare(ours: LoadFigures, lazy: LoadFigures) -> None:
+    print("\n| same load | ack p99 | ack -> summary p50 | ack -> summary p99 | CPU per request |")
+    print("|---|---|---|---|---|")
+    for name, f in (("acme serve + acme worker", ours), ("Bolt lazy listeners", lazy)):
+        print(f"| {name} | {f.ack_p99_ms:.1f} ms | {f.to_summary_p50_ms:.1f} ms | {f.to_summary_p99_ms:.1f} ms "
+              f"| {f.cpu_per_request_ms:.2f} ms |")
 
 
 def agent_turns(stack: Stack, turns: int, model_delay_s: float) -> None:
@@ -274,7 +319,7 @@ def start_stack(settings: dict[str, str], model_delay_s: float | None = None) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", default="load,drain,agent", help="comma-separated phases (default: all)")
+    parser.add_argument("--only", default="load,lazy,drain,agent", help="comma-separated phases (default: all)")
     parser.add_argument("--rate", type=float, default=200, help="load: slash commands a second")
     parser.add_argument("--seconds", type=float, default=10, help="load: for how long")
     parser.add_argument("--turns", type=int, default=40)
@@ -291,8 +336,11 @@ def main() -> None:
                         args.model_delay_s if "agent" in phases else None)
     stack.profile_to = args.profile
     try:
-        if "load" in phases:
-            steady_load(stack, args.rate, args.seconds)
+        ours = ours_under_load(stack, args.rate, args.seconds) if "load" in phases else None
+        if "lazy" in phases:
+            lazy = bolt_lazy_under_load(stack, args.rate, args.seconds)
+            if ours:
+                compare(ours, lazy)
         if "drain" in phases:
             drain(stack, args.backlog, args.worker_args.split())
         if "agent" in phases:
