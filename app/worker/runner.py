@@ -11,12 +11,14 @@ from typing import Any
 import redis
 from redis.client import Pipeline
 from rq import Queue, SimpleWorker
+from rq.executions import Execution
 from rq.job import Job
 from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
 from rq.suspension import is_suspended
 from rq.timeouts import TimerDeathPenalty
 from rq.utils import now
+from rq.worker import WorkerStatus
 
 from app.composition import Collaborators
 from app.queueing.job_table import AGENT_QUEUE, QUEUE_ORDER
@@ -51,6 +53,7 @@ class AcmeWorker(SimpleWorker):
         # dequeue; the jobs' own Redis calls keep their short timeout on a connection of their own.
         super().__init__(list(queues), connection=redis.Redis.from_url(collaborators.settings.redis_url))
         self.collaborators = collaborators
+        self._started_job_id: str | None = None
         self._on_signals_installed = on_signals_installed
         self._suspension_checked_at = 0.0
         # Imported now, not at the first job: its first answer is not slowed, and the memory the worker
@@ -85,6 +88,31 @@ class AcmeWorker(SimpleWorker):
         if is_suspended(self.connection, self):
             super().check_for_suspension(burst)
 
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        # RQ writes a job's start in two MULTI blocks (its execution and the worker's state, then the job's
+        # own fields and heartbeats); here they go in one, and prepare_job_execution finds it done.
+        with self.connection.pipeline() as pipeline:
+            heartbeat_ttl = self.get_heartbeat_ttl(job)
+            self.execution = Execution.create(job, heartbeat_ttl, pipeline=pipeline, worker_name=self.name)
+            self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
+            self.set_current_job_id(job.id, pipeline=pipeline)
+            self.set_current_job_working_time(0, pipeline=pipeline)
+            self.heartbeat(heartbeat_ttl, pipeline=pipeline)
+            job.heartbeat(now(), heartbeat_ttl, pipeline=pipeline)
+            job.prepare_for_execution(self.name, pipeline=pipeline)
+            if len(self.queues) == 1:  # RQ moved it to the queue's intermediate list when it took it
+                pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
+            pipeline.execute()
+        self._started_job_id = job.id
+        self.perform_job(job, queue)
+        self.set_state(WorkerStatus.IDLE)
+
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
+        if self._started_job_id == job.id:
+            self._started_job_id = None
+            return
+        super().prepare_job_execution(job, remove_from_intermediate_queue)
+
     def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
         job.ended_at = now()
         if job.started_at is None or (job.ended_at - job.started_at).total_seconds() > FRESH_JOB_HEARTBEAT_S:
@@ -108,6 +136,7 @@ class AcmeWorker(SimpleWorker):
                                     execution_ended_at=job.ended_at)
             job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline)
+            self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
             pipeline.execute()
         self.log.info("Successfully completed job %s in %ss on worker %s", job.id, job.ended_at - job.started_at,
                       self.name)
