@@ -47,6 +47,9 @@ class AcmeWorker(SimpleWorker):
     and a watch for job dependencies we never use cost about half of a summary's Redis commands.
     """
 
+    # RQ logs four lines at INFO per job; its start and its "Job OK" say enough.
+    log_result_lifespan = False
+
     def __init__(self, collaborators: Collaborators, queues: tuple[str, ...] = QUEUE_ORDER,
                  on_signals_installed: Callable[[], object] | None = None) -> None:
         # RQ raises the socket timeout of the connection it is given to fit its blocking
@@ -138,8 +141,6 @@ class AcmeWorker(SimpleWorker):
             self.cleanup_execution(job, pipeline=pipeline)
             self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
             pipeline.execute()
-        self.log.info("Successfully completed job %s in %ss on worker %s", job.id, job.ended_at - job.started_at,
-                      self.name)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         # For the whole loop, not per job: RQ also runs failure callbacks while it cleans up.
@@ -178,6 +179,12 @@ class _ThreadSafeWorker(AcmeWorker):
 
     def _install_signal_handlers(self) -> None:
         pass
+
+    def subscribe(self) -> None:
+        # RQ's commands (`rq shutdown`, kill-horse) arrive on a channel each worker listens to from a thread
+        # of its own, awake five times a second; the agent's turn workers end with their process instead.
+        if self._schedules:
+            super().subscribe()
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         # RQ's idle loop only ends on a job or a signal. Waiting idle_wait_s at a time lets

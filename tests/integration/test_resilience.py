@@ -14,6 +14,7 @@ import redis
 
 from app.composition import build_collaborators
 from app.http_server import BackgroundServer
+from app.integrations.breaker_storage import CLOSED_FRESH_S
 from app.integrations.errors import DownstreamFailed, DownstreamRejected, DownstreamUnavailable
 from app.integrations.resilience import TRIPPED
 from app.queueing.job_table import SUMMARY_QUEUE
@@ -119,6 +120,22 @@ def test_half_open_lets_one_trial_through_at_a_time(redis_conn: redis.Redis, red
     collaborators.close()
 
 
+def test_a_breaker_opened_by_another_process_is_seen_within_moments(
+        redis_url: str, mock_crm: MockCrm, fake_slack: FakeSlack) -> None:
+    settings = make_settings(redis_url, mock_crm.url, fake_slack.url, crm_breaker_fail_max=2)
+    here, elsewhere = (build_collaborators(settings, sleep=RecordedSleeps()) for _ in range(2))
+    here.crm.search_customers("Globex")  # closed, as read just now
+    mock_crm.faults("down")
+    with pytest.raises((DownstreamFailed, DownstreamUnavailable)):
+        elsewhere.crm.search_customers("Globex")  # its failures open the shared breaker
+    assert elsewhere.crm_downstream.breaker.state == "open"
+    time.sleep(CLOSED_FRESH_S)
+    with pytest.raises(DownstreamUnavailable):
+        here.crm.search_customers("Globex")
+    here.close()
+    elsewhere.close()
+
+
 def test_timeouts_are_retried_with_backoff(redis_conn: redis.Redis, redis_url: str, mock_crm: MockCrm,
                                            fake_slack: FakeSlack) -> None:
     sleeps = RecordedSleeps()
@@ -185,14 +202,17 @@ def test_slack_5xx_is_retried_and_a_rejection_is_not(stack: Stack, redis_conn: r
 
 def test_a_call_through_the_closed_breaker_reads_redis_once_and_a_success_still_resets_the_failures(
         redis_conn: redis.Redis, redis_url: str, mock_crm: MockCrm, fake_slack: FakeSlack) -> None:
-    collaborators = build_collaborators(make_settings(redis_url, mock_crm.url, fake_slack.url, crm_breaker_fail_max=6),
-                                        sleep=RecordedSleeps())
+    # No throttle: its leases are Redis calls too, and not the breaker's.
+    collaborators = build_collaborators(make_settings(redis_url, mock_crm.url, fake_slack.url, crm_breaker_fail_max=6,
+                                                      crm_max_rps=0), sleep=RecordedSleeps())
     collaborators.crm.search_customers("Globex")
+    time.sleep(CLOSED_FRESH_S)
     redis_conn.config_resetstat()
     for _ in range(5):
         collaborators.crm.search_customers("Globex")
     calls = {name.removeprefix("cmdstat_"): stat["calls"] for name, stat in redis_conn.info("commandstats").items()}
-    assert calls.pop("mget") == 5
+    # The first call reads the state; the next ones, within CLOSED_FRESH_S of it, take it as still closed.
+    assert calls.pop("mget") == 1
     assert not {"get", "set", "incr"} & set(calls), calls
 
     mock_crm.faults("down")
