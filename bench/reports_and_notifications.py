@@ -4,7 +4,7 @@
    ticket through the CRM throttle, chart, upload): time from the ack to the "is ready" edit.
 2. A burst of --burst signed CRM webhooks for urgent tickets: when each notification reached
    the Slack emulator, at the default pace (SLACK_CHANNEL_INTERVAL_S=1, SLACK_CHANNEL_BURST=3),
-   and how long a summary asked in another channel meanwhile took to be posted.
+   and how long summaries asked in other channels meanwhile took to be posted.
 
 Everything runs in this process tree on 127.0.0.1 (a real redis-server, the app under
 uvicorn, a worker thread, the mock CRM, the Slack emulator) and stops by itself.
@@ -99,16 +99,20 @@ def main() -> None:
                 "X-CRM-Signature": crm_signature(webhook_secret, stamp, event.encode())})
             assert answer.status_code == 202, answer.text
         acked_in = time.monotonic() - sent_at
-        # A summary asked in another channel meanwhile: it need not wait for the burst's turns.
-        body, headers = signer.slash_command("summary cus_002", channel="C0ELSEWHERE", user="U0BENCH")
-        asked_at = time.monotonic()
-        assert http.post("/slack/events", content=body, headers=headers).text == "Working on it..."
-        wait_for(lambda: any(c.method == "chat.postMessage" and c.payload.get("channel") == "C0ELSEWHERE"
-                             for c in slack.calls), 120, poll_s=0.005)
-        summary_in = time.monotonic() - asked_at
-
         def posted() -> list:
             return [c for c in slack.calls if c.method == "chat.postMessage" and c.payload.get("channel") == NOTIFY]
+
+        # Summaries asked in other channels while the burst waits for its turns: they need not wait for it.
+        elsewhere: list[float] = []
+        while len(posted()) < args.burst:
+            channel = f"C0ELSE{len(elsewhere):03d}"
+            body, headers = signer.slash_command("summary cus_002", channel=channel, user="U0BENCH")
+            asked_at = time.monotonic()
+            assert http.post("/slack/events", content=body, headers=headers).text == "Working on it..."
+            wait_for(lambda channel=channel: any(c.method == "chat.postMessage" and c.payload.get("channel") == channel
+                                                 for c in slack.calls), 120, poll_s=0.002)
+            elsewhere.append((time.monotonic() - asked_at) * 1000)
+            time.sleep(0.25)
 
         wait_for(lambda: len(posted()) >= args.burst, 120, poll_s=0.01)
         time.sleep(1.5)
@@ -121,8 +125,8 @@ def main() -> None:
               f"{(len(times) - 1) / span:.2f}/s after the first; at most {busiest} in any 1 s window; "
               f"first one {(times[0] - sent_at) * 1000:.0f} ms after the first webhook; "
               f"{'in' if subjects == sorted(subjects, key=int) else 'NOT in'} the order sent")
-        print(f"   a summary asked in another channel during the burst: posted {summary_in * 1000:.0f} ms "
-              "after its ack")
+        print(f"   summaries asked in other channels during the burst, ack -> posted: "
+              f"p50 {statistics.median(elsewhere):.0f} ms, max {max(elsewhere):.0f} ms (n={len(elsewhere)})")
     finally:
         worker.stop()
         for server in (app, slack_server, crm):
