@@ -149,7 +149,7 @@ class Settings(BaseSettings):
     # Agent turns at once in each worker process: a turn mostly waits on the model.
     agent_concurrency: int = Field(default=20, ge=1, le=200)
     # How much lower than other processes a worker asks the kernel to schedule it (os.nice); 0: not at all.
-    worker_nice: int = Field(default=10, ge=0, le=19)
+    worker_nice: int = Field(default=19, ge=0, le=19)
     # How long an approval waits for the asker's click, and how many earlier turns a thread remembers.
     agent_approval_ttl_s: int = Field(default=900, ge=1)
     agent_memory_turns: int = Field(default=10, ge=0, le=50)
