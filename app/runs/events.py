@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
-import threading
 from datetime import datetime
 from typing import Any
 
 import redis
+
+from app.runs.behind import Behind
 
 log = logging.getLogger(__name__)
 CHANNEL = "acme:run-events"
@@ -28,35 +28,18 @@ def event_json(type_: str, run_id: str, workflow_id: str | None, step_id: str | 
 class EventPublisher:
     def __init__(self, connection: redis.Redis) -> None:
         self._redis = connection
-        self._waiting: queue.SimpleQueue[list[dict[str, Any]] | None] = queue.SimpleQueue()  # None: stop
-        self._sender: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._behind = Behind[list[dict[str, Any]]]("run-events", self._send_batches)
 
     def publish(self, events: list[dict[str, Any]]) -> None:
         """After the commit, so a client that hears of an event can already read it."""
-        if self._sender is None:
-            with self._start_lock:
-                if self._sender is None:
-                    self._sender = threading.Thread(target=self._send_all, name="run-events", daemon=True)
-                    self._sender.start()
-        self._waiting.put(events)
+        self._behind.put(events)
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Publish what is still waiting, then stop the sender."""
-        with self._start_lock:
-            sender, self._sender = self._sender, None
-        if sender is not None:
-            self._waiting.put(None)
-            sender.join(timeout_s)
+        self._behind.close(timeout_s)
 
-    def _send_all(self) -> None:
-        while True:
-            batch = [self._waiting.get()]
-            while not self._waiting.empty() and len(batch) < 100:
-                batch.append(self._waiting.get())
-            self._send([event for events in batch if events is not None for event in events])
-            if None in batch:
-                return
+    def _send_batches(self, batches: list[list[dict[str, Any]]]) -> None:
+        self._send([event for events in batches for event in events])
 
     def _send(self, events: list[dict[str, Any]]) -> None:
         if not events:

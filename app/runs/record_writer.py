@@ -10,14 +10,13 @@ the work itself, which was done and answered before its record was written.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, insert
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.runs.behind import Behind
 from app.runs.events import EventPublisher
 from app.store.db import Database
 from app.store.models import Run, RunEvent, StepRun
@@ -44,38 +43,16 @@ class RunRecordWriter:
     def __init__(self, db: Database, publisher: EventPublisher) -> None:
         self._db = db
         self._publisher = publisher
-        self._waiting: queue.SimpleQueue[FinishedRun | None] = queue.SimpleQueue()  # None: stop
-        self._writer: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._behind = Behind[FinishedRun]("run-records", self._write, max_batch=MAX_BATCH)
 
     def write(self, record: FinishedRun) -> None:
-        if self._writer is None:
-            with self._start_lock:
-                if self._writer is None:
-                    self._writer = threading.Thread(target=self._write_all, name="run-records", daemon=True)
-                    self._writer.start()
-        self._waiting.put(record)
+        self._behind.put(record)
 
     def close(self, timeout_s: float = 10.0) -> None:
         """Write what is still waiting, then stop the writer."""
-        with self._start_lock:
-            writer, self._writer = self._writer, None
-        if writer is not None:
-            self._waiting.put(None)
-            writer.join(timeout_s)
-
-    def _write_all(self) -> None:
-        while True:
-            batch = [self._waiting.get()]
-            while len(batch) < MAX_BATCH and not self._waiting.empty():
-                batch.append(self._waiting.get())
-            self._write([record for record in batch if record is not None])
-            if None in batch:
-                return
+        self._behind.close(timeout_s)
 
     def _write(self, records: list[FinishedRun]) -> None:
-        if not records:
-            return
         try:
             with self._db.engine.begin() as connection:
                 connection.execute(_INSERT_RUNS, [record.run for record in records])
