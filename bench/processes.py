@@ -4,6 +4,7 @@ used (Linux's /proc), and waiting until something holds."""
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import time
 from collections.abc import Callable
@@ -48,3 +49,14 @@ def stop_all(processes: list[subprocess.Popen]) -> None:
         process.terminate()
     for process in processes:
         process.wait(timeout=15)
+
+
+def stack_settings(*, redis_url: str, crm_url: str, slack_url: str, app_port: int, database_dir: str,
+                   signing_secret: str) -> dict[str, str]:
+    """The environment of a benchmark's processes: this one's, without its Slack and CRM settings, and the
+    stack's own. Quiet: a log line per request would be measured too."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_"))}
+    env.update(DATABASE_URL=f"sqlite:///{database_dir}/acme.db", SLACK_BOT_TOKEN=f"xoxb-bench-{secrets.token_hex(6)}",
+               SLACK_SIGNING_SECRET=signing_secret, SLACK_API_URL=f"{slack_url}/api/", CRM_BASE_URL=crm_url,
+               REDIS_URL=redis_url, PORT=str(app_port), LOG_LEVEL="ERROR")
+    return env

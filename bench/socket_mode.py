@@ -32,7 +32,7 @@ from pathlib import Path
 
 import redis
 from http_load import describe
-from processes import answers, cpu_ms, memory_kb, stop_all, wait_for
+from processes import answers, cpu_ms, memory_kb, stack_settings, stop_all, wait_for
 from rq import Queue, Worker
 from slack_ack import open_loop
 from starlette.applications import Starlette
@@ -78,12 +78,9 @@ def main() -> None:
     crm_port, slack_port, app_port = free_port(), free_port(), free_port()
     crm_url, slack_url, app_url = (f"http://127.0.0.1:{p}" for p in (crm_port, slack_port, app_port))
     signing_secret = secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_"))}
     database = tempfile.TemporaryDirectory(prefix="acme-bench-")
-    env["DATABASE_URL"] = f"sqlite:///{database.name}/acme.db"
-    env.update(SLACK_BOT_TOKEN=f"xoxb-bench-{secrets.token_hex(6)}", SLACK_SIGNING_SECRET=signing_secret,
-               SLACK_API_URL=f"{slack_url}/api/", CRM_BASE_URL=crm_url, REDIS_URL=redis_server.url,
-               PORT=str(app_port), LOG_LEVEL="ERROR")
+    env = stack_settings(redis_url=redis_server.url, crm_url=crm_url, slack_url=slack_url, app_port=app_port,
+                         database_dir=database.name, signing_secret=signing_secret)
     processes = [subprocess.Popen([sys.executable, str(ROOT / "bench/peers.py"), "--crm-port", str(crm_port),
                                    "--slack-port", str(slack_port)], env=env)]
     # acme serve calls no Slack method but apps.connections.open: that is all its SLACK_API_URL answers.

@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 import redis
 from http_load import Connection, describe, percentile
-from processes import answers, cpu_ms, memory_kb, stop_all, wait_for
+from processes import answers, cpu_ms, memory_kb, stack_settings, stop_all, wait_for
 from rq import Worker
 
 from app.embedded_redis import EmbeddedRedis, free_port
@@ -297,12 +297,8 @@ def start_stack(settings: dict[str, str], model_delay_s: float | None = None) ->
     crm_port, slack_port, app_port = free_port(), free_port(), free_port()
     crm_url, slack_url, app_url = (f"http://127.0.0.1:{p}" for p in (crm_port, slack_port, app_port))
     signing_secret = secrets.token_hex(16)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_"))}
-    database = tempfile.mkdtemp(prefix="acme-bench-")
-    env["DATABASE_URL"] = f"sqlite:///{database}/acme.db"
-    env.update(SLACK_BOT_TOKEN=f"xoxb-bench-{secrets.token_hex(6)}", SLACK_SIGNING_SECRET=signing_secret,
-               SLACK_API_URL=f"{slack_url}/api/", CRM_BASE_URL=crm_url, REDIS_URL=redis_server.url,
-               PORT=str(app_port), LOG_LEVEL="ERROR")
+    env = stack_settings(redis_url=redis_server.url, crm_url=crm_url, slack_url=slack_url, app_port=app_port,
+                         database_dir=tempfile.mkdtemp(prefix="acme-bench-"), signing_secret=signing_secret)
     env.update(settings)
     signer = SlackRequestSigner(signing_secret, response_base_url=slack_url)
     stack = Stack(redis_server, env, app_port, slack_url, signer, redis.Redis.from_url(redis_server.url))
