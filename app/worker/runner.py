@@ -34,7 +34,7 @@ FRESH_JOB_HEARTBEAT_S = 10.0
 # How long a stopping worker waits for the agent's turns under way; `acme worker`'s supervisor stops a child
 # cold after its own --stop-timeout (30 s by default).
 TURNS_STOP_S = 25.0
-AGENT_IDLE_WAIT_S = 5
+AGENT_IDLE_WAIT_S = 2
 
 
 class AcmeWorker(SimpleWorker):
@@ -51,13 +51,13 @@ class AcmeWorker(SimpleWorker):
     log_result_lifespan = False
 
     def __init__(self, collaborators: Collaborators, queues: tuple[str, ...] = QUEUE_ORDER,
-                 on_signals_installed: Callable[[], object] | None = None) -> None:
+                 on_loop_started: Callable[[], object] | None = None) -> None:
         # RQ raises the socket timeout of the connection it is given to fit its blocking
         # dequeue; the jobs' own Redis calls keep their short timeout on a connection of their own.
         super().__init__(list(queues), connection=redis.Redis.from_url(collaborators.settings.redis_url))
         self.collaborators = collaborators
         self._started_job_id: str | None = None
-        self._on_signals_installed = on_signals_installed
+        self._on_loop_started = on_loop_started
         self._suspension_checked_at = 0.0
         # Imported now, not at the first job: its first answer is not slowed, and the memory the worker
         # will use is taken at start.
@@ -66,10 +66,13 @@ class AcmeWorker(SimpleWorker):
         if collaborators.llm is not None:
             collaborators.llm.prepare()
 
-    def _install_signal_handlers(self) -> None:
-        super()._install_signal_handlers()
-        if self._on_signals_installed is not None:
-            self._on_signals_installed()
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        # The first time the loop waits for a job: its stop signals are handled by then, and a signal that
+        # comes now is RQ's to handle, inside its loop.
+        if self._on_loop_started is not None:
+            started, self._on_loop_started = self._on_loop_started, None
+            started()
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         beat_recently = (self.last_heartbeat is not None and
@@ -158,7 +161,7 @@ def run_worker(collaborators: Collaborators, burst: bool = False) -> bool:
     turns = None if burst else AgentTurnWorkers(collaborators, collaborators.settings.agent_concurrency - 1)
     # Started once the main loop handles SIGTERM: a stop then always ends them too, and none is left
     # registered with RQ by a process that died of the signal's default action.
-    worker = AcmeWorker(collaborators, on_signals_installed=turns.start if turns else None)
+    worker = AcmeWorker(collaborators, on_loop_started=turns.start if turns else None)
     try:
         return worker.work(burst=burst, logging_level=collaborators.settings.log_level.upper(), with_scheduler=True)
     finally:
