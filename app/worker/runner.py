@@ -5,150 +5,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
-import redis
-from redis.client import Pipeline
-from rq import Queue, SimpleWorker
-from rq.executions import Execution
-from rq.job import Job
-from rq.registry import StartedJobRegistry
 from rq.scheduler import RQScheduler
-from rq.suspension import is_suspended
 from rq.timeouts import TimerDeathPenalty
-from rq.utils import now
-from rq.worker import WorkerStatus
 
 from app.composition import Collaborators
 from app.queueing.job_table import AGENT_QUEUE, QUEUE_ORDER
-from app.worker.current import working_with
+from app.worker.acme_worker import AcmeWorker
 
-# RQ's loop beats the worker's heartbeat up to three times a job, each a round trip of its own, for a key
-# that lives worker_ttl (420 s): a beat every few seconds keeps the worker just as alive.
-HEARTBEAT_EVERY_S = 5.0
-# `rq suspend` is noticed within this long, instead of a round trip before every job.
-SUSPENSION_CHECK_EVERY_S = 1.0
-# A job's own heartbeat at its end is for the callbacks' time limit; a job this short has a fresh one.
-FRESH_JOB_HEARTBEAT_S = 10.0
 # How long a stopping worker waits for the agent's turns under way; `acme worker`'s supervisor stops a child
 # cold after its own --stop-timeout (30 s by default).
 TURNS_STOP_S = 25.0
 AGENT_IDLE_WAIT_S = 2
-
-
-class AcmeWorker(SimpleWorker):
-    """Works the queues in QUEUE_ORDER, and gives the jobs it runs its own collaborators.
-
-    SimpleWorker runs each job in this process instead of forking: a job starts in about
-    3 ms instead of 10 ms, and the CRM client and breaker are built once. RQ's bookkeeping
-    is kept (registries, results, statistics, heartbeats while a job runs) with fewer round
-    trips to Redis: repeated writes of an unchanged state, a heartbeat on every turn of the loop
-    and a watch for job dependencies we never use cost about half of a summary's Redis commands.
-    """
-
-    # RQ logs four lines at INFO per job; its start and its "Job OK" say enough.
-    log_result_lifespan = False
-
-    def __init__(self, collaborators: Collaborators, queues: tuple[str, ...] = QUEUE_ORDER,
-                 on_loop_started: Callable[[], object] | None = None) -> None:
-        # RQ raises the socket timeout of the connection it is given to fit its blocking
-        # dequeue; the jobs' own Redis calls keep their short timeout on a connection of their own.
-        super().__init__(list(queues), connection=redis.Redis.from_url(collaborators.settings.redis_url))
-        self.collaborators = collaborators
-        self._started_job_id: str | None = None
-        self._on_loop_started = on_loop_started
-        self._suspension_checked_at = 0.0
-        # Imported now, not at the first job: its first answer is not slowed, and the memory the worker
-        # will use is taken at start.
-        import app.worker.entrypoints  # noqa: F401, PLC0415
-
-        if collaborators.llm is not None:
-            collaborators.llm.prepare()
-
-    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
-        # The first time the loop waits for a job: its stop signals are handled by then, and a signal that
-        # comes now is RQ's to handle, inside its loop.
-        if self._on_loop_started is not None:
-            started, self._on_loop_started = self._on_loop_started, None
-            started()
-        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
-
-    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
-        beat_recently = (self.last_heartbeat is not None and
-                         (now() - self.last_heartbeat).total_seconds() < HEARTBEAT_EVERY_S)
-        if pipeline is None and timeout is None and beat_recently:
-            return
-        super().heartbeat(timeout, pipeline)
-
-    def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
-        if pipeline is None and state == getattr(self, "_state", None):
-            return
-        super().set_state(state, pipeline)
-
-    def check_for_suspension(self, burst: bool) -> None:
-        checked_at = time.monotonic()
-        if checked_at - self._suspension_checked_at < SUSPENSION_CHECK_EVERY_S:
-            return
-        self._suspension_checked_at = checked_at
-        if is_suspended(self.connection, self):
-            super().check_for_suspension(burst)
-
-    def execute_job(self, job: Job, queue: Queue) -> None:
-        # RQ writes a job's start in two MULTI blocks (its execution and the worker's state, then the job's
-        # own fields and heartbeats); here they go in one, and prepare_job_execution finds it done.
-        with self.connection.pipeline() as pipeline:
-            heartbeat_ttl = self.get_heartbeat_ttl(job)
-            self.execution = Execution.create(job, heartbeat_ttl, pipeline=pipeline, worker_name=self.name)
-            self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
-            self.set_current_job_id(job.id, pipeline=pipeline)
-            self.set_current_job_working_time(0, pipeline=pipeline)
-            self.heartbeat(heartbeat_ttl, pipeline=pipeline)
-            job.heartbeat(now(), heartbeat_ttl, pipeline=pipeline)
-            job.prepare_for_execution(self.name, pipeline=pipeline)
-            if len(self.queues) == 1:  # RQ moved it to the queue's intermediate list when it took it
-                pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
-            pipeline.execute()
-        self._started_job_id = job.id
-        self.perform_job(job, queue)
-        self.set_state(WorkerStatus.IDLE)
-
-    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
-        if self._started_job_id == job.id:
-            self._started_job_id = None
-            return
-        super().prepare_job_execution(job, remove_from_intermediate_queue)
-
-    def handle_execution_ended(self, job: Job, queue: Queue, heartbeat_ttl: int) -> None:
-        job.ended_at = now()
-        if job.started_at is None or (job.ended_at - job.started_at).total_seconds() > FRESH_JOB_HEARTBEAT_S:
-            job.heartbeat(job.ended_at, heartbeat_ttl)
-
-    def handle_job_success(self, job: Job, queue: Queue, started_job_registry: StartedJobRegistry) -> None:
-        if job._dependency_ids or job.repeats_left:
-            super().handle_job_success(job, queue, started_job_registry)
-            return
-        # RQ's own version watches the job's dependents key and reads it, for jobs queued to run after
-        # this one; no job here is queued that way (JobQueue.enqueue), so the writes go in one MULTI.
-        assert job.started_at is not None and job.ended_at is not None
-        with self.connection.pipeline() as pipeline:
-            self.increment_successful_job_count(pipeline=pipeline)
-            self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
-            result_ttl = job.get_result_ttl(self.default_result_ttl)
-            if result_ttl != 0:
-                job._handle_success(result_ttl, pipeline=pipeline, worker_name=self.name,
-                                    execution_id=self.execution.id if self.execution else None,
-                                    execution_started_at=self.execution.created_at if self.execution else None,
-                                    execution_ended_at=job.ended_at)
-            job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
-            self.cleanup_execution(job, pipeline=pipeline)
-            self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
-            pipeline.execute()
-
-    def work(self, *args: Any, **kwargs: Any) -> bool:
-        # For the whole loop, not per job: RQ also runs failure callbacks while it cleans up.
-        with working_with(self.collaborators):
-            return bool(super().work(*args, **kwargs))
 
 
 def run_worker(collaborators: Collaborators, burst: bool = False) -> bool:
