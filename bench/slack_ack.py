@@ -47,14 +47,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 async def open_loop(port: int, signer: SlackRequestSigner, rate: float, seconds: float,
-                    text: str, channel_for: callable) -> tuple[list[float], list[int]]:
+                    text: str, channel_for: callable,
+                    acked_at: dict[str, float] | None = None) -> tuple[list[float], list[int]]:
+    """Signed slash commands sent open loop; latencies count from each one's scheduled send time. With
+    `acked_at`, also when each channel's ack arrived (time.monotonic())."""
     idle: list[Connection] = [await Connection.open(port) for _ in range(32)]
     latencies: list[float] = []
     statuses: list[int] = []
 
     async def one(n: int, scheduled: float) -> None:
         conn = idle.pop() if idle else await Connection.open(port)
-        body, headers = signer.slash_command(text, channel=channel_for(n), user="U0BENCH")
+        channel = channel_for(n)
+        body, headers = signer.slash_command(text, channel=channel, user="U0BENCH")
         try:
             status, _ = await conn.request("POST", f"127.0.0.1:{port}", "/slack/events", body.encode(), headers)
         except ConnectionError:
@@ -63,11 +67,14 @@ async def open_loop(port: int, signer: SlackRequestSigner, rate: float, seconds:
             conn.close()
             conn = await Connection.open(port)
             status, _ = await conn.request("POST", f"127.0.0.1:{port}", "/slack/events", body.encode(), headers)
-        latencies.append((time.monotonic() - scheduled) * 1000)
+        answered = time.monotonic()
+        if acked_at is not None:
+            acked_at[channel] = answered
+        latencies.append((answered - scheduled) * 1000)
         statuses.append(status)
         idle.append(conn)
 
-    total = int(rate * seconds)
+    total = round(rate * seconds)
     start = time.monotonic() + 0.1
     tasks = []
     for n in range(total):

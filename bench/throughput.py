@@ -34,9 +34,10 @@ from pathlib import Path
 
 import httpx
 import redis
-from http_load import Connection, describe, percentile
+from http_load import describe, percentile
 from processes import answers, cpu_ms, memory_kb, stack_settings, stop_all, wait_for
 from rq import Worker
+from slack_ack import open_loop
 
 from app.embedded_redis import EmbeddedRedis, free_port
 from app.slack_request_signer import SlackRequestSigner
@@ -112,40 +113,13 @@ class Sent:
     acked_at: dict[str, float] = field(default_factory=dict)  # channel -> when its ack arrived (monotonic)
 
 
-async def send_commands(stack: Stack, count: int, rate: float, channel_prefix: str) -> Sent:
+def send_commands(stack: Stack, count: int, rate: float, channel_prefix: str) -> Sent:
     """Signed `/acme summary` commands, open loop at `rate`/s, each to a channel of its own (Slack, and our
     pacing, allow about one message a second per channel)."""
-    idle = [await Connection.open(stack.app_port) for _ in range(32)]
     sent = Sent()
-
-    async def one(n: int, scheduled: float) -> None:
-        conn = idle.pop() if idle else await Connection.open(stack.app_port)
-        channel = f"{channel_prefix}{n:06d}"
-        body, headers = stack.signer.slash_command("summary Globex", channel=channel, user="U0BENCH")
-        try:
-            status, _ = await conn.request("POST", f"127.0.0.1:{stack.app_port}", "/slack/events", body.encode(),
-                                           headers)
-        except ConnectionError:
-            # uvicorn closed a connection idle for 5 s; as any client would, send again on a new one.
-            conn = await Connection.open(stack.app_port)
-            status, _ = await conn.request("POST", f"127.0.0.1:{stack.app_port}", "/slack/events", body.encode(),
-                                           headers)
-        sent.acked_at[channel] = time.monotonic()
-        sent.ack_ms.append((sent.acked_at[channel] - scheduled) * 1000)
-        sent.statuses.append(status)
-        idle.append(conn)
-
-    start = time.monotonic() + 0.05
-    tasks = []
-    for n in range(count):
-        scheduled = start + n / rate
-        delay = scheduled - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(n, scheduled)))
-    await asyncio.gather(*tasks)
-    for conn in idle:
-        conn.writer.close()
+    sent.ack_ms, sent.statuses = asyncio.run(open_loop(
+        stack.app_port, stack.signer, rate, count / rate, "summary Globex", lambda n: f"{channel_prefix}{n:06d}",
+        acked_at=sent.acked_at))
     return sent
 
 
@@ -155,7 +129,7 @@ def posted_to(stack: Stack, prefix: str) -> list[dict]:
 
 
 def drain(stack: Stack, backlog: int, worker_args: list[str]) -> None:
-    sent = asyncio.run(send_commands(stack, backlog, 400, "CD"))
+    sent = send_commands(stack, backlog, 400, "CD")
     assert all(s == 200 for s in sent.statuses), "some commands were not acked"
     commands_before = stack.redis_commands()
     counts_before = stack.redis_command_counts()
@@ -204,7 +178,7 @@ class LoadFigures:
 def steady_load(stack: Stack, rate: float, seconds: float, prefix: str, label: str,
                 cpu_pids: Callable[[], list[int]]) -> LoadFigures:
     cpu_before = sum(cpu_ms(pid) for pid in cpu_pids())
-    sent = asyncio.run(send_commands(stack, int(rate * seconds), rate, prefix))
+    sent = send_commands(stack, int(rate * seconds), rate, prefix)
     last_sent = max(sent.acked_at.values())
     wait_for(lambda: len(posted_to(stack, prefix)) >= len(sent.statuses), 120, poll_s=0.2)
     cpu = sum(cpu_ms(pid) for pid in cpu_pids()) - cpu_before
