@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -109,13 +110,28 @@ class HttpToolClient:
             if origin.bare_host:
                 log.warning("ACME_HTTP_TOOL_HOSTS names %s as a bare host: read as %s, https on port 443 only; "
                             "write scheme://host:port to allow another", origin.host, origin)
-        # No redirects (each hop would need the checks again), and no proxies from the environment: a
-        # proxy would make the connection somewhere other than the checked address.
-        self._http = httpx.Client(timeout=downstream.timeout_s, follow_redirects=False, trust_env=False,
-                                  transport=transport)
+        self._transport = transport
+        # Certificates as httpx finds them (SSL_CERT_FILE, SSL_CERT_DIR), proxies not: see _client.
+        self._tls = httpx.create_ssl_context(trust_env=True)
+        self._clients: dict[Origin, httpx.Client] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, origin: Origin) -> httpx.Client:
+        """One client per origin: its pool is keyed by address, so two names on one address would otherwise
+        share a TLS connection verified for only one of them. No redirects (each hop would need the checks
+        again) and no proxies from the environment (the connection would go elsewhere than the checked address).
+        """
+        with self._lock:
+            if origin not in self._clients:
+                self._clients[origin] = httpx.Client(timeout=self._downstream.timeout_s, follow_redirects=False,
+                                                     trust_env=False, verify=self._tls, transport=self._transport)
+            return self._clients[origin]
 
     def close(self) -> None:
-        self._http.close()
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
 
     def secret_headers(self, setting_by_header: Mapping[str, str]) -> dict[str, str]:
         """Each header's value, from the TOOL_* setting it names."""
@@ -162,9 +178,9 @@ class HttpToolClient:
         for attempt, address in enumerate(addresses, start=1):
             netloc = f"[{address}]:{origin.port}" if ":" in address else f"{address}:{origin.port}"
             try:
-                return self._http.request(method, parts._replace(netloc=netloc).geturl(),
-                                          headers={**headers, "Host": _host_header(origin)}, json=body,
-                                          extensions=extensions)
+                return self._client(origin).request(
+                    method, parts._replace(netloc=netloc).geturl(), headers={**headers, "Host": _host_header(origin)},
+                    json=body, extensions=extensions)
             except httpx.ConnectError:
                 if attempt == len(addresses):
                     raise

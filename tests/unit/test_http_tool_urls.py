@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from urllib.parse import quote
 
 import pytest
+import redis
 
 from app.config import Origin, SettingsError, load_settings, parse_origin
 from app.integrations.http_tool_addresses import address_allowed, check_addresses
-from app.integrations.http_tool_client import HttpToolAnswer, redact
+from app.integrations.http_tool_client import HttpToolAnswer, HttpToolClient, redact
 from app.integrations.http_tool_errors import (
     AddressNotAllowed,
     BadTemplate,
@@ -18,6 +20,8 @@ from app.integrations.http_tool_errors import (
     UnsafeArgument,
 )
 from app.integrations.http_tool_urls import check_template, fill, mask_credentials, path_value, verify
+from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker
+from app.integrations.shared_throttle import SharedThrottle
 
 LEGACY = parse_origin("https://legacy.internal:8443/api")
 LOCAL = parse_origin("http://127.0.0.1:8001")
@@ -151,3 +155,13 @@ def test_secrets_are_redacted_as_written_escaped_or_encoded() -> None:
     assert redact(text, [secret, ""]) == '[redacted] | "[redacted]" | [redacted] | [redacted]'
     answer = HttpToolAnswer(200, {}, json.dumps({"echo": secret, secret: 1}, ensure_ascii=False), (secret,))
     assert answer.json() == {"echo": "[redacted]", "[redacted]": 1}
+
+
+def test_a_bare_host_is_read_as_https_on_443_and_the_log_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    connection = redis.Redis()  # never reached: nothing is called
+    downstream = Downstream("HTTP tools", SharedBreaker("HTTP-tools", connection, 1, 1), RetryPolicy(),
+                            SharedThrottle(connection, "HTTP-tools", 0), 1.0)
+    allow_list = load_settings({}, acme_http_tool_hosts="legacy.internal").http_tool_allow_list
+    with caplog.at_level(logging.WARNING):
+        HttpToolClient(downstream=downstream, allowed_hosts=allow_list, secrets={}).close()
+    assert "read as https://legacy.internal:443, https on port 443 only" in caplog.text
