@@ -26,7 +26,7 @@ _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 # Escapes that decode to a separator, a dot or another escape: never in a path we send.
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c|2e|25)", re.IGNORECASE)
 # Query parameters whose literal value in a template would be a credential: those go in secret_headers.
-_CREDENTIAL_NAME = re.compile(r"token|secret|passw|pwd|api-?_?key|auth|signature|credential|session|^sig$|^key$",
+_CREDENTIAL_NAME = re.compile(r"token|secret|passw|pwd|api-?_?key|auth(?!or)|signature|credential|session|^sig$|^key$",
                               re.IGNORECASE)
 
 
