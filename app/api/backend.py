@@ -1,4 +1,4 @@
-"""What the API's routes work with: the database, runs, tools and the hosts HTTP tools may call."""
+"""What the API's routes work with: the database, runs, tools and the origins HTTP tools may call."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from app.api.errors import ApiError
 from app.api.schemas import RunStarted
+from app.config import HttpToolAllowList
 from app.queueing.job_queue import QueueUnavailable
 from app.runs.control import RunControl
 from app.store.db import Database
@@ -22,7 +23,9 @@ class ApiBackend:
     db: Database
     runs: RunControl
     tools: ToolCatalog
-    http_tool_hosts: frozenset[str]
+    # Where registered HTTP tools may go, and where each TOOL_* secret may (ACME_HTTP_TOOL_HOSTS and
+    # ACME_HTTP_TOOL_SECRET_ORIGINS).
+    http_tool_hosts: HttpToolAllowList
 
     def start_run(self, steps: list[dict[str, Any]], inputs: dict[str, Any],
                   workflow: Workflow | None = None) -> RunStarted:

@@ -11,11 +11,19 @@ from app.api.backend import ApiBackend, Backend
 from app.api.errors import ApiError
 from app.api.pagination import page
 from app.api.schemas import HttpToolIn, RunStarted
-from app.integrations.http_tool_client import HostNotAllowed, check_host
+from app.integrations.http_tool_client import check_tool
+from app.integrations.http_tool_errors import BadTemplate, CredentialsInTemplate, HttpToolRefused, OriginNotAllowed
 from app.store.models import HttpToolRegistration
 from app.tools.registry import RunnableTool, ToolArgumentsInvalid
 
 router = APIRouter()
+# Most specific first: what a refused registration answers.
+_REFUSALS: tuple[tuple[type[HttpToolRefused], int, str], ...] = (
+    (OriginNotAllowed, 403, "host_not_allowed"),
+    (CredentialsInTemplate, 422, "credentials_in_template"),
+    (BadTemplate, 422, "bad_url_template"),
+    (HttpToolRefused, 403, "secret_not_allowed"),
+)
 
 
 def require_known_tools(backend: ApiBackend, names: list[str]) -> None:
@@ -57,9 +65,10 @@ def register_http_tool(body: HttpToolIn, backend: Backend) -> dict[str, Any]:
     if backend.tools.is_product_tool(body.name):
         raise ApiError(409, f"{body.name!r} is a built-in tool")
     try:
-        check_host(body.url_template, backend.http_tool_hosts)
-    except HostNotAllowed as exc:
-        raise ApiError(403, str(exc), code="host_not_allowed") from None
+        check_tool(backend.http_tool_hosts, body.url_template, body.secret_headers)
+    except HttpToolRefused as exc:
+        status, code = next((s, c) for kind, s, c in _REFUSALS if isinstance(exc, kind))
+        raise ApiError(status, str(exc), code=code) from None
     if body.parameters.get("type") != "object":
         raise ApiError(422, "parameters must be a JSON Schema of type object")
     with backend.db.session() as session:

@@ -1,19 +1,17 @@
-"""HTTP tools for legacy systems, registered at run time, callable only on hosts the operator allows."""
+"""HTTP tools for legacy systems, registered at run time, callable only inside origins the operator allows."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import jsonschema
 
-from app.integrations.http_tool_client import HttpToolRefused
+from app.integrations.http_tool_errors import HttpToolRefused, UnsafeArgument
+from app.integrations.http_tool_urls import fill, mask_credentials
 from app.tools.context import ToolContext
 from app.tools.registry import ToolArgumentsInvalid, ToolError
 
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -27,31 +25,34 @@ class HttpTool:
     parameters: dict[str, Any]
 
     def describe(self) -> dict[str, Any]:
+        # A row registered before templates with credentials were refused still never shows them.
         return {"name": self.name, "description": self.description, "parameters": self.parameters,
-                "kind": "http", "method": self.method, "url_template": self.url_template}
+                "kind": "http", "method": self.method, "url_template": mask_credentials(self.url_template)}
 
-    def validate(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _check_schema(self, args: dict[str, Any]) -> None:
         errors = [{"path": list(e.absolute_path), "message": e.message}
                   for e in jsonschema.Draft202012Validator(self.parameters).iter_errors(args)]
         if errors:
             raise ToolArgumentsInvalid(self.name, errors)
+
+    def validate(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The schema, then the URL: an argument that would add path segments is refused before a run starts."""
+        self._check_schema(args)
+        try:
+            fill(self.url_template, args, rest_in_query=self.method in ("GET", "DELETE"))
+        except UnsafeArgument as exc:
+            raise ToolArgumentsInvalid(self.name, [{"path": [exc.argument], "message": str(exc)}]) from None
         return args
 
     def run(self, context: ToolContext, args: dict[str, Any]) -> Any:
-        args = self.validate(args)
-        used = set(_PLACEHOLDER.findall(self.url_template))
-        url = _PLACEHOLDER.sub(lambda m: quote(str(args.get(m.group(1), "")), safe=""), self.url_template)
-        rest = {k: v for k, v in args.items() if k not in used}
-        in_query = self.method in ("GET", "DELETE")
+        self._check_schema(args)
         try:
-            response = context.http.request(
-                self.method, url, secret_headers=self.secret_headers,
-                params=rest if in_query else None, json=None if in_query else rest)
+            answer = context.http.call(self.method, self.url_template, args, secret_headers=self.secret_headers)
         except HttpToolRefused as exc:
-            raise ToolError(str(exc)) from None
-        if response.status_code >= 400:
-            raise ToolError(f"{self.name}: HTTP {response.status_code}")
+            raise ToolError(f"{self.name}: {exc}") from None
+        if answer.status_code >= 400:
+            raise ToolError(f"{self.name}: HTTP {answer.status_code}")
         try:
-            return response.json()
+            return answer.json()
         except ValueError:
-            return {"status": response.status_code, "text": response.text[:2000]}
+            return {"status": answer.status_code, "text": answer.text[:2000]}

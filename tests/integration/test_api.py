@@ -23,8 +23,8 @@ SUMMARY_WORKFLOW = {
 
 
 @pytest.fixture()
-def api(stack_factory, any_db: str) -> Stack:
-    return stack_factory(database_url=any_db, acme_api_rate="1000/s", acme_http_tool_hosts="127.0.0.1")
+def api(stack_factory, mock_crm, any_db: str) -> Stack:
+    return stack_factory(database_url=any_db, acme_api_rate="1000/s", acme_http_tool_hosts=mock_crm.url)
 
 
 def wait_for_run(api: Stack, run_id: str, timeout_s: float = 20) -> dict:

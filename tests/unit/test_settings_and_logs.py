@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from app.config import SettingsError, load_settings
+from app.config import HttpToolAllowList, SettingsError, load_settings
 from app.integrations.http_tool_client import HostNotAllowed, HttpToolClient, SecretNotAllowed, SecretNotSet
 from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker
 from app.integrations.shared_throttle import SharedThrottle
@@ -100,7 +100,7 @@ def test_an_unreadable_tool_secret_file_is_named(monkeypatch: pytest.MonkeyPatch
 def test_http_tools_may_send_only_tool_settings() -> None:
     downstream = Downstream("HTTP tools", SharedBreaker("HTTP-tools", redis.Redis(), 1, 1), RetryPolicy(),
                             SharedThrottle(redis.Redis(), "HTTP-tools", 0), 1.0)
-    client = HttpToolClient(downstream=downstream, allowed_hosts=frozenset(),
+    client = HttpToolClient(downstream=downstream, allowed_hosts=HttpToolAllowList(),
                             secrets={"TOOL_LEGACY_TOKEN": "legacy-secret"})
     assert client.secret_headers({"X-Token": "TOOL_LEGACY_TOKEN"}) == {"X-Token": "legacy-secret"}
     with pytest.raises(SecretNotAllowed, match="not a TOOL_"):
@@ -108,7 +108,7 @@ def test_http_tools_may_send_only_tool_settings() -> None:
     with pytest.raises(SecretNotSet, match="is not set"):
         client.secret_headers({"X-Token": "TOOL_MISSING"})
     with pytest.raises(HostNotAllowed):
-        client.request("GET", "http://127.0.0.1:1/x", secret_headers={})
+        client.call("GET", "http://127.0.0.1:1/x", {}, secret_headers={})
     client.close()
 
 
