@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any
 
+import redis
 from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 
@@ -47,6 +48,7 @@ class _ThreadSafeWorker(AcmeWorker):
                  schedules: bool = True, idle_wait_s: int = 1) -> None:
         super().__init__(collaborators, queues)
         self._schedules = schedules
+        self.sweeps_lapsed_jobs = schedules
         self._idle_wait_s = idle_wait_s
 
     def _install_signal_handlers(self) -> None:
@@ -63,7 +65,10 @@ class _ThreadSafeWorker(AcmeWorker):
         # stop() end it between jobs, never with a job taken off the queue and dropped.
         while not self._stop_requested:
             if self._schedules:
-                self._queue_jobs_now_due()
+                try:
+                    self._queue_jobs_now_due()
+                except redis.RedisError:
+                    pass  # the dequeue that follows waits for Redis, and says so
             result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=self._idle_wait_s)
             if result is not None:
                 return result
