@@ -36,8 +36,10 @@ class RedisOutlasting(SimpleWorker):
     _redis_waits: RedisWaits | None = None
     _swept_at: float = 0.0
 
-    def outlast_redis(self, url: str) -> None:
-        self._redis_waits = RedisWaits(url, log, stopping=lambda: bool(self._stop_requested))
+    def outlast_redis(self, url: str, quiet: bool = False) -> None:
+        """`quiet`: the agent's turn workers, a score of threads beside the main loop, leave the saying to it."""
+        self._redis_waits = RedisWaits(url, log, stopping=lambda: bool(self._stop_requested),
+                                       level=logging.DEBUG if quiet else logging.WARNING)
 
     @property
     def waits(self) -> RedisWaits:
@@ -88,6 +90,12 @@ class RedisOutlasting(SimpleWorker):
                     or (now() - self.last_cleaned_at).total_seconds() > self.maintenance_interval)
 
     def run_maintenance_tasks(self) -> None:
+        try:
+            self._maintain()
+        except redis.RedisError as exc:
+            self.waits.failed(exc, "looking after the queues")
+
+    def _maintain(self) -> None:
         if self.sweeps_lapsed_jobs and time.monotonic() - self._swept_at >= self.sweep_every_s:
             self._swept_at = time.monotonic()
             sweep_lapsed(self.connection, self.queues, self.death_penalty_class, lock_s=60)

@@ -33,8 +33,9 @@ class RedisWaits:
     """How long to wait before trying Redis again, growing while it keeps failing; said in one line each time."""
 
     def __init__(self, url: str, log: logging.Logger, *, stopping: Callable[[], bool] = lambda: False,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, level: int = logging.WARNING) -> None:
         self._url = shown_url(url)
+        self._level = level
         self._log = log
         self._stopping = stopping
         self._sleep = sleep
@@ -44,7 +45,7 @@ class RedisWaits:
     def failed(self, exc: redis.RedisError, doing: str) -> None:
         """Say that Redis failed while `doing`, then wait (a stop cuts the wait short)."""
         wait_s = self._next_s
-        self._log.warning("cannot reach Redis at %s (%s): %s; retrying in %s s", self._url, doing, reason(exc),
+        self._log.log(self._level, "cannot reach Redis at %s (%s): %s; retrying in %s s", self._url, doing, reason(exc),
                           f"{wait_s:g}")
         self._failing = True
         self._next_s = min(LONGEST_WAIT_S, wait_s * 2)
@@ -57,6 +58,18 @@ class RedisWaits:
     def answered(self) -> None:
         """Redis answered: the next failure waits the shortest time again."""
         if self._failing:
-            self._log.info("Redis at %s answers again", self._url)
+            self._log.log(min(self._level, logging.INFO), "Redis at %s answers again", self._url)
             self._failing = False
         self._next_s = FIRST_WAIT_S
+
+
+def wait_until_redis_answers(connection: redis.Redis, waits: RedisWaits) -> None:
+    """Before a worker is built (RQ names its connection at once): a worker started with Redis down waits."""
+    while True:
+        try:
+            connection.ping()
+        except redis.RedisError as exc:
+            waits.failed(exc, "starting")
+            continue
+        waits.answered()
+        return

@@ -14,6 +14,9 @@ from rq.timeouts import TimerDeathPenalty
 from app.composition import Collaborators
 from app.queueing.job_table import AGENT_QUEUE, QUEUE_ORDER
 from app.worker.acme_worker import AcmeWorker
+from app.worker.redis_waits import RedisWaits, wait_until_redis_answers
+
+log = logging.getLogger("app.worker")
 
 # How long a stopping worker waits for the agent's turns under way; `acme worker`'s supervisor stops a child
 # cold after its own --stop-timeout (30 s by default).
@@ -28,6 +31,7 @@ def run_worker(collaborators: Collaborators, burst: bool = False) -> bool:
     worker holds the scheduler's lock. Beside the main loop, AGENT_CONCURRENCY - 1 threads take the
     agent's turns, which spend seconds waiting on a model and little of the CPU.
     """
+    wait_until_redis_answers(collaborators.redis, RedisWaits(collaborators.settings.redis_url, log))
     turns = None if burst else AgentTurnWorkers(collaborators, collaborators.settings.agent_concurrency - 1)
     # Started once the main loop handles SIGTERM: a stop then always ends them too, and none is left
     # registered with RQ by a process that died of the signal's default action.
@@ -49,6 +53,7 @@ class _ThreadSafeWorker(AcmeWorker):
         super().__init__(collaborators, queues)
         self._schedules = schedules
         self.sweeps_lapsed_jobs = schedules
+        self.outlast_redis(collaborators.settings.redis_url, quiet=not schedules)
         self._idle_wait_s = idle_wait_s
 
     def _install_signal_handlers(self) -> None:
