@@ -14,7 +14,7 @@ from rq.timeouts import TimerDeathPenalty
 from app.composition import Collaborators
 from app.queueing.job_table import AGENT_QUEUE, QUEUE_ORDER
 from app.worker.acme_worker import AcmeWorker
-from app.worker.redis_waits import RedisWaits, wait_until_redis_answers
+from app.worker.redis_waits import RedisWaits, reason, shown_url, wait_until_redis_answers
 
 log = logging.getLogger("app.worker")
 
@@ -31,7 +31,16 @@ def run_worker(collaborators: Collaborators, burst: bool = False) -> bool:
     worker holds the scheduler's lock. Beside the main loop, AGENT_CONCURRENCY - 1 threads take the
     agent's turns, which spend seconds waiting on a model and little of the CPU.
     """
-    wait_until_redis_answers(collaborators.redis, RedisWaits(collaborators.settings.redis_url, log))
+    waits = RedisWaits(collaborators.settings.redis_url, log)
+    if burst:
+        # A burst drains what is queued now: with no Redis there is nothing to drain, and its caller decides.
+        try:
+            collaborators.redis.ping()
+        except redis.RedisError as exc:
+            log.error("cannot reach Redis at %s: %s; a --burst worker does not wait", shown_url(
+                collaborators.settings.redis_url), reason(exc))
+            raise SystemExit(1) from None
+    wait_until_redis_answers(collaborators.redis, waits)
     turns = None if burst else AgentTurnWorkers(collaborators, collaborators.settings.agent_concurrency - 1)
     # Started once the main loop handles SIGTERM: a stop then always ends them too, and none is left
     # registered with RQ by a process that died of the signal's default action.
