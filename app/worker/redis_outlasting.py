@@ -99,12 +99,8 @@ class RedisOutlasting(SimpleWorker):
         if self.sweeps_lapsed_jobs and time.monotonic() - self._swept_at >= self.sweep_every_s:
             self._swept_at = time.monotonic()
             sweep_lapsed(self.connection, self.queues, self.death_penalty_class, lock_s=60)
-            self.sweep_orphans()
         if self.last_cleaned_at is None or (now() - self.last_cleaned_at).total_seconds() > self.maintenance_interval:
             super().run_maintenance_tasks()
-
-    def sweep_orphans(self) -> None:
-        """Runs whose job is gone: ended here by the worker that knows where they are recorded."""
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None,
                                      max_idle_time: int | None = None) -> tuple[Job, Queue] | None:
