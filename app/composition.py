@@ -32,7 +32,7 @@ from app.integrations.slack_poster import SlackPoster
 from app.jobs.drafts import DraftWriter, ModelDrafts
 from app.jobs.reports import REUSE_FINISHED_S, AccountReports
 from app.queueing.job_queue import JobQueue
-from app.queueing.job_table import APPROVAL_EXPIRY, REPORT
+from app.queueing.job_table import APPROVAL_EXPIRY
 from app.runs.control import RunControl
 from app.runs.engine import StepEngine
 from app.runs.events import EventPublisher
@@ -151,7 +151,7 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
         allowed_hosts=settings.http_tool_host_set,
         secrets={name: value.get_secret_value() for name, value in settings.http_tool_secrets.items()},
     )
-    reports = AccountReports(crm, slack, ReportClaims(connection, REPORT.timeout_s, REUSE_FINISHED_S))
+    reports = AccountReports(crm, slack, ReportClaims(connection, 2 * settings.worker_job_lease_s, REUSE_FINISHED_S))
     response_urls = ResponseUrls(connection)
     jobs = JobQueue(connection, response_urls)
     db = Database(settings.database_url)

@@ -8,7 +8,7 @@ from app.domain.outcome import Failed
 from app.integrations.crm import CrmClient
 from app.jobs.lookup import customer_or_reason
 from app.jobs.replies import Replies
-from app.jobs.reports import AccountReports, Built, JustBuilt, NotAMember, ReportPlace, UnderWay
+from app.jobs.reports import AccountReports, Built, JustBuilt, NotAMember, ProgressMemory, ReportPlace, UnderWay
 from app.messages.message import Message
 from app.messages.mrkdwn import escape
 from app.queueing.slack_request import SlackRequest
@@ -17,11 +17,12 @@ JOINED = "joined a report already under way"
 
 
 def answer_with_report(reports: AccountReports, crm: CrmClient, replies: Replies, asked: SlackRequest, holder: str,
-                       on_told: Callable[[], None]) -> str:
+                       on_told: Callable[[], None], shown: ProgressMemory | None = None) -> str:
     customer = customer_or_reason(crm, replies, asked.customer or "")
     if isinstance(customer, Failed):
         return customer
-    outcome = reports.build(customer, ReportPlace(asked.channel_id, asked.thread_ts), holder, asked.user_id, on_told)
+    outcome = reports.build(customer, ReportPlace(asked.channel_id, asked.thread_ts), holder, asked.user_id, on_told,
+                            shown)
     name = escape(customer.name)
     match outcome:
         case Built(_, tickets):

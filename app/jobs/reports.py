@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from app.domain.customers import Customer
 from app.domain.outcome import Failed
@@ -61,14 +62,51 @@ class NotAMember:
 ReportOutcome = Built | UnderWay | JustBuilt | NotAMember | Failed
 
 
+@dataclass(frozen=True)
+class ShownProgress:
+    """Where a report's progress message is, and whose claim it shows: what a next run (or the failure
+    callback, when the worker building it died) needs to edit it."""
+
+    channel: str
+    ts: str
+    title: str
+    customer_id: str
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ShownProgress:
+        return cls(str(data["channel"]), str(data["ts"]), str(data["title"]), str(data["customer_id"]))
+
+
+class ProgressMemory(Protocol):
+    """Kept by whoever runs the job, across its runs."""
+
+    def recall(self) -> ShownProgress | None: ...
+
+    def remember(self, shown: ShownProgress) -> None: ...
+
+
+class _Forgetful:
+    def recall(self) -> ShownProgress | None:
+        return None
+
+    def remember(self, shown: ShownProgress) -> None:
+        pass
+
+
 class Progress:
     """The one message that tells the channel how the report is going, edited as it advances."""
 
-    def __init__(self, slack: SlackPoster, channel: str, ts: str, title: str) -> None:
+    def __init__(self, slack: SlackPoster, channel: str, ts: str, title: str,
+                 keep_alive: Callable[[], None] = lambda: None) -> None:
         self._slack, self._channel, self._ts, self._title = slack, channel, ts, title
+        self._keep_alive = keep_alive
         self._shown: tuple[int, float] = (0, 0.0)
 
     def step(self, number: int, what: str, detail: str = "") -> None:
+        self._keep_alive()
         shown_step, shown_at = self._shown
         now = time.monotonic()
         if number == shown_step and now - shown_at < MIN_EDIT_INTERVAL_S:
@@ -82,6 +120,9 @@ class Progress:
 
     def failed(self, reason: str) -> None:
         self.say(f":warning: {self._title} failed: {escape(reason)}")
+
+    def retrying(self, reason: str) -> None:
+        self.say(f":hourglass: {self._title} failed, retrying ({escape(reason)})...")
 
 
 def _mentions(user_ids: list[str]) -> str:
@@ -102,8 +143,17 @@ class AccountReports:
         self._slack = slack
         self._claims = claims
 
+    def interrupted(self, shown: ShownProgress, retrying: bool, reason: str) -> None:
+        """The job building the report failed for want of a worker: its message says so; given up, its claim goes."""
+        progress = Progress(self._slack, shown.channel, shown.ts, shown.title)
+        if retrying:
+            progress.retrying(reason)
+            return
+        self._claims.for_report(shown.channel, shown.customer_id).release_lease()
+        progress.failed(reason)
+
     def build(self, customer: Customer, place: ReportPlace, holder: str, asker: str = "",
-              on_told: Callable[[], None] = _do_nothing) -> ReportOutcome:
+              on_told: Callable[[], None] = _do_nothing, shown: ProgressMemory | None = None) -> ReportOutcome:
         """Build and upload `customer`'s report in `place`, unless one is under way or was just built there.
 
         `holder` names the job building it; `asker` is mentioned when it is ready; `on_told` is
@@ -122,7 +172,7 @@ class AccountReports:
         if asker:
             claim.add_asker(asker)
         try:
-            return self._build(customer, place, claim, on_told)
+            return self._build(customer, place, claim, on_told, shown or _Forgetful())
         except PostDeferred:
             raise  # the job runs again later, as the same holder: the claim and its askers wait for it
         except BaseException:
@@ -130,16 +180,21 @@ class AccountReports:
             raise
 
     def _build(self, customer: Customer, place: ReportPlace, claim: ReportClaim,
-               on_told: Callable[[], None]) -> ReportOutcome:
+               on_told: Callable[[], None], memory: ProgressMemory) -> ReportOutcome:
         title = f"Account report for *{escape(customer.name)}*"
-        try:
-            ts = self._slack.post_message(place.channel, Message(text=WORKING), thread_ts=place.thread_ts)
-        except DownstreamRejected as exc:
-            if not any(code in exc.detail for code in NOT_A_MEMBER):
-                raise
-            claim.release()
-            return NotAMember()
-        progress = Progress(self._slack, place.channel, ts, title)
+        earlier = memory.recall()
+        if earlier is not None and earlier.channel == place.channel:
+            ts = earlier.ts  # a run before this one died: its message goes on showing the progress
+        else:
+            try:
+                ts = self._slack.post_message(place.channel, Message(text=WORKING), thread_ts=place.thread_ts)
+            except DownstreamRejected as exc:
+                if not any(code in exc.detail for code in NOT_A_MEMBER):
+                    raise
+                claim.release()
+                return NotAMember()
+            memory.remember(ShownProgress(place.channel, ts, title, customer.id))
+        progress = Progress(self._slack, place.channel, ts, title, keep_alive=claim.renew)
         # Files and late news go in the thread of the progress message, or of the mention it answers.
         thread = place.thread_ts or ts
         try:

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
-from rq import Callback, Queue
+from rq import Callback, Queue, Retry
 
-from app.queueing.job_table import FAILURE_CALLBACK, FAILURE_TTL_S, QUEUE_ORDER, RESULT_TTL_S, JobKind
+from app.queueing.job_table import FAILURE_CALLBACK, FAILURE_TTL_S, JOB_RERUNS, QUEUE_ORDER, RESULT_TTL_S, JobKind
 from app.queueing.slack_request import SlackRequest
 from app.state.response_urls import ResponseUrls
 
@@ -76,7 +76,9 @@ class JobQueue:
             raise ValueError(f"job {kind.name} takes {', '.join(kind.parameters)}, not {', '.join(kwargs)}")
         options: dict[str, Any] = {"job_id": job_id, "description": description, "job_timeout": kind.timeout_s,
                                    "result_ttl": RESULT_TTL_S, "failure_ttl": FAILURE_TTL_S,
-                                   "on_failure": Callback(FAILURE_CALLBACK), "meta": meta}
+                                   "on_failure": Callback(FAILURE_CALLBACK), "meta": meta,
+                                   # Run again, first in line, when its worker dies (app/worker/reruns.py).
+                                   "retry": Retry(max=JOB_RERUNS, enqueue_at_front=True)}
         queue = self._queues[kind.queue]
         try:
             if delay_s > 0:

@@ -22,6 +22,8 @@ JOB_TIMEOUT_S = 180
 REPORT_TIMEOUT_S = 900
 RESULT_TTL_S = 600
 FAILURE_TTL_S = 7 * 24 * 3600
+# A job whose worker died (or lost Redis) runs again this many times at most.
+JOB_RERUNS = 3
 
 
 @dataclass(frozen=True)

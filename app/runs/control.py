@@ -45,6 +45,22 @@ class RunControl:
             raise
         return run
 
+    def interrupted(self, run_id: str, retrying: bool, reason: str) -> None:
+        """Its job failed for want of a worker: queued again for the job's next run, or failed with `reason`."""
+        with self._history.writing() as history:
+            run = history.session.get(Run, run_id, with_for_update=True)
+            if run is None or run.status in TERMINAL:
+                return
+            if run.cancel_requested:
+                run.status, run.finished_at = "cancelled", utcnow()
+                history.emit(run, "run.status", "cancelled")
+            elif retrying:
+                run.status = "queued"
+                history.emit(run, "run.status", "queued", reason=f"failed, retrying: {reason}")
+            else:
+                run.status, run.error, run.finished_at = "failed", reason, utcnow()
+                history.emit(run, "run.status", "failed", error=reason)
+
     def cancel(self, run_id: str) -> Run | None:
         """A queued run is cancelled at once; a running one stops before its next step."""
         with self._history.writing() as history:

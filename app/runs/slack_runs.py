@@ -82,7 +82,7 @@ class SlackRunRecorder:
                 run_id = self._resume(resumes, started_at) or self._start(workflow, inputs, queued_at, started_at)
             except SQLAlchemyError as exc:
                 log.warning("not recording a %s run: the database failed: %s", workflow.id, exc)
-        handle = RecordedRun()
+        handle = RecordedRun(run_id=run_id)
         try:
             yield handle
         except Exception as exc:
@@ -140,7 +140,8 @@ class SlackRunRecorder:
             return None
         with self._history.writing() as history:
             run = history.session.get(Run, run_id)
-            if run is None or run.status != "waiting":
+            # "running": its job's worker died before the failure callback could set it waiting.
+            if run is None or run.status not in ("waiting", "running"):
                 return None
             run.status = "running"
             history.emit(run, "run.status", "running", at=started_at)
@@ -148,6 +149,25 @@ class SlackRunRecorder:
                 record.status = "running"
                 history.emit(run, "step.status", "running", step_id=STEP_ID, tool=record.tool, at=started_at)
             return run.id
+
+    def interrupted(self, run_id: str, retrying: bool, reason: str) -> None:
+        """The job recording `run_id` failed for want of a worker: the run waits for its next run, or fails."""
+        status = "waiting" if retrying else "failed"
+        detail = f"failed, retrying: {reason}" if retrying else reason
+        with self._history.writing() as history:
+            run = history.session.get(Run, run_id)
+            if run is None or run.status in ("succeeded", "failed", "cancelled"):
+                return
+            for record in history.session.scalars(select(StepRun).where(StepRun.run_id == run_id)):
+                record.status = status
+                if not retrying:
+                    record.error, record.finished_at = reason, utcnow()
+            run.status = status
+            if retrying:
+                history.emit(run, "run.status", status, reason=detail)
+            else:
+                run.error, run.finished_at = reason, utcnow()
+                history.emit(run, "run.status", status, error=reason)
 
     def _wait(self, run_id: str, workflow: BuiltinWorkflow, handle: RecordedRun) -> None:
         assert handle.waiting is not None

@@ -3,6 +3,7 @@ fewer round trips to Redis."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,11 @@ from rq.worker import WorkerStatus
 from app.composition import Collaborators
 from app.queueing.job_table import QUEUE_ORDER
 from app.worker.current import working_with
+from app.worker.job_leases import LeaseKeeper, renew_every_s
+from app.worker.quiet_failures import QuietFailures
+from app.worker.redis_outlasting import RedisOutlasting
+
+log = logging.getLogger(__name__)
 
 # RQ's loop beats the worker's heartbeat up to three times a job, each a round trip of its own, for a key
 # that lives worker_ttl (420 s): a beat every few seconds keeps the worker just as alive.
@@ -29,7 +35,7 @@ SUSPENSION_CHECK_EVERY_S = 1.0
 # A job's own heartbeat at its end is for the callbacks' time limit; a job this short has a fresh one.
 FRESH_JOB_HEARTBEAT_S = 10.0
 
-class AcmeWorker(SimpleWorker):
+class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
     """Works the queues in QUEUE_ORDER, and gives the jobs it runs its own collaborators.
 
     SimpleWorker runs each job in this process instead of forking: a job starts in about
@@ -49,6 +55,11 @@ class AcmeWorker(SimpleWorker):
         super().__init__(list(queues), connection=redis.Redis.from_url(collaborators.settings.redis_url))
         self.collaborators = collaborators
         self._started_job_id: str | None = None
+        self._running: tuple[Job, Execution] | None = None
+        self._lease_s = collaborators.settings.worker_job_lease_s
+        self._leases = _lease_keeper(self.connection, self._lease_s)
+        self.sweep_every_s = renew_every_s(self._lease_s)
+        self.outlast_redis(collaborators.settings.redis_url)
         self._on_loop_started = on_loop_started
         self._suspension_checked_at = 0.0
         # Imported now, not at the first job: its first answer is not slowed, and the memory the worker
@@ -73,6 +84,15 @@ class AcmeWorker(SimpleWorker):
             return
         super().heartbeat(timeout, pipeline)
 
+    def get_heartbeat_ttl(self, job: Job) -> int:
+        # A short lease, renewed by the process's LeaseKeeper while the job runs: a dead worker's job is
+        # noticed within it, not after the job's whole time limit.
+        return self._lease_s
+
+    def running(self) -> tuple[Job, Execution] | None:
+        """The job this worker runs now, and its execution (for the LeaseKeeper's thread)."""
+        return self._running
+
     def set_state(self, state: str, pipeline: Pipeline | None = None) -> None:
         if pipeline is None and state == getattr(self, "_state", None):
             return
@@ -83,10 +103,19 @@ class AcmeWorker(SimpleWorker):
         if checked_at - self._suspension_checked_at < SUSPENSION_CHECK_EVERY_S:
             return
         self._suspension_checked_at = checked_at
-        if is_suspended(self.connection, self):
-            super().check_for_suspension(burst)
+        try:
+            if is_suspended(self.connection, self):
+                super().check_for_suspension(burst)
+        except redis.RedisError:
+            pass  # the loop's next Redis call waits for it, and says so
 
     def execute_job(self, job: Job, queue: Queue) -> None:
+        try:
+            self._execute(job, queue)
+        except redis.RedisError as exc:
+            self.lost_redis_running(job, exc)
+
+    def _execute(self, job: Job, queue: Queue) -> None:
         # RQ writes a job's start in two MULTI blocks (its execution and the worker's state, then the job's
         # own fields and heartbeats); here they go in one, and prepare_job_execution finds it done.
         with self.connection.pipeline() as pipeline:
@@ -95,14 +124,18 @@ class AcmeWorker(SimpleWorker):
             self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
             self.set_current_job_id(job.id, pipeline=pipeline)
             self.set_current_job_working_time(0, pipeline=pipeline)
-            self.heartbeat(heartbeat_ttl, pipeline=pipeline)
+            self.heartbeat(pipeline=pipeline)
             job.heartbeat(now(), heartbeat_ttl, pipeline=pipeline)
             job.prepare_for_execution(self.name, pipeline=pipeline)
             if len(self.queues) == 1:  # RQ moved it to the queue's intermediate list when it took it
                 pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
             pipeline.execute()
         self._started_job_id = job.id
-        self.perform_job(job, queue)
+        self._running = (job, self.execution)
+        try:
+            self.perform_job(job, queue)
+        finally:
+            self._running = None
         self.set_state(WorkerStatus.IDLE)
 
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False) -> None:
@@ -139,5 +172,20 @@ class AcmeWorker(SimpleWorker):
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         # For the whole loop, not per job: RQ also runs failure callbacks while it cleans up.
-        with working_with(self.collaborators):
-            return bool(super().work(*args, **kwargs))
+        self._leases.keep(self)
+        try:
+            with working_with(self.collaborators):
+                return bool(super().work(*args, **kwargs))
+        finally:
+            self._leases.forget(self)
+
+
+_keepers: dict[tuple[str, int], LeaseKeeper] = {}
+
+
+def _lease_keeper(connection: redis.Redis, lease_s: int) -> LeaseKeeper:
+    """One keeper (one thread) for all the workers of this process that share a Redis."""
+    key = (repr(connection.connection_pool), lease_s)
+    if key not in _keepers:
+        _keepers[key] = LeaseKeeper(connection, lease_s)
+    return _keepers[key]

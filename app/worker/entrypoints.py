@@ -21,6 +21,7 @@ from app.integrations.deferral import PostDeferred
 from app.jobs.notifications import Notifier
 from app.jobs.replies import Replies
 from app.jobs.report_request import answer_with_report
+from app.jobs.reports import ShownProgress
 from app.jobs.summary import answer_with_summary
 from app.messages.bot import help_text, unexpected_failure
 from app.queueing.job_table import ENTRY_POINTS, kind_of
@@ -36,8 +37,13 @@ from app.runs.builtin_workflows import (
 )
 from app.worker.current import this_worker
 from app.worker.later import Later, run_again_later
+from app.worker.reruns import failed_for_want_of_a_worker, failure_reason, runs_again
 
 log = logging.getLogger(__name__)
+# In a job's meta: the run it records as it goes, and the report's progress message, for its next run and for
+# the failure callback when its worker dies.
+RUN_META = "acme_run"
+PROGRESS_META = "acme_progress"
 JobFunction = Callable[..., str]
 
 
@@ -58,8 +64,13 @@ def _recorded_as(workflow: BuiltinWorkflow, live: bool = False) -> Callable[[Job
             worker = this_worker()
             later = Later.of(rq_job)
             deferred: PostDeferred | None = None
-            with worker.slack_runs.recorded(workflow, inputs=kwargs, live=live, resumes=later.run_id,
+            resumes = later.run_id or (rq_job.meta.get(RUN_META) if rq_job else None)
+            with worker.slack_runs.recorded(workflow, inputs=kwargs, live=live, resumes=resumes,
                                             queued_at=rq_job.enqueued_at if rq_job else None) as run:
+                if rq_job is not None and run.run_id and run.run_id != resumes:
+                    # If this worker dies, the job's next run goes on with the same run (a live one's).
+                    rq_job.meta[RUN_META] = run.run_id
+                    rq_job.save_meta()
                 try:
                     with worker.slack.deferring(later.slack):
                         result = job_function(**kwargs)
@@ -114,7 +125,24 @@ def build_report(request: dict[str, Any]) -> str:
     job = get_current_job()
     # Its later runs, if it waits for Slack, hold the same claim on the report.
     return answer_with_report(worker.reports, worker.crm, _replies(worker, asked), asked,
-                              holder=Later.of(job).first_job if job else asked.request_id, on_told=_mark_user_told)
+                              holder=Later.of(job).first_job if job else asked.request_id, on_told=_mark_user_told,
+                              shown=_ProgressInMeta(job))
+
+
+class _ProgressInMeta:
+    """The report's progress message, kept in the job's meta: its next run edits the same message."""
+
+    def __init__(self, job: Job | None) -> None:
+        self._job = job
+
+    def recall(self) -> ShownProgress | None:
+        data = self._job.meta.get(PROGRESS_META) if self._job else None
+        return ShownProgress.from_json(data) if data else None
+
+    def remember(self, shown: ShownProgress) -> None:
+        if self._job is not None:
+            self._job.meta[PROGRESS_META] = shown.to_json()
+            self._job.save_meta()
 
 
 @_recorded_as(CRM_NOTIFICATION)
@@ -171,13 +199,32 @@ def record_feedback(run_id: str, user: str, verdict: str) -> str:
 def tell_user_job_failed(
     job: Job, connection: Any, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
 ) -> None:
-    """RQ's failure callback: the job stays in the failed registry, and the asker hears about it."""
-    request = job.kwargs.get("request")
-    if not request or job.meta.get("user_told"):
-        return
+    """RQ's failure callback, after every failed attempt: the run and the progress message say whether the job
+    runs again ("failed, retrying") or not ("failed: ..."); the asker hears of it only when it does not."""
+    again = runs_again(job, exc_type)
+    reason = failure_reason(exc_type)
+    worker = this_worker()
     try:
-        _replies(this_worker(), SlackRequest.from_job_args(request)).to_asker(
-            unexpected_failure(f"working on your request ({exc_type.__name__})")
-        )
-    except Exception:  # noqa: BLE001 - the failure is already logged and kept by RQ; nothing more to tell
-        log.exception("could not tell the user that job %s failed", job.id)
+        _record_interruption(worker, job, again, reason)
+        progress = job.meta.get(PROGRESS_META)
+        if progress:
+            worker.reports.interrupted(ShownProgress.from_json(progress), retrying=again, reason=reason)
+        request = job.kwargs.get("request")
+        if again or not request or job.meta.get("user_told"):
+            return
+        detail = reason if failed_for_want_of_a_worker(exc_type) else exc_type.__name__
+        _replies(worker, SlackRequest.from_job_args(request)).to_asker(
+            unexpected_failure(f"working on your request ({detail})"))
+    except Exception as failure:  # noqa: BLE001 - RQ has logged and kept the job's failure; one line is enough
+        log.warning("could not tell of job %s's failure: %s: %s", job.id, type(failure).__name__, failure)
+
+
+def _record_interruption(worker: Collaborators, job: Job, again: bool, reason: str) -> None:
+    """The run a job recorded as it went (an API run, a report) waits for its next run, or fails with `reason`."""
+    run_id = job.kwargs.get("run_id") or job.meta.get(RUN_META) or Later.of(job).run_id
+    if not run_id:
+        return
+    if job.kwargs.get("run_id"):
+        worker.runs.interrupted(run_id, retrying=again, reason=reason)
+    else:
+        worker.slack_runs.interrupted(run_id, retrying=again, reason=reason)

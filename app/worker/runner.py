@@ -7,12 +7,16 @@ import threading
 import time
 from typing import Any
 
+import redis
 from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 
 from app.composition import Collaborators
 from app.queueing.job_table import AGENT_QUEUE, QUEUE_ORDER
 from app.worker.acme_worker import AcmeWorker
+from app.worker.redis_waits import RedisWaits, reason, shown_url, wait_until_redis_answers
+
+log = logging.getLogger("app.worker")
 
 # How long a stopping worker waits for the agent's turns under way; `acme worker`'s supervisor stops a child
 # cold after its own --stop-timeout (30 s by default).
@@ -27,6 +31,16 @@ def run_worker(collaborators: Collaborators, burst: bool = False) -> bool:
     worker holds the scheduler's lock. Beside the main loop, AGENT_CONCURRENCY - 1 threads take the
     agent's turns, which spend seconds waiting on a model and little of the CPU.
     """
+    waits = RedisWaits(collaborators.settings.redis_url, log)
+    if burst:
+        # A burst drains what is queued now: with no Redis there is nothing to drain, and its caller decides.
+        try:
+            collaborators.redis.ping()
+        except redis.RedisError as exc:
+            log.error("cannot reach Redis at %s: %s; a --burst worker does not wait", shown_url(
+                collaborators.settings.redis_url), reason(exc))
+            raise SystemExit(1) from None
+    wait_until_redis_answers(collaborators.redis, waits)
     turns = None if burst else AgentTurnWorkers(collaborators, collaborators.settings.agent_concurrency - 1)
     # Started once the main loop handles SIGTERM: a stop then always ends them too, and none is left
     # registered with RQ by a process that died of the signal's default action.
@@ -47,6 +61,8 @@ class _ThreadSafeWorker(AcmeWorker):
                  schedules: bool = True, idle_wait_s: int = 1) -> None:
         super().__init__(collaborators, queues)
         self._schedules = schedules
+        self.sweeps_lapsed_jobs = schedules
+        self.outlast_redis(collaborators.settings.redis_url, quiet=not schedules)
         self._idle_wait_s = idle_wait_s
 
     def _install_signal_handlers(self) -> None:
@@ -63,7 +79,10 @@ class _ThreadSafeWorker(AcmeWorker):
         # stop() end it between jobs, never with a job taken off the queue and dropped.
         while not self._stop_requested:
             if self._schedules:
-                self._queue_jobs_now_due()
+                try:
+                    self._queue_jobs_now_due()
+                except redis.RedisError:
+                    pass  # the dequeue that follows waits for Redis, and says so
             result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=self._idle_wait_s)
             if result is not None:
                 return result

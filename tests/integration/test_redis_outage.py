@@ -1,0 +1,105 @@
+"""`acme worker` outlasting Redis: started while it is down, and while it restarts with the worker idle and mid-job."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.embedded_redis import EmbeddedRedis, free_port
+from tests.conftest import Stack
+from tests.integration.test_worker_processes import Supervised, _wait_for, start_worker  # noqa: F401
+
+
+class RestartableRedis:
+    """A redis-server of the test's own, stopped and started again on the same port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.server: EmbeddedRedis | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.server = EmbeddedRedis(self.port).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+@pytest.fixture()
+def own_redis() -> Iterator[RestartableRedis]:
+    server = RestartableRedis()
+    yield server
+    server.stop()
+
+
+def _summaries(stack: Stack) -> int:
+    return sum("Summary of" in call.text for call in stack.slack.calls)
+
+
+def _no_traceback_nor_exit(supervised: Supervised) -> None:
+    log = supervised.log()
+    assert "unhandled exception" not in log and "quitting" not in log
+    assert supervised.process.poll() is None
+    # The worker's own lines about Redis are one line each. (RQ's scheduler process and pybreaker's Redis
+    # storage still log tracebacks of their own when Redis goes away.)
+    worker_lines = [line for line in log.splitlines() if " app.worker" in line]
+    assert all("Traceback" not in line for line in worker_lines)
+
+
+def test_a_worker_started_while_redis_is_down_says_so_waits_and_then_works(
+        stack_factory, own_redis: RestartableRedis, start_worker) -> None:  # noqa: F811
+    stack = stack_factory(worker=False, redis_url=own_redis.url)
+    supervised: Supervised = start_worker(stack, "--processes", "1")
+    refused = f"cannot reach Redis at {own_redis.url} (starting): Connection refused; retrying in"
+    _wait_for(lambda: supervised.log().count(refused) >= 3, "the worker to say, again, that Redis is down")
+    waits = [float(w) for w in re.findall(re.escape(refused) + r" ([\d.]+) s", supervised.log())]
+    assert waits[:3] == [0.5, 1, 2]  # backing off
+
+    own_redis.start()
+    _wait_for(lambda: "Redis at" in supervised.log() and "answers again" in supervised.log(), "Redis to be found")
+    assert stack.slash("summary Globex").text == "Working on it..."
+    _wait_for(lambda: _summaries(stack) == 1, "the summary")
+    _no_traceback_nor_exit(supervised)
+
+
+def test_a_worker_outlasts_redis_restarting_while_idle_and_mid_job(
+        stack_factory, own_redis: RestartableRedis, start_worker, tmp_path: Path) -> None:  # noqa: F811
+    own_redis.start()
+    stack = stack_factory(worker=False, redis_url=own_redis.url)
+    supervised: Supervised = start_worker(stack, "--processes", "1", WORKER_JOB_LEASE_S="3")
+    _wait_for(lambda: "Listening on" in supervised.log(), "the worker to start")
+
+    # Idle: Redis goes away and comes back on the same port.
+    own_redis.stop()
+    _wait_for(lambda: "cannot reach Redis at" in supervised.log(), "the worker to notice")
+    own_redis.start()
+    _wait_for(lambda: "answers again" in supervised.log(), "Redis to be found again")
+    assert stack.slash("summary Globex").text == "Working on it..."
+    _wait_for(lambda: _summaries(stack) == 1, "the summary after the idle outage")
+
+    # Mid-job: the job's end cannot be recorded (and Redis comes back empty: no persistence here).
+    stack.crm.faults("slow", delay_s=1.5)
+    assert stack.slash("summary Initech").text == "Working on it..."
+    _wait_for(lambda: "command-" in supervised.log().rsplit("Globex", 1)[-1] or
+              supervised.log().count("acme-summaries: command-") >= 2, "the worker to take the job")
+    own_redis.stop()
+    _wait_for(lambda: supervised.log().count("cannot reach Redis at") >= 3, "the worker to notice, mid-job")
+    own_redis.start()
+    stack.crm.faults("ok")
+    before = _summaries(stack)
+    assert stack.slash("summary Hooli").text == "Working on it..."
+    _wait_for(lambda: any("Hooli" in call.text and "Summary of" in call.text for call in stack.slack.calls),
+              "a job taken after Redis came back")
+    assert _summaries(stack) >= before + 1
+    _no_traceback_nor_exit(supervised)
+    # One line a failure: every line that says Redis failed is a short one.
+    failures = [line for line in supervised.log().splitlines() if "cannot reach Redis" in line]
+    assert failures and all(len(line) < 300 for line in failures)

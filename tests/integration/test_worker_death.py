@@ -1,0 +1,54 @@
+"""A worker process killed mid-job: the job runs again on another worker within seconds, and its work is done once."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import redis
+from rq import Worker
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+
+from app.queueing.job_table import SUMMARY_QUEUE
+from tests.conftest import Stack
+from tests.integration.test_worker_processes import Supervised, _two_workers_up, _wait_for, start_worker  # noqa: F401
+
+LEASE_S = "3"
+# The lease lapses 3 s after the killed worker's last renewal; the sweep comes within a second of it.
+RERUN_WITHIN_S = 15.0
+
+
+def _summaries(stack: Stack) -> list[str]:
+    return [call.text for call in stack.slack.calls if "Summary of" in call.text]
+
+
+def _kill_the_worker_running(job_id: str, connection: redis.Redis) -> int:
+    [pid] = [w.pid for w in Worker.all(connection=connection) if w.get_current_job_id() == job_id]
+    os.kill(pid, signal.SIGKILL)
+    return pid
+
+
+def test_a_job_whose_worker_process_dies_runs_again_on_another_worker_and_answers_once(
+        stack_factory, redis_conn: redis.Redis, start_worker) -> None:  # noqa: F811
+    stack = stack_factory(worker=False)
+    supervised: Supervised = start_worker(stack, "--processes", "2", WORKER_JOB_LEASE_S=LEASE_S)
+    _two_workers_up(supervised, redis_conn)
+    stack.crm.faults("slow", delay_s=2.5)
+    assert stack.slash("summary Globex").text == "Working on it..."
+    started = StartedJobRegistry(SUMMARY_QUEUE, connection=redis_conn)
+    _wait_for(lambda: started.count == 1, "a worker to be running the job")
+    [job_id] = started.get_job_ids()
+    _wait_for(lambda: any(w.get_current_job_id() == job_id for w in Worker.all(connection=redis_conn)),
+              "the worker to say it runs the job")
+    killed = _kill_the_worker_running(job_id, redis_conn)
+    stack.crm.faults("ok")
+
+    _wait_for(lambda: Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.FINISHED,
+              "the job to run again and finish", timeout_s=RERUN_WITHIN_S)
+    _wait_for(lambda: _summaries(stack), "the summary")
+    assert len(_summaries(stack)) == 1
+    assert not any("Something went wrong" in call.text for call in stack.slack.calls)
+    log = supervised.log()
+    assert f"worker process {killed} was killed by SIGKILL" in log
+    assert f"{job_id} stopped renewing its lease" in log
