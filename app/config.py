@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///acme.db"
     acme_api_keys: SecretStr | None = None
     acme_api_rate: str = "20/s"
+    # A request body past this is refused with 413 while it streams in (Slack's and the CRM's: 256 KiB).
+    acme_api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     acme_http_tool_hosts: str = ""
     # Registered HTTP tools are a downstream of their own: legacy systems get their own limits.
     http_tool_timeout_s: float = Field(default=10.0, gt=0)
