@@ -246,3 +246,16 @@ def test_a_replayed_slash_command_is_acked_but_acted_on_once(stack_factory) -> N
     stack.slack.wait_for(lambda calls: _summaries(calls, "Globex") and _summaries(calls, "Initech"))
     time.sleep(0.5)  # room for a second summary, were one coming
     assert len(_summaries(stack.slack.calls, "Globex")) == 1
+
+
+# --- the access log ------------------------------------------------------------------------------------------
+
+def test_slack_and_crm_requests_are_in_the_access_log_without_their_bodies(stack_factory, logs) -> None:
+    stack: Stack = stack_factory(worker=False, crm_webhook_secret=CRM_SECRET)
+    stack.slash("help me with secret-ish words")
+    _post_crm(stack, b'{"id": "evt_1", "type": "nothing.we.know", "data": {"x": 1}}')
+
+    access = [r.getMessage() for r in logs.records if r.name == "app.access"]
+    assert any(line.startswith("POST /slack/events 200 ") for line in access), access
+    assert any(line.startswith("POST /webhooks/crm 202 ") for line in access), access
+    assert not [line for line in access if "secret-ish" in line or "evt_1" in line]
