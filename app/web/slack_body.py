@@ -16,8 +16,13 @@ from slack_bolt.request.internals import parse_body
 MAX_DEPTH = 32
 # Fields Bolt reads as an id, or as an object holding one: anything else makes it fail.
 _ID_HOLDERS = ("enterprise", "team", "user", "channel")
-# Fields of an interactive payload that the listeners read as objects.
-_INTERACTIVE_OBJECTS = ("channel", "container", "message", "team", "user", "view", "enterprise")
+_STRINGS = ("type", "command", "text", "channel_id", "user_id", "team_id", "enterprise_id", "api_app_id",
+            "event_id", "trigger_id", "callback_id", "response_url", "action_id", "block_id")
+_OBJECTS = ("view", "container", "message", "state")
+_INTERACTIVE = ("block_actions", "interactive_message", "block_suggestion", "view_submission", "view_closed",
+                "shortcut", "message_action", "dialog_submission", "dialog_cancellation", "dialog_suggestion")
+_WITH_ACTIONS = ("block_actions", "interactive_message")
+_WITH_VIEW = ("view_submission", "view_closed")
 _EVENT_STRINGS = ("type", "ts", "text", "thread_ts", "subtype", "bot_id", "channel_type")
 
 
@@ -41,9 +46,7 @@ def parse_slack_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise MalformedSlackBody(f"the payload is a JSON {type(body).__name__}, not an object")
     _check_depth(body)
-    # As Bolt decides: a body that is not JSON and names a payload is an interactive payload.
-    is_json = media_type == "application/json" or text.startswith("{")
-    _check_shape(body, interactive=not is_json and "payload" in text)
+    _check_shape(body)
     return body
 
 
@@ -78,25 +81,38 @@ def _check_id_holders(body: dict[str, Any], where: str) -> None:
                 f"{where}authorizations", "a list of objects")
         for authorization in authorizations[:1]:
             _check_id_holders(authorization, f"{where}authorizations[0].")
-    response_urls = body.get("response_urls")
-    if response_urls is not None:
+    if "response_urls" in body:
+        response_urls = body["response_urls"]
         _expect(isinstance(response_urls, list) and all(isinstance(u, dict) for u in response_urls),
                 f"{where}response_urls", "a list of objects")
 
 
-def _check_shape(body: dict[str, Any], *, interactive: bool) -> None:
-    _expect(body.get("type") is None or isinstance(body["type"], str), "type", "a string")
+def _check_shape(body: dict[str, Any]) -> None:
+    for name in _STRINGS:
+        _expect(body.get(name) is None or isinstance(body[name], str), name, "a string")
+    for name in _OBJECTS:
+        _expect(body.get(name) is None or isinstance(body[name], dict), name, "an object")
     _check_id_holders(body, "")
+    kind = body.get("type")
     if is_slash_command(body):
         for name in ("channel_id", "user_id", "team_id"):
             _expect(isinstance(body.get(name), str), name, "given in a slash command")
-    if interactive:
-        for name in _INTERACTIVE_OBJECTS:
+    if kind in _INTERACTIVE:
+        # Bolt and the listeners read these as objects in a click's payload (a string in an event).
+        for name in _ID_HOLDERS:
             _expect(body.get(name) is None or isinstance(body[name], dict), name, "an object")
+    if "actions" in body or kind in _WITH_ACTIONS:
         actions = body.get("actions")
-        if actions is not None:
-            _expect(isinstance(actions, list) and all(isinstance(a, dict) for a in actions), "actions",
-                    "a list of objects")
+        _expect(isinstance(actions, list) and all(isinstance(a, dict) for a in actions)
+                and (bool(actions) or kind not in _WITH_ACTIONS), "actions", "a list of objects")
+        for n, action in enumerate(actions or []):
+            _expect(isinstance(action.get("action_id"), str), f"actions[{n}].action_id", "a string")
+            _expect(action.get("value") is None or isinstance(action["value"], str), f"actions[{n}].value",
+                    "a string")
+            _expect(action.get("selected_option") is None or isinstance(action["selected_option"], dict),
+                    f"actions[{n}].selected_option", "an object")
+    if kind in _WITH_VIEW or "view" in body:
+        _expect(isinstance(body.get("view"), dict), "view", "an object")
     if "event" in body:
         event = body["event"]
         _expect(isinstance(event, dict), "event", "an object")

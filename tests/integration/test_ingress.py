@@ -120,6 +120,10 @@ HOSTILE_SLACK_BODIES = [
     (b"payload=" + json.dumps({"type": "block_actions", "actions": "x"}).encode(), FORM),
     (b"payload=" + json.dumps({"type": "block_actions", "actions": [{"action_id": "x"}], "channel": "C1"}).encode(),
      FORM),
+    (b"payload=" + json.dumps({"type": "block_actions", "actions": [{"action_id": "agent_feedback",
+                                                                       "selected_option": "x"}],
+                               "channel": {"id": "C1"}, "user": {"id": "U1"}}).encode(), FORM),
+    (b'{"type": "view_submission", "view": null}', JSON),
     (b"command=%2Facme&text=summary+Globex", FORM),  # no channel
 ]
 
