@@ -24,6 +24,7 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python bench/worker_processes.py
 	$(VENV)/bin/python bench/socket_mode.py
 	$(VENV)/bin/python bench/throughput.py
+	$(VENV)/bin/python bench/hostile_bodies.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check app mock_crm tests bench

@@ -31,7 +31,7 @@ from app.integrations.shared_throttle import SharedThrottle
 from app.integrations.slack_poster import SlackPoster
 from app.jobs.drafts import DraftWriter, ModelDrafts
 from app.jobs.reports import REUSE_FINISHED_S, AccountReports
-from app.queueing.job_queue import JobQueue
+from app.queueing.job_queue import ACK_REDIS_TIMEOUT_S, JobQueue
 from app.queueing.job_table import APPROVAL_EXPIRY
 from app.runs.control import RunControl
 from app.runs.engine import StepEngine
@@ -55,6 +55,8 @@ from app.tools.tool_catalog import ToolCatalog
 @dataclass
 class Collaborators:
     settings: Settings
+    # The same Redis with a short timeout, for what a request waits on before its ack (app/web/).
+    ack_redis: redis.Redis
     redis: redis.Redis
     jobs: JobQueue
     response_urls: ResponseUrls
@@ -98,6 +100,7 @@ class Collaborators:
             self.llm.close()
         self.db.close()
         self.redis.close()
+        self.ack_redis.close()
 
 
 def _downstream(name: str, connection: redis.Redis, fail_max: int, reset_s: float, max_rps: float,
@@ -123,6 +126,12 @@ def redis_for(settings: Settings) -> redis.Redis:
     # Bytes, not str: RQ and pybreaker's Redis storage both need a client without decode_responses.
     return redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=2,
                                 health_check_interval=30)
+
+
+def ack_redis_for(settings: Settings) -> redis.Redis:
+    # Slack gives up after 3 s: a paused Redis must cost an ack 0.2 s, then the user is told why.
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=ACK_REDIS_TIMEOUT_S,
+                                socket_connect_timeout=ACK_REDIS_TIMEOUT_S)
 
 
 def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = time.sleep) -> Collaborators:
@@ -182,6 +191,7 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
     return Collaborators(
         settings=settings,
         redis=connection,
+        ack_redis=ack_redis_for(settings),
         jobs=jobs,
         response_urls=response_urls,
         notifications=NotificationStore(connection),

@@ -178,6 +178,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///acme.db"
     acme_api_keys: SecretStr | None = None
     acme_api_rate: str = "20/s"
+    # A request body past this is refused with 413 while it streams in (Slack's and the CRM's: 256 KiB).
+    acme_api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     acme_http_tool_hosts: str = ""
     # Each TOOL_* secret goes to one origin only: `TOOL_NAME=scheme://host:port`, comma-separated.
     acme_http_tool_secret_origins: str = ""

@@ -36,7 +36,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        details = [{"path": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")} for e in exc.errors()]
+        errors = exc.errors()
+        unreadable = [e for e in errors if e.get("type") == "json_invalid"]
+        if unreadable:
+            # Not JSON at all: a bad request, where 422 means JSON that breaks the schema.
+            reason = str((unreadable[0].get("ctx") or {}).get("error") or unreadable[0].get("msg", ""))
+            return error_response(400, f"the body is not valid JSON: {reason}", code="invalid_json")
+        details = [{"path": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")} for e in errors]
         return error_response(422, "the request does not match the schema", details)
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:

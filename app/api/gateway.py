@@ -1,5 +1,8 @@
 """The REST API's gateway, as plain ASGI middleware: keys, rate limits, idempotency.
 
+Their Redis calls block, so they run in threads of the gateway's own (capped) pool: a hung Redis
+holds those threads, not the event loop, and not the threads Slack's acks run in.
+
 Only API paths (`/v1/...` and their unversioned twins) pass the key, rate and idempotency
 checks; Slack's and the CRM's endpoints have signatures of their own, and health and
 metrics are open.
@@ -12,9 +15,12 @@ import hmac
 import json
 import logging
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
+import anyio
+import anyio.to_thread
 import redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,9 +28,17 @@ from app.api.errors import error_response
 from app.integrations.pacing import RateGate
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 UNVERSIONED = ("/workflows", "/runs", "/agents", "/tasks", "/tools", "/ws")
 IDEMPOTENCY_TTL_S = 24 * 3600
 IN_PROGRESS_TTL_S = 60
+# Threads for each middleware's Redis calls (of its own, so that a hung Redis cannot take Slack's).
+GATEWAY_THREADS = 16
+
+
+async def off_the_loop(threads: anyio.CapacityLimiter, func: Callable[..., T], *args: object) -> T:
+    return await anyio.to_thread.run_sync(func, *args, limiter=threads)
+
 
 def is_api_path(path: str) -> bool:
     return path == "/v1" or path.startswith("/v1/") or any(path == p or path.startswith(p + "/") for p in UNVERSIONED)
@@ -54,6 +68,7 @@ class ApiGate:
         self.keys = [k.encode() for k in keys]
         # A second's worth of requests may come at once; past that, they are spaced at the rate.
         self._gate = RateGate(connection, 1 / rate_per_s, max(1, math.ceil(rate_per_s)))
+        self._threads = anyio.CapacityLimiter(GATEWAY_THREADS)
 
     def _caller(self, scope: Scope) -> str | None:
         """A stable name for the caller: a hash of its key, or its address when the API is open."""
@@ -83,7 +98,7 @@ class ApiGate:
                               headers={"WWW-Authenticate": "Bearer"})
             return
         try:
-            wait_s = self._gate.try_take(f"acme:rate:{caller}")
+            wait_s = await off_the_loop(self._threads, self._gate.try_take, f"acme:rate:{caller}")
         except redis.RedisError as exc:
             log.error("rate limiter unavailable, refusing: %s", exc)
             await _send_error(scope, send, receive, 503, "the rate limiter (Redis) is unavailable")
@@ -103,6 +118,7 @@ class Idempotency:
     def __init__(self, app: ASGIApp, connection: redis.Redis) -> None:
         self.app = app
         self.redis = connection
+        self._threads = anyio.CapacityLimiter(GATEWAY_THREADS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = header(scope, b"idempotency-key") if scope["type"] == "http" else None
@@ -122,9 +138,7 @@ class Idempotency:
         caller = scope.get("state", {}).get("caller", "anonymous")
         record_key = f"acme:idem:{caller}:{hashlib.sha256(key.encode()).hexdigest()}"
         try:
-            claimed = self.redis.set(record_key, json.dumps({"state": "in_progress", "fingerprint": fingerprint}),
-                                     nx=True, ex=IN_PROGRESS_TTL_S)
-            record = None if claimed else json.loads(self.redis.get(record_key) or "null")
+            record = await off_the_loop(self._threads, self._claim, record_key, fingerprint)
         except redis.RedisError:
             await _send_error(scope, send, receive, 503, "idempotency records (Redis) are unavailable")
             return
@@ -154,6 +168,16 @@ class Idempotency:
         try:
             await self.app(scope, replay_body, capture)
         finally:
+            await off_the_loop(self._threads, self._remember, record_key, fingerprint, answer)
+
+    def _claim(self, record_key: str, fingerprint: str) -> dict[str, Any] | None:
+        """None when this request is the key's first; else the record the first one left."""
+        claimed = self.redis.set(record_key, json.dumps({"state": "in_progress", "fingerprint": fingerprint}),
+                                 nx=True, ex=IN_PROGRESS_TTL_S)
+        return None if claimed else json.loads(self.redis.get(record_key) or "null")
+
+    def _remember(self, record_key: str, fingerprint: str, answer: dict[str, Any]) -> None:
+        try:
             if answer["status"] >= 500:
                 # A failure is not an answer to remember: the caller may try again.
                 self.redis.delete(record_key)
@@ -162,6 +186,9 @@ class Idempotency:
                     "state": "done", "fingerprint": fingerprint, "status": answer["status"],
                     "headers": answer["headers"], "body": answer["body"].decode("utf-8", "replace")}),
                     ex=IDEMPOTENCY_TTL_S)
+        except redis.RedisError as exc:
+            # The answer went out; a retry with this key meets "in progress" until the claim lapses (60 s).
+            log.warning("could not record the answer for an Idempotency-Key: %s", exc)
 
     async def _replay(self, scope: Scope, receive: Receive, send: Send, record: dict[str, Any],
                       fingerprint: str) -> None:

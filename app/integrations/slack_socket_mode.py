@@ -10,7 +10,8 @@ interval; connecting again backs off while Slack cannot be reached; and its log 
 websockets') are masked where they are made, since the URL carries a single-use ticket.
 
 The connection runs on an event loop of its own, in a thread, beside the web server's: an
-envelope's handler (Bolt, parsing and enqueueing) runs on that loop and its ack goes out at once.
+envelope's handler (Bolt, parsing and enqueueing) runs in a thread beside that loop, so that a hung
+Redis delays that envelope's ack and nothing else, and its ack goes out as soon as it returns.
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ class SocketModeConnection:
             log.info("Socket Mode connection closed")
 
     async def _on_envelope(self, client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
-        ack = self._handle(request)
+        # The handler blocks (Bolt's dispatch, Redis): in a thread, the loop keeps pinging and reading.
+        ack = await asyncio.to_thread(self._handle, request)
         if ack is not None:
             await client.send_socket_mode_response(ack)
 

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 # Slack retries an event at once, after 1 min and after 5 min: remember event ids well past that.
 SLACK_EVENT_MEMORY_S = 3600
 CRM_EVENT_MEMORY_S = 24 * 3600
+# The web process's connection for the ack path: a request waits at most this long on Redis per call.
+ACK_REDIS_TIMEOUT_S = 0.2
 
 
 class QueueUnavailable(Exception):

@@ -13,12 +13,21 @@ from app.api.errors import install_error_handlers
 from app.api.gateway import ApiGate, Idempotency
 from app.api.live import live_events_endpoint
 from app.composition import Collaborators
+from app.domain.system_status import SystemStatus
+from app.queueing.job_queue import JobQueue
 from app.slack.bolt_app import build_bolt_app
+from app.state.approvals import ApprovalStore
+from app.state.notification_store import NotificationStore
+from app.state.response_urls import ResponseUrls
+from app.state.thread_memory import ThreadMemory
+from app.status import read_status
+from app.web.body_limit import BodyLimit
 from app.web.crm_webhook import crm_webhook_endpoint
 from app.web.health import health_routes
 from app.web.metrics import SharedStateCollector
 from app.web.observed_requests import ObservedRequests
 from app.web.slack_events import slack_events_endpoint
+from app.web.thread_lanes import ThreadLanes
 
 API_DESCRIPTION = """Drive ACME Assistant without Slack: workflows of tools, their runs, agents, tasks and
 context. Every path also answers without `/v1`, as the newest version."""
@@ -31,10 +40,20 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
     signing_secret = settings.slack_signing_secret.get_secret_value()
 
     read_system_status = collaborators.read_system_status
+    # What a request waits on before its ack talks to Redis with the short timeout (ack_redis): past
+    # it, the user hears that the queue is unavailable while Slack still listens.
+    ack_redis = collaborators.ack_redis
+    ack_jobs = JobQueue(ack_redis, ResponseUrls(ack_redis))
+    breakers = collaborators.breakers
+
+    def read_status_for_ack() -> SystemStatus:
+        return read_status(breakers, ack_jobs.queues)
+
     bolt = build_bolt_app(signing_secret=signing_secret, bot_token=settings.slack_bot_token.get_secret_value(),
-                          jobs=collaborators.jobs, notifications=collaborators.notifications,
-                          read_system_status=read_system_status, approvals=collaborators.approvals,
-                          memory=collaborators.thread_memory)
+                          jobs=ack_jobs, notifications=NotificationStore(ack_redis),
+                          read_system_status=read_status_for_ack, approvals=ApprovalStore(ack_redis),
+                          memory=ThreadMemory(ack_redis, settings.agent_memory_turns))
+    lanes = ThreadLanes()
     registry = CollectorRegistry()
     registry.register(SharedStateCollector(collaborators.breakers, collaborators.jobs.queues, collaborators.db,
                                            collaborators.agent_counters))
@@ -47,6 +66,7 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
         redoc_url=None,
         middleware=[
             Middleware(ObservedRequests, registry=registry),
+            Middleware(BodyLimit, api_max_bytes=settings.acme_api_max_body_bytes),
             Middleware(ApiGate, keys=settings.api_keys, rate_per_s=settings.api_rate_per_s,
                        connection=collaborators.redis),
             Middleware(Idempotency, connection=collaborators.redis),
@@ -67,9 +87,10 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
     webhook_secret = settings.crm_webhook_secret.get_secret_value() if settings.crm_webhook_secret else None
     # First in the routing table: Slack's acks should not be matched against every API path first.
     app.router.routes[:0] = [
-        Route("/slack/events", slack_events_endpoint(bolt, signing_secret), methods=["POST"],
+        Route("/slack/events", slack_events_endpoint(bolt, signing_secret, ack_jobs, lanes.slack), methods=["POST"],
               include_in_schema=False),
-        Route("/webhooks/crm", crm_webhook_endpoint(webhook_secret, settings.notify_priority_set, collaborators.jobs),
+        Route("/webhooks/crm", crm_webhook_endpoint(webhook_secret, settings.notify_priority_set, ack_jobs,
+                                                    lanes.webhooks),
               methods=["POST"], include_in_schema=False),
         *health_routes(collaborators.db, read_system_status, registry),
     ]

@@ -24,7 +24,9 @@ def health_routes(db: Database, read_system_status: Callable[[], SystemStatus],
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
 
-    async def readyz(request: Request) -> Response:
+    # Plain functions, which Starlette runs in its thread pool: the database and Redis calls below
+    # block, and must not hold the event loop (nor /healthz, answered on it) while they wait.
+    def readyz(request: Request) -> Response:
         try:
             with db.session() as session:
                 session.execute(text("SELECT 1"))
@@ -44,7 +46,7 @@ def health_routes(db: Database, read_system_status: Callable[[], SystemStatus],
             "oldest_waiting_job_s": {q.name: q.oldest_wait_s for q in status.queues},
         })
 
-    async def metrics(request: Request) -> Response:
+    def metrics(request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return [

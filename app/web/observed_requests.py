@@ -15,6 +15,8 @@ from app.api.gateway import header, is_api_path
 
 access_log = logging.getLogger("app.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+# Logged like API calls (method, path, status, time; never a body): an operator looks for them first.
+LOGGED_WEBHOOKS = frozenset({"/slack/events", "/webhooks/crm"})
 
 
 def _route_template(scope: Scope) -> str:
@@ -38,7 +40,7 @@ def _route_template(scope: Scope) -> str:
 
 class ObservedRequests:
     """Every HTTP request, watched once: an X-Request-ID on its response (the caller's, if sane),
-    its count and latency by route in the metrics, and an access-log line for API calls.
+    its count and latency by route in the metrics, and an access-log line for API calls and webhooks.
 
     Pure ASGI middleware: BaseHTTPMiddleware would add a task per request on the ack path.
     """
@@ -74,6 +76,6 @@ class ObservedRequests:
             path = _route_template(scope)
             self.requests.labels(path, str(status)).inc()
             self.latency.labels(path).observe(took)
-            if is_api_path(scope["path"]):
+            if is_api_path(scope["path"]) or scope["path"] in LOGGED_WEBHOOKS:
                 access_log.info("%s %s %d %.1fms request_id=%s", scope["method"], scope["path"], status,
                                 took * 1000, request_id)

@@ -1,28 +1,90 @@
-"""POST /slack/events: Slack's one Request URL, handed to Bolt, which verifies and dispatches it."""
+"""POST /slack/events: Slack's one Request URL. Verified on the raw bytes, checked for shape, then Bolt.
+
+The cheap refusals come first, on the event loop: the body's size (app/web/body_limit.py, while it
+streams in), the signature (401), the shape (400 with the reason). What can block, the replay check
+on Redis and Bolt's dispatch (the listeners enqueue), runs in the Slack lane's threads, so a hung
+Redis holds those threads for the ack path's short timeout and never the loop.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 from collections.abc import Awaitable, Callable
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from app.messages.bot import queue_unavailable
+from app.queueing.job_queue import JobQueue, QueueUnavailable
+from app.web.slack_body import MalformedSlackBody, is_slash_command, parse_slack_body
+from app.web.thread_lanes import ThreadLane
 
-def slack_events_endpoint(bolt: App, signing_secret: str) -> Callable[[Request], Awaitable[Response]]:
+log = logging.getLogger(__name__)
+# A signature verifies while its timestamp is within 300 s of the clock, either way: a replay can
+# come up to 600 s after the first delivery.
+COMMAND_REPLAY_MEMORY_S = 600
+
+
+def command_fingerprint(timestamp: str, signature: str) -> str:
+    """One slash command delivery: Slack signs each command once, so the same pair is a replay."""
+    return hashlib.sha256(f"{timestamp}:{signature}".encode()).hexdigest()
+
+
+def signed_by_slack(verifier: SignatureVerifier, raw: bytes, timestamp: str | None, signature: str | None) -> bool:
+    """slack_sdk's check on the raw bytes, made total: it raises on a timestamp that is not a number and on
+    a body that is not UTF-8 (it signs text)."""
+    try:
+        return verifier.is_valid(body=raw, timestamp=timestamp, signature=signature)
+    except UnicodeDecodeError:
+        # The timestamp passed (it is checked first). The same HMAC over the bytes tells a signed body that
+        # is not UTF-8 (400, malformed) from an unsigned one (401).
+        assert timestamp is not None and signature is not None
+        digest = hmac.new(verifier.signing_secret.encode(), b"v0:" + timestamp.encode() + b":" + raw,
+                          hashlib.sha256).hexdigest()
+        return hmac.compare_digest(f"v0={digest}", signature)
+    except ValueError:
+        return False
+
+
+def slack_events_endpoint(bolt: App, signing_secret: str, jobs: JobQueue,
+                          lane: ThreadLane) -> Callable[[Request], Awaitable[Response]]:
     verifier = SignatureVerifier(signing_secret)
 
-    async def slack_events(request: Request) -> Response:
-        body = await request.body()
+    def act_once(request: Request, raw: bytes, slash_command: bool) -> BoltResponse:
+        if slash_command:
+            fingerprint = command_fingerprint(request.headers.get("x-slack-request-timestamp", ""),
+                                              request.headers.get("x-slack-signature", ""))
+            try:
+                first_delivery = jobs.first_time("slack-command", fingerprint, COMMAND_REPLAY_MEMORY_S)
+            except QueueUnavailable as exc:
+                log.error("could not check a slash command for a replay: %s", exc)
+                return BoltResponse(status=200, body=queue_unavailable())
+            if not first_delivery:
+                log.warning("a slash command was delivered again with the same signature; not acted on")
+                return BoltResponse(status=200, body="")
         try:
-            bolt_request = to_bolt_request(request, body)
-        except (ValueError, UnicodeDecodeError):
-            # Bolt parses before it verifies; a body it cannot parse is still refused 401 unless signed.
-            if not verifier.is_valid_request(body, dict(request.headers)):
-                return PlainTextResponse("invalid signature", status_code=401)
-            return PlainTextResponse("malformed Slack payload: not JSON or form data", status_code=400)
-        return to_starlette_response(bolt.dispatch(bolt_request))
+            bolt_request = to_bolt_request(request, raw)
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+            # A shape slack_body.py does not know yet: still the sender's fault, not a 500.
+            log.warning("refused a signed Slack request that Bolt cannot read: %r", exc)
+            return BoltResponse(status=400, body="malformed Slack request")
+        return bolt.dispatch(bolt_request)
+
+    async def slack_events(request: Request) -> Response:
+        raw = await request.body()
+        if not signed_by_slack(verifier, raw, request.headers.get("x-slack-request-timestamp"),
+                               request.headers.get("x-slack-signature")):
+            return PlainTextResponse("invalid signature", status_code=401)
+        try:
+            body = parse_slack_body(raw, request.headers.get("content-type"))
+        except MalformedSlackBody as exc:
+            log.warning("refused a signed Slack request: %s", exc)
+            return PlainTextResponse(f"malformed Slack request: {exc}", status_code=400)
+        return to_starlette_response(await lane.run(act_once, request, raw, is_slash_command(body)))
 
     return slack_events

@@ -124,8 +124,9 @@ def test_workflows_that_cannot_run_are_refused_with_422(api: Stack, steps: list,
 
 
 def test_bad_input_gets_json_errors_never_a_500(api: Stack) -> None:
+    # Not JSON at all is a bad request (400); JSON that breaks the schema, a 422.
     assert api.http.post("/v1/workflows", content=b"{nope", headers={"Content-Type": "application/json"}
-                         ).status_code == 422
+                         ).status_code == 400
     assert api.http.post("/v1/workflows", json={"name": ""}).json()["error"]["code"] == "invalid"
     assert api.http.post("/v1/workflows", json={"name": "x", "surprise": 1}).status_code == 422
     assert api.http.get("/v1/runs/run_nope").status_code == 404

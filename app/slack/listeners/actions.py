@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from slack_bolt import App, BoltResponse
 
 from app.messages.notifications import DISMISS_ACTION, DRAFT_ACTION, SUMMARIZE_ACTION
@@ -33,6 +34,10 @@ def register(app: App, *, jobs: JobQueue, notifications: NotificationStore) -> N
         wanted_kind, job = BUTTON_JOBS[action_id]
         try:
             record = notifications.get(channel, ts) if channel and ts else None
+        except redis.RedisError as exc:
+            # Before the click is marked seen: nothing to forget, Slack tells the user it failed.
+            return deliver_again_later(exc)
+        try:
             if record is None or (wanted_kind and record.get("kind") != wanted_kind):
                 # Not a message we posted with this button: a payload from elsewhere, or made up.
                 log.warning("refused %s from %s on %s/%s: no such notification", action_id, user, channel, ts)

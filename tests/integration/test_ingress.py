@@ -1,0 +1,265 @@
+"""The ingress under hostile conditions: a paused Redis, hostile bodies, oversized bodies, replayed commands.
+
+Each test drives `acme serve`'s app under uvicorn over real sockets; Redis is a real redis-server
+(paused with SIGSTOP where a test needs it hung), and Slack's requests are signed for real.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import select
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import redis
+
+from app.embedded_redis import EmbeddedRedis
+from app.messages.bot import queue_unavailable
+from app.webhook_signature import crm_signature
+from tests.conftest import CHANNEL, USER, Stack
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+CRM_SECRET = "whsec-ingress-test"
+DEEP_JSON = "[" * 20_000 + "]" * 20_000
+DEEP_OBJECT = "{\"a\":" * 20_000 + "1" + "}" * 20_000
+
+
+@pytest.fixture()
+def own_redis() -> Iterator[EmbeddedRedis]:
+    """A redis-server for one test alone, so that pausing it stops nobody else."""
+    server = EmbeddedRedis().start()
+    yield server
+    server.stop()
+
+
+class Paused:
+    """SIGSTOP on a redis-server: connections open, nothing answered, as a hung Redis behaves."""
+
+    def __init__(self, server: EmbeddedRedis) -> None:
+        connection = redis.Redis.from_url(server.url)
+        self.pid = int(connection.info("server")["process_id"])
+        connection.close()
+
+    def __enter__(self) -> Paused:
+        os.kill(self.pid, signal.SIGSTOP)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+
+
+@pytest.fixture()
+def logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+    """The log, uvicorn's own records ("Exception in ASGI application") included."""
+    server_log = logging.getLogger("uvicorn.error")
+    server_log.addHandler(caplog.handler)
+    caplog.set_level(logging.INFO)
+    yield caplog
+    server_log.removeHandler(caplog.handler)
+
+
+def _tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+# --- a hung Redis -------------------------------------------------------------------------------------------
+
+def test_with_redis_paused_a_slash_command_is_told_the_queue_is_unavailable_and_healthz_answers(
+        own_redis: EmbeddedRedis, stack_factory) -> None:
+    stack: Stack = stack_factory(worker=False, redis_url=own_redis.url)
+    assert stack.slash("help").status_code == 200  # connections in the pools, as on a server that ran a while
+
+    with Paused(own_redis), ThreadPoolExecutor(4) as pool:
+        started = time.perf_counter()
+        in_flight = [pool.submit(stack.slash, f"summary Globex {n}") for n in range(4)]
+        time.sleep(0.05)  # the commands are in the server, waiting on Redis
+        health = httpx.get(f"{stack.app.url}/healthz", timeout=10)
+        health_took = time.perf_counter() - started
+        answers = [f.result() for f in in_flight]
+        answers_took = time.perf_counter() - started
+
+    assert health.status_code == 200
+    assert health_took < 1, f"/healthz waited {health_took:.2f} s behind a hung Redis"
+    assert [a.status_code for a in answers] == [200] * 4
+    assert {a.text for a in answers} == {queue_unavailable()}
+    assert answers_took < 3, f"slash commands answered after {answers_took:.2f} s; Slack gives up at 3 s"
+
+
+# --- hostile bodies ------------------------------------------------------------------------------------------
+
+def _slack_signature(secret: str, body: bytes, timestamp: str) -> str:
+    return "v0=" + hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256).hexdigest()
+
+
+def _post_slack(stack: Stack, body: bytes, content_type: str, *, signed: bool) -> httpx.Response:
+    stamp = str(int(time.time()))
+    secret = stack.settings.slack_signing_secret.get_secret_value()  # type: ignore[union-attr]
+    headers = {"Content-Type": content_type, "X-Slack-Request-Timestamp": stamp,
+               "X-Slack-Signature": _slack_signature(secret, body, stamp) if signed else "v0=" + "0" * 64}
+    return stack.http.post("/slack/events", content=body, headers=headers)
+
+
+HOSTILE_SLACK_BODIES = [
+    (b"[]", JSON), (b"null", JSON), (b'"x"', JSON), (b"payload=%5B%5D", FORM), (b"payload=null", FORM),
+    (b"payload=%22x%22", FORM), (DEEP_JSON.encode(), JSON), (DEEP_OBJECT.encode(), JSON),
+    (b"payload=" + b"%5B" * 20_000, FORM), (b"\xff\xfe{\x80}", JSON), (b"{\"type\": \"\xc3\x28\"}", JSON),
+    (b'{"type": "event_callback", "event": "x"}', JSON),
+    (b'{"type": "event_callback", "event": {"type": "app_mention"}}', JSON),
+    (b'{"type": "event_callback", "event": {"type": "message", "channel": 5, "ts": []}}', JSON),
+    (b'{"authorizations": [5], "team": 7}', JSON),
+    (b"payload=" + json.dumps({"type": "block_actions", "actions": "x"}).encode(), FORM),
+    (b"payload=" + json.dumps({"type": "block_actions", "actions": [{"action_id": "x"}], "channel": "C1"}).encode(),
+     FORM),
+    (b"payload=" + json.dumps({"type": "block_actions", "actions": [{"action_id": "agent_feedback",
+                                                                       "selected_option": "x"}],
+                               "channel": {"id": "C1"}, "user": {"id": "U1"}}).encode(), FORM),
+    (b'{"type": "view_submission", "view": null}', JSON),
+    (b"command=%2Facme&text=summary+Globex", FORM),  # no channel
+]
+
+
+def test_hostile_slack_bodies_are_401_unsigned_and_400_signed_never_500(stack_factory, logs) -> None:
+    stack: Stack = stack_factory(worker=False)
+    unsigned = [_post_slack(stack, body, kind, signed=False) for body, kind in HOSTILE_SLACK_BODIES]
+    signed = [_post_slack(stack, body, kind, signed=True) for body, kind in HOSTILE_SLACK_BODIES]
+    not_a_number = stack.http.post("/slack/events", content=b"[]", headers={
+        "Content-Type": JSON, "X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=0"})
+
+    assert [r.status_code for r in unsigned] == [401] * len(HOSTILE_SLACK_BODIES)
+    assert [r.status_code for r in signed] == [400] * len(HOSTILE_SLACK_BODIES), [r.text for r in signed]
+    assert all(r.text.startswith("malformed Slack request: ") for r in signed)
+    assert not_a_number.status_code == 401
+    assert _tracebacks(logs) == []
+    # And a well-formed request is still served.
+    assert stack.slash("help").status_code == 200
+
+
+def _post_crm(stack: Stack, body: bytes) -> httpx.Response:
+    stamp = str(int(time.time()))
+    return stack.http.post("/webhooks/crm", content=body, headers={
+        "Content-Type": JSON, "X-CRM-Timestamp": stamp, "X-CRM-Signature": crm_signature(CRM_SECRET, stamp, body)})
+
+
+def test_hostile_crm_and_api_bodies_are_400_never_500(stack_factory, logs) -> None:
+    stack: Stack = stack_factory(worker=False, crm_webhook_secret=CRM_SECRET)
+    crm = [_post_crm(stack, body.encode()) for body in (DEEP_JSON, DEEP_OBJECT, "[]", "null", "{")]
+    not_json = stack.http.post("/v1/workflows", content=b'{"name": ', headers={"Content-Type": JSON})
+    deep = [stack.http.post("/v1/workflows", content=body.encode(), headers={"Content-Type": JSON})
+            for body in (DEEP_JSON, DEEP_OBJECT)]
+    nested_inside = stack.http.post("/v1/workflows", content=(
+        '{"name": "deep", "steps": [{"id": "a", "tool": "crm.get_customer", "args": {"customer": '
+        + "[" * 5_000 + "]" * 5_000 + "}}]}").encode(), headers={"Content-Type": JSON})
+
+    assert [r.status_code for r in crm] == [400] * 5
+    assert not_json.status_code == 400
+    assert not_json.json()["error"]["code"] == "invalid_json"
+    assert "not valid JSON" in not_json.json()["error"]["message"]
+    assert [r.status_code for r in deep] == [400, 400]
+    assert all(set(r.json()["error"]) == {"code", "message", "details"} for r in [not_json, *deep])
+    assert nested_inside.status_code in (400, 422)
+    assert _tracebacks(logs) == []
+
+
+# --- oversized bodies ----------------------------------------------------------------------------------------
+
+FIFTY_MB = 50 * 1024 * 1024
+CHUNK = 64 * 1024
+
+
+def _send_chunked(url: str, path: str, total: int) -> tuple[str, int]:
+    """POST `total` bytes in chunks on a raw socket, stopping as soon as the server answers (or hangs up).
+    Answers the status line and how many body bytes went out."""
+    host, port = url.removeprefix("http://").split(":")
+    sent = 0
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                           "Transfer-Encoding: chunked\r\n\r\n".encode())
+        chunk = f"{CHUNK:x}\r\n".encode() + b"x" * CHUNK + b"\r\n"
+        try:
+            while sent < total:
+                if select.select([connection], [], [], 0)[0]:
+                    break  # the server has answered
+                connection.sendall(chunk)
+                sent += CHUNK
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = connection.recv(4096)
+    return answer.split(b"\r\n", 1)[0].decode(), sent
+
+
+def _declared(url: str, path: str, length: int) -> str:
+    """Only the headers of a request declaring a `length`-byte body: the server must answer without it."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                           f"Content-Length: {length}\r\n\r\n".encode())
+        try:
+            return connection.recv(4096).split(b"\r\n", 1)[0].decode()
+        except TimeoutError:
+            return "no answer without the body"
+
+
+def test_a_50_mb_body_is_refused_413_before_it_is_read(stack_factory) -> None:
+    stack: Stack = stack_factory(worker=False, crm_webhook_secret=CRM_SECRET)
+    url = stack.app.url
+
+    for path in ("/slack/events", "/webhooks/crm", "/v1/workflows"):
+        assert _declared(url, path, FIFTY_MB) == "HTTP/1.1 413 Request Entity Too Large", path
+    for path in ("/slack/events", "/webhooks/crm", "/v1/workflows"):
+        status, sent = _send_chunked(url, path, FIFTY_MB)
+        assert status == "HTTP/1.1 413 Request Entity Too Large", path
+        # The server stopped reading past its cap: what went out is what the socket buffers took.
+        assert sent < FIFTY_MB // 4, f"{path}: {sent} bytes sent before the answer"
+    # The API's cap is a setting (1 MiB by default): a 2 MiB workflow is refused, a small one is not.
+    big = stack.http.post("/v1/workflows", json={"name": "big", "description": "x" * (2 * 1024 * 1024),
+                                                 "steps": []})
+    assert big.status_code == 413 and big.json()["error"]["code"] == "too_large"
+    assert stack.http.get("/healthz").status_code == 200
+
+
+# --- replays -------------------------------------------------------------------------------------------------
+
+ANSWERING = ("chat.postMessage", "response_url")
+
+
+def _summaries(calls: list, name: str) -> list:
+    return [c for c in calls if c.method in ANSWERING and f"Summary of {name}" in c.text]
+
+
+def test_a_replayed_slash_command_is_acked_but_acted_on_once(stack_factory) -> None:
+    stack: Stack = stack_factory()
+    body, headers = stack.signer.slash_command("summary Globex", channel=CHANNEL, user=USER)
+
+    answers = [stack.http.post("/slack/events", content=body, headers=headers) for _ in range(3)]
+    # The same command signed again (a new timestamp) is a new command, as when a user types it twice.
+    again = stack.slash("summary Initech")
+
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert [a.text for a in answers] == ["Working on it...", "", ""]
+    assert again.text == "Working on it..."
+    stack.slack.wait_for(lambda calls: _summaries(calls, "Globex") and _summaries(calls, "Initech"))
+    time.sleep(0.5)  # room for a second summary, were one coming
+    assert len(_summaries(stack.slack.calls, "Globex")) == 1
+
+
+# --- the access log ------------------------------------------------------------------------------------------
+
+def test_slack_and_crm_requests_are_in_the_access_log_without_their_bodies(stack_factory, logs) -> None:
+    stack: Stack = stack_factory(worker=False, crm_webhook_secret=CRM_SECRET)
+    stack.slash("help me with secret-ish words")
+    _post_crm(stack, b'{"id": "evt_1", "type": "nothing.we.know", "data": {"x": 1}}')
+
+    access = [r.getMessage() for r in logs.records if r.name == "app.access"]
+    assert any(line.startswith("POST /slack/events 200 ") for line in access), access
+    assert any(line.startswith("POST /webhooks/crm 202 ") for line in access), access
+    assert not [line for line in access if "secret-ish" in line or "evt_1" in line]
