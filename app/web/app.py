@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 from starlette.middleware import Middleware
 from starlette.routing import Route
@@ -38,7 +39,9 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
     registry = CollectorRegistry()
     registry.register(SharedStateCollector(collaborators.breakers, collaborators.jobs.queues, collaborators.db,
                                            collaborators.agent_counters))
-    app = FastAPI(
+    # /docs loads Swagger UI from the app (/docs/assets/...), not from a CDN: it works offline and behind a firewall.
+    app = FastAPIOffline(
+        static_url="/docs/assets",
         title="ACME Assistant API",
         version="1.0",
         description=API_DESCRIPTION,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -52,3 +53,15 @@ def test_serve_starts_without_alembic_chatter(tmp_path: Path, redis_conn: redis.
     text = log.read_text()
     assert (tmp_path / "acme.db").exists()  # the migrations did run
     assert "alembic" not in text, text
+
+
+def test_docs_load_their_assets_from_the_app_itself(stack_factory) -> None:
+    stack = stack_factory(worker=False, api_keys=["a-key-the-docs-do-not-need"])
+    page = stack.http.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r"""(?:src|href)\s*=\s*['"]([^'"]+)['"]""", page.text)
+    assert any(a.endswith(".js") for a in assets) and any(a.endswith(".css") for a in assets)
+    for asset in assets:
+        assert asset.startswith("/"), f"/docs loads {asset} from elsewhere"
+        assert stack.http.get(asset).status_code == 200, asset
+    assert "//" not in "".join(re.findall(r"url:\s*'([^']*)'", page.text))  # the schema is ours too
