@@ -65,3 +65,19 @@ def test_docs_load_their_assets_from_the_app_itself(stack_factory) -> None:
         assert asset.startswith("/"), f"/docs loads {asset} from elsewhere"
         assert stack.http.get(asset).status_code == 200, asset
     assert "//" not in "".join(re.findall(r"url:\s*'([^']*)'", page.text))  # the schema is ours too
+
+
+def test_the_demo_saves_the_report_and_chart_where_it_says(tmp_path: Path) -> None:
+    script = tmp_path / "script.txt"
+    script.write_text("/acme report Initech\n")
+    result = subprocess.run([sys.executable, "-m", "app", "demo", "--script", str(script)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    saved = re.findall(r"saved: (\S+)", result.stdout)
+    assert {Path(p).suffix for p in saved} == {".md", ".png"}, result.stdout
+    for shown in saved:
+        path = tmp_path / shown
+        assert path.is_file() and path.stat().st_size > 0
+    report = next(tmp_path / p for p in saved if p.endswith(".md"))
+    chart = next(Path(p).name for p in saved if p.endswith(".png"))
+    assert "Initech" in report.read_text() and f"]({chart})" in report.read_text()  # the chart shows beside it
