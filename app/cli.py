@@ -99,7 +99,7 @@ def _warn_if_sqlite_is_shared(settings: Settings, command: str) -> None:
     if settings.database_url.startswith("sqlite"):
         logging.getLogger("app.cli").warning(
             "acme %s on SQLite: the processes share one writer at a time; set DATABASE_URL to PostgreSQL "
-            "when more than one process writes (README: Production)", command)
+            "when more than one process writes (README: The database in production)", command)
 
 
 def _positive_int(text: str) -> int:
