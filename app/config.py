@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///acme.db"
     acme_api_keys: SecretStr | None = None
     acme_api_rate: str = "20/s"
+    # Live WebSockets (/v1/ws) each server process holds: per API key (per address without keys), and in all.
+    acme_api_max_sockets_per_key: int = Field(default=20, ge=1)
+    acme_api_max_sockets: int = Field(default=1000, ge=1)
     acme_http_tool_hosts: str = ""
     # Registered HTTP tools are a downstream of their own: legacy systems get their own limits.
     http_tool_timeout_s: float = Field(default=10.0, gt=0)

@@ -12,7 +12,7 @@ from app.api import agents, context, runs, tasks, tools, workflows
 from app.api.backend import ApiBackend
 from app.api.errors import install_error_handlers
 from app.api.gateway import ApiGate, Idempotency
-from app.api.live import live_events_endpoint
+from app.api.live import LiveEvents, live_events_endpoint
 from app.composition import Collaborators
 from app.slack.bolt_app import build_bolt_app
 from app.web.crm_webhook import crm_webhook_endpoint
@@ -64,7 +64,8 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
         app.include_router(module.router, prefix="/v1")
         # The unversioned paths answer as the newest version; the schema lists each path once.
         app.include_router(module.router, include_in_schema=False)
-    live = live_events_endpoint(settings.redis_url)
+    live = live_events_endpoint(LiveEvents(settings.redis_url, settings.acme_api_max_sockets_per_key,
+                                           settings.acme_api_max_sockets))
     app.add_api_websocket_route("/v1/ws", live)
     app.add_api_websocket_route("/ws", live)
     webhook_secret = settings.crm_webhook_secret.get_secret_value() if settings.crm_webhook_secret else None
