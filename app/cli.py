@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import os
 import sys
 
@@ -29,6 +30,8 @@ def serve(settings: Settings) -> None:
     from app.web.app import create_web_app  # noqa: PLC0415
     from app.web.socket_mode import start_socket_mode  # noqa: PLC0415
 
+    # Every setting is checked before anything is done: a refused start leaves no database file behind.
+    settings.require("slack_bot_token", "slack_signing_secret", command="serve")
     if settings.host not in LOOPBACK_HOSTS and not settings.api_keys:
         raise SettingsError(f"HOST={settings.host} would open the REST API to the network without a key: "
                             "set ACME_API_KEYS, or serve on 127.0.0.1.")
@@ -67,6 +70,7 @@ def worker(settings: Settings, burst: bool, processes: int = 1, stop_timeout_s: 
     settings.require("slack_bot_token", command="worker")
     settings.require_model_if_configured(command="worker")
     if processes > 1:
+        _warn_if_sqlite_is_shared(settings, f"worker --processes {processes}")
         from app.worker.supervisor import Supervisor  # noqa: PLC0415
 
         # Each child is this command with one process: it reads the same settings and builds its own
@@ -88,6 +92,14 @@ def worker(settings: Settings, burst: bool, processes: int = 1, stop_timeout_s: 
         run_worker(collaborators, burst=burst)
     finally:
         collaborators.close()
+
+
+def _warn_if_sqlite_is_shared(settings: Settings, command: str) -> None:
+    """SQLite takes one writer at a time: with several processes writing, each waits for the others."""
+    if settings.database_url.startswith("sqlite"):
+        logging.getLogger("app.cli").warning(
+            "acme %s on SQLite: the processes share one writer at a time; set DATABASE_URL to PostgreSQL "
+            "when more than one process writes (README: The database in production)", command)
 
 
 def _positive_int(text: str) -> int:

@@ -180,6 +180,9 @@ class Settings(BaseSettings):
     acme_api_rate: str = "20/s"
     # A request body past this is refused with 413 while it streams in (Slack's and the CRM's: 256 KiB).
     acme_api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Live WebSockets (/v1/ws) each server process holds: per API key (per address without keys), and in all.
+    acme_api_max_sockets_per_key: int = Field(default=20, ge=1)
+    acme_api_max_sockets: int = Field(default=1000, ge=1)
     acme_http_tool_hosts: str = ""
     # Each TOOL_* secret goes to one origin only: `TOOL_NAME=scheme://host:port`, comma-separated.
     acme_http_tool_secret_origins: str = ""

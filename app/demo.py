@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
@@ -48,10 +49,13 @@ INTRO = """ACME Assistant demo: everything runs here, offline. Try:
   @acme any open tickets for Initech?            dm is the CRM up?       /acme ask what can you do?
   crm ticket Globex urgent Checkout is down      then: click Draft response
   crm customer Newco pro                         then: click Summarize
+  Reports and their charts are saved in ./acme-demo-output/, to open when they are posted.
   (Ctrl-D to quit; Slack reaches the app over Socket Mode here, as it does where it has no public URL)
 """
 
 
+# Where the files the bot uploads (a report, its chart) are saved for the user to open; it outlives the demo.
+OUTPUT_DIR = "acme-demo-output"
 # Slack waits this long for an ack before it tells the user that a command or a click failed.
 ACK_TIMEOUT_S = 3.0
 PRIORITY_WORDS = ("low", "normal", "high", "urgent")
@@ -78,7 +82,8 @@ class Demo:
         self._files = tempfile.TemporaryDirectory(prefix="acme-demo-")
         self.database_url = f"sqlite:///{self._files.name}/acme.db"
         self.slack = SlackEmulator()
-        self.slack.on_call = ChannelPrinter(out, self.slack.uploaded, self.slack.messages)
+        self.slack.on_call = ChannelPrinter(out, self.slack.uploaded, self.slack.messages, self.slack.file_names,
+                                            save_files_in=Path.cwd() / OUTPUT_DIR)
         self.socket = SocketModeEmulator()
         self._servers: list[BackgroundServer] = []
         self._worker: WorkerThread | None = None

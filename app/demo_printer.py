@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, TextIO
 
 from app.messages.mrkdwn import unescape
@@ -37,6 +38,14 @@ def as_shown(text: str) -> str:
     return _named_channels(text)
 
 
+def _shown_path(path: Path) -> str:
+    """`./acme-demo-output/x.md` when under the current directory (short, and openable from there), else absolute."""
+    try:
+        return f"./{path.resolve().relative_to(Path.cwd().resolve())}"
+    except ValueError:
+        return str(path.resolve())
+
+
 class ChannelPrinter:
     """Prints each message the bot sends as a person in the channel would see it.
 
@@ -45,14 +54,28 @@ class ChannelPrinter:
     """
 
     def __init__(self, out: TextIO, uploaded: dict[str, bytes] | None = None,
-                 messages: dict[str, dict[str, Any]] | None = None) -> None:
+                 messages: dict[str, dict[str, Any]] | None = None, file_names: dict[str, str] | None = None,
+                 save_files_in: Path | None = None) -> None:
         self._out = out
         self._uploaded = uploaded if uploaded is not None else {}
         self._messages = messages if messages is not None else {}
+        self._file_names = file_names if file_names is not None else {}
+        # Uploaded files (a report and its chart) are saved here, where the user can open them.
+        self._save_files_in = save_files_in
 
     def _write(self, header: str, text: str) -> None:
         body = "\n".join("    " + line for line in text.splitlines())
         self._out.write(f"{header}\n{body}\n" if body else f"{header}\n")
+        self._out.flush()
+
+    def _save(self, file_id: str) -> None:
+        if self._save_files_in is None or file_id not in self._uploaded:
+            return
+        self._save_files_in.mkdir(parents=True, exist_ok=True)
+        # Only the name's last part: the file stays in the folder whatever name it was uploaded under.
+        path = self._save_files_in / Path(self._file_names.get(file_id, file_id)).name
+        path.write_bytes(self._uploaded[file_id])
+        self._out.write(f"    saved: {_shown_path(path)}\n")
         self._out.flush()
 
     def __call__(self, call: SlackCall) -> None:
@@ -83,6 +106,8 @@ class ChannelPrinter:
                               for f in call.payload.get("files", []))
             self._write(f"[{where}] {BOT_NAME} uploaded {files}{in_thread}:",
                         as_shown(unescape(str(call.payload.get("initial_comment", "")))))
+            for file in call.payload.get("files", []):
+                self._save(str(file["id"]))
             return
         if call.method == "response_url" and call.payload.get("response_type") != "in_channel":
             header = f"[{where}] {BOT_NAME} (only visible to you):"

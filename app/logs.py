@@ -85,5 +85,6 @@ def configure_logging(level: str = "INFO", log_format: str = "text", secrets: It
     root.setLevel(level.upper())
     # httpx logs every request line at INFO; at 200 requests a second that drowns what matters.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    # Alembic tells of each plugin it sets up when first imported: nothing an operator acts on.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Alembic tells at INFO of its plugins, its dialect and each migration it runs, at every start:
+    # nothing an operator acts on. Its warnings and errors still show.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

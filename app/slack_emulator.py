@@ -86,6 +86,7 @@ class SlackEmulator:
         # The channel as it now reads: ts -> the latest payload posted or updated at that ts.
         self.messages: dict[str, dict[str, Any]] = {}
         self.uploaded: dict[str, bytes] = {}
+        self.file_names: dict[str, str] = {}  # file id -> the name it was uploaded under
         self.not_member_of: set[str] = set()
         # Streams: refused outright when False (as where Slack does not allow them), and stop taking appends
         # after `stream_ttl_s` (Slack's is a few minutes).
@@ -183,6 +184,7 @@ class SlackEmulator:
                     return JSONResponse({"ok": False, "error": refused})
             elif method == "files.getUploadURLExternal":
                 file_id = f"F{next(self._ts):08d}"
+                self.file_names[file_id] = str(payload.get("filename") or file_id)
                 answer.update(file_id=file_id, upload_url=f"{str(request.base_url).rstrip('/')}/upload/{file_id}")
             elif method == "files.completeUploadExternal":
                 files = json.loads(payload["files"]) if isinstance(payload.get("files"), str) else payload["files"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -50,6 +52,14 @@ def install_error_handlers(app: FastAPI) -> None:
         message = exc.detail if isinstance(exc.detail, str) else CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
 
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database is gone, locked past its wait, or unreachable: nothing was written, and saying
+        # 201 would promise what a restart loses. The caller may try again.
+        logging.getLogger(__name__).warning("%s %s: the database is unavailable: %s", request.method,
+                                            request.url.path, getattr(exc, "orig", None) or exc)
+        return error_response(503, "the database is unavailable; try again later", headers={"Retry-After": "5"})
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -1,10 +1,20 @@
-"""WebSocket /v1/ws: run and step events as they happen, from any process, relayed from Redis."""
+"""WebSocket /v1/ws: run and step events as they happen, from any process, relayed from Redis.
+
+One Redis subscription per server process (LiveEvents), not one per socket: a task started with the
+first socket reads the channel and hands each event to every socket that wants it, through a queue
+of the socket's own. A socket that lets its queue fill up (it reads too slowly) is closed rather than
+sent a stream with holes in it; its client reconnects and reads what it missed from /v1/runs. When
+Redis drops, the task connects again, backing off; the sockets stay open meanwhile.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -14,62 +24,175 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app.runs.events import CHANNEL
 
 log = logging.getLogger(__name__)
+QUEUE_SIZE = 1000  # events waiting for one socket before it is closed as too slow
+FIRST_BACKOFF_S, MAX_BACKOFF_S = 0.1, 5.0
+SUBSCRIBE_TIMEOUT_S = 2.0
+# Close codes: 1013 (try again later) for a socket dropped as too slow; 4429 for one over a cap, as the
+# gateway's 4000 + HTTP status.
+TOO_SLOW, TOO_MANY = 1013, 4429
 
 
 def _wanted(event: dict[str, Any], subscription: dict[str, str]) -> bool:
-    return all(event.get(field) == value for field, value in subscription.items())
+    return all(event.get(key) == value for key, value in subscription.items())
 
 
-def live_events_endpoint(redis_url: str) -> Any:
+@dataclass(eq=False)
+class _Listener:
+    subscription: dict[str, str]
+    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    too_slow: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class LiveEvents:
+    """The process's one subscription to the run-event channel, and the sockets it feeds (one event loop's)."""
+
+    def __init__(self, redis_url: str, max_per_caller: int, max_total: int,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self._redis_url = redis_url
+        self._max_per_caller = max_per_caller
+        self._max_total = max_total
+        self._sleep = sleep
+        self._listeners: set[_Listener] = set()
+        self._per_caller: Counter[str] = Counter()
+        self._task: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+
+    def refusal(self, caller: str) -> str | None:
+        """Why one more socket of `caller` is refused, or None."""
+        if self._per_caller[caller] >= self._max_per_caller:
+            return f"too many live sockets for this API key (at most {self._max_per_caller}); close one first"
+        if len(self._listeners) >= self._max_total:
+            return f"too many live sockets on this server (at most {self._max_total}); try again later"
+        return None
+
+    async def join(self, caller: str, subscription: dict[str, str]) -> _Listener | None:
+        """A listener fed from the shared subscription; None when Redis cannot be subscribed to."""
+        listener = _Listener(subscription)
+        self._listeners.add(listener)
+        self._per_caller[caller] += 1
+        if self._task is None or self._task.done():
+            self._subscribed.clear()
+            self._task = asyncio.create_task(self._relay(), name="live-events")
+        try:
+            await asyncio.wait_for(self._subscribed.wait(), SUBSCRIBE_TIMEOUT_S)
+        except TimeoutError:
+            self.leave(caller, listener)
+            return None
+        return listener
+
+    def leave(self, caller: str, listener: _Listener) -> None:
+        self._listeners.discard(listener)
+        self._per_caller[caller] -= 1
+        if self._per_caller[caller] <= 0:
+            del self._per_caller[caller]
+        if not self._listeners and self._task is not None:
+            # The last socket has gone: so does the subscription, until the next socket.
+            self._task.cancel()
+            self._task = None
+
+    async def _relay(self) -> None:
+        backoff_s = FIRST_BACKOFF_S
+        while True:
+            # The health check pings a quiet subscription, so that a connection Redis dropped is noticed.
+            connection = aioredis.Redis.from_url(self._redis_url, socket_connect_timeout=2, health_check_interval=30)
+            pubsub = connection.pubsub()
+            try:
+                await pubsub.subscribe(CHANNEL)
+                self._subscribed.set()
+                if backoff_s > FIRST_BACKOFF_S:
+                    log.info("live events: subscribed to Redis again")
+                backoff_s = FIRST_BACKOFF_S
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self._fan_out(message["data"])
+            except RedisError as exc:
+                self._subscribed.clear()
+                log.warning("live events: Redis dropped the subscription (%s); again in %.1f s", exc, backoff_s)
+            finally:
+                await pubsub.aclose()
+                await connection.aclose()
+            await self._sleep(backoff_s)
+            backoff_s = min(backoff_s * 2, MAX_BACKOFF_S)
+
+    def _fan_out(self, data: bytes) -> None:
+        try:
+            published = json.loads(data)
+        except ValueError:
+            log.warning("live events: not JSON on %s, skipped", CHANNEL)
+            return
+        events = published if isinstance(published, list) else [published]
+        for listener in list(self._listeners):
+            if listener.too_slow.is_set():
+                continue
+            for event in events:
+                if not _wanted(event, listener.subscription):
+                    continue
+                try:
+                    listener.queue.put_nowait(event)
+                except asyncio.QueueFull:
+                    listener.too_slow.set()
+                    break
+
+
+def live_events_endpoint(live: LiveEvents) -> Any:
     async def live_events(websocket: WebSocket) -> None:
         """Subscribe with ?run_id= or ?workflow_id= (none: every run), or send {"subscribe": {...}}."""
         subscription = {k: v for k, v in websocket.query_params.items() if k in ("run_id", "workflow_id")}
-        connection = aioredis.Redis.from_url(redis_url)
-        pubsub = connection.pubsub()
-        try:
-            await pubsub.subscribe(CHANNEL)
-        except RedisError as exc:
-            log.error("WebSocket refused: Redis does not answer: %s", exc)
-            await connection.aclose()
+        # Set by the gateway (app/api/gateway.py): a hash of the API key, or the client's address.
+        caller = str(websocket.scope.get("state", {}).get("caller", "anonymous"))
+        refused = live.refusal(caller)
+        if refused:
+            # Accepted, then closed: a browser sees a close code and reason, never a refused handshake's.
+            await websocket.accept()
+            await websocket.close(code=TOO_MANY, reason=refused)
+            return
+        listener = await live.join(caller, subscription)
+        if listener is None:
+            log.error("WebSocket refused: Redis does not answer")
             await websocket.close(code=1013, reason="live updates are unavailable; try again later")
             return
-        await websocket.accept()
-
-        async def relay() -> None:
-            async for message in pubsub.listen():
-                if message.get("type") != "message":
-                    continue
-                published = json.loads(message["data"])
-                for event in published if isinstance(published, list) else [published]:
-                    if _wanted(event, subscription):
-                        await websocket.send_json(event)
-
-        async def listen() -> None:
-            while True:
-                try:
-                    asked = json.loads(await websocket.receive_text())
-                except json.JSONDecodeError:
-                    await websocket.send_json({"error": {"code": "bad_request", "message": "send JSON"}})
-                    continue
-                wanted = asked.get("subscribe") if isinstance(asked, dict) else None
-                if not isinstance(wanted, dict):
-                    await websocket.send_json({"error": {"code": "bad_request",
-                                                         "message": 'send {"subscribe": {"run_id": ...}}'}})
-                    continue
-                subscription.clear()
-                subscription.update({k: str(v) for k, v in wanted.items() if k in ("run_id", "workflow_id") and v})
-                await websocket.send_json({"subscribed": dict(subscription)})
-
-        tasks = [asyncio.create_task(relay()), asyncio.create_task(listen())]
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task.exception() and not isinstance(task.exception(), WebSocketDisconnect):
-                    log.warning("WebSocket closed on an error: %s", task.exception())
+            await websocket.accept()
+            await _serve(websocket, listener)
         finally:
-            for task in tasks:
-                task.cancel()
-            await pubsub.aclose()
-            await connection.aclose()
+            live.leave(caller, listener)
 
     return live_events
+
+
+async def _serve(websocket: WebSocket, listener: _Listener) -> None:
+    async def send() -> None:
+        while True:
+            await websocket.send_json(await listener.queue.get())
+
+    async def dropped_when_too_slow() -> None:
+        await listener.too_slow.wait()
+        log.warning("WebSocket closed: it read events too slowly (%d waiting)", listener.queue.qsize())
+        await websocket.close(code=TOO_SLOW, reason="events came faster than this socket read them; "
+                                                    "reconnect, and read what you missed from /v1/runs")
+
+    async def listen() -> None:
+        while True:
+            try:
+                asked = json.loads(await websocket.receive_text())
+            except json.JSONDecodeError:
+                await websocket.send_json({"error": {"code": "bad_request", "message": "send JSON"}})
+                continue
+            wanted = asked.get("subscribe") if isinstance(asked, dict) else None
+            if not isinstance(wanted, dict):
+                await websocket.send_json({"error": {"code": "bad_request",
+                                                     "message": 'send {"subscribe": {"run_id": ...}}'}})
+                continue
+            listener.subscription.clear()
+            listener.subscription.update({k: str(v) for k, v in wanted.items() if k in ("run_id", "workflow_id") and v})
+            await websocket.send_json({"subscribed": dict(listener.subscription)})
+
+    tasks = [asyncio.create_task(send()), asyncio.create_task(listen()), asyncio.create_task(dropped_when_too_slow())]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task.exception() and not isinstance(task.exception(), WebSocketDisconnect):
+                log.warning("WebSocket closed on an error: %s", task.exception())
+    finally:
+        for task in tasks:
+            task.cancel()

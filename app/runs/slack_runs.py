@@ -72,8 +72,9 @@ class SlackRunRecorder:
 
         A quick job (a summary takes milliseconds) is recorded in one go after its work, written
         behind it with others, so the database is never between the user and the answer; a `live`
-        one (a report) is recorded as it goes, so that watchers see it running. If the database
-        fails, the work still goes on, unrecorded.
+        one (a report) is recorded as it goes, so that watchers see it running. The database's lock is
+        waited for briefly (Database.quick): if it fails, the work still goes on, and its run is written
+        behind it when it ends.
         """
         started_at = utcnow()
         run_id: str | None = None
@@ -89,7 +90,9 @@ class SlackRunRecorder:
             handle.fail(f"internal error ({type(exc).__name__})")
             raise
         finally:
-            if not live and not (handle.waiting or resumes):
+            if run_id is None and not (handle.waiting or resumes):
+                # A quick job's run; or a live one whose start the database refused (locked): recorded whole
+                # behind the work, when the database takes it, rather than lost.
                 self._writer.write(_finished_run(workflow, inputs, queued_at, started_at, handle))
             elif run_id is not None or not live:
                 try:

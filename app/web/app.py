@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from prometheus_client import CollectorRegistry
 from starlette.middleware import Middleware
 from starlette.routing import Route
@@ -11,7 +12,7 @@ from app.api import agents, context, runs, tasks, tools, workflows
 from app.api.backend import ApiBackend
 from app.api.errors import install_error_handlers
 from app.api.gateway import ApiGate, Idempotency
-from app.api.live import live_events_endpoint
+from app.api.live import LiveEvents, live_events_endpoint
 from app.composition import Collaborators
 from app.domain.system_status import SystemStatus
 from app.queueing.job_queue import JobQueue
@@ -57,7 +58,9 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
     registry = CollectorRegistry()
     registry.register(SharedStateCollector(collaborators.breakers, collaborators.jobs.queues, collaborators.db,
                                            collaborators.agent_counters))
-    app = FastAPI(
+    # /docs loads Swagger UI from the app (/docs/assets/...), not from a CDN: it works offline and behind a firewall.
+    app = FastAPIOffline(
+        static_url="/docs/assets",
         title="ACME Assistant API",
         version="1.0",
         description=API_DESCRIPTION,
@@ -81,7 +84,8 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
         app.include_router(module.router, prefix="/v1")
         # The unversioned paths answer as the newest version; the schema lists each path once.
         app.include_router(module.router, include_in_schema=False)
-    live = live_events_endpoint(settings.redis_url)
+    live = live_events_endpoint(LiveEvents(settings.redis_url, settings.acme_api_max_sockets_per_key,
+                                           settings.acme_api_max_sockets))
     app.add_api_websocket_route("/v1/ws", live)
     app.add_api_websocket_route("/ws", live)
     webhook_secret = settings.crm_webhook_secret.get_secret_value() if settings.crm_webhook_secret else None

@@ -7,8 +7,6 @@ from collections.abc import Callable
 
 import redis
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -19,6 +17,15 @@ from app.store.db import Database
 log = logging.getLogger(__name__)
 
 
+def database_problem(db: Database) -> str | None:
+    """Why the database cannot take a write now (None: it can). Blocking: call it off the event loop.
+
+    Not just a SELECT 1: a SQLite file deleted under the server still answers reads, and writes that
+    vanish at the next start.
+    """
+    return db.unwritable()
+
+
 def health_routes(db: Database, read_system_status: Callable[[], SystemStatus],
                   registry: CollectorRegistry) -> list[Route]:
     async def healthz(request: Request) -> Response:
@@ -27,12 +34,11 @@ def health_routes(db: Database, read_system_status: Callable[[], SystemStatus],
     # Plain functions, which Starlette runs in its thread pool: the database and Redis calls below
     # block, and must not hold the event loop (nor /healthz, answered on it) while they wait.
     def readyz(request: Request) -> Response:
-        try:
-            with db.session() as session:
-                session.execute(text("SELECT 1"))
-        except SQLAlchemyError as exc:
-            log.warning("not ready: the database does not answer: %s", exc)
-            return JSONResponse({"database": "unavailable"}, status_code=503)
+        problem = database_problem(db)
+        if problem is not None:
+            log.warning("not ready: %s", problem)
+            # The driver's detail (a host, a port) stays in the log: /readyz answers without a key.
+            return JSONResponse({"database": "unavailable", "reason": problem.split(": ")[0]}, status_code=503)
         try:
             status = read_system_status()
         except redis.RedisError as exc:

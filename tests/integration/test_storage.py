@@ -1,0 +1,83 @@
+"""Storage that tells the truth: a locked SQLite database holds no answer, a deleted one says so."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from app.runs.builtin_workflows import SLACK_SUMMARY
+from app.store.db import Database, upgrade
+from app.store.models import Run
+from tests.conftest import Stack
+
+
+@pytest.fixture()
+def own_sqlite(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A SQLite file of this test's own, to lock or delete without touching the other tests' database."""
+    file = tmp_path / "acme.db"
+    url = f"sqlite:///{file}"
+    upgrade(url)
+    yield url, file
+
+
+def _runs_of(url: str, workflow_id: str) -> list[Run]:
+    db = Database(url)
+    try:
+        with db.session() as session:
+            return list(session.scalars(select(Run).where(Run.workflow_id == workflow_id)))
+    finally:
+        db.close()
+
+
+def _wait_until(condition, timeout_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the condition did not come true")
+        time.sleep(0.02)
+
+
+def test_a_locked_database_holds_no_summary_and_its_run_is_written_once_unlocked(
+    stack_factory, own_sqlite: tuple[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, file = own_sqlite
+    stack: Stack = stack_factory(database_url=url)
+    caplog.set_level(logging.WARNING, logger="app.runs.record_writer")
+    lock = sqlite3.connect(file, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        assert stack.slash("summary Globex").text == "Working on it..."
+        stack.slack.wait_for(lambda calls: any("Globex" in c.text and "Summary" in c.text for c in calls))
+        # Posted while the lock is still held; the run's record waits for the database instead.
+        _wait_until(lambda: any("run records wait for the database" in r.getMessage() for r in caplog.records))
+        assert lock.in_transaction
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    _wait_until(lambda: len(_runs_of(url, SLACK_SUMMARY.id)) == 1)
+    assert _runs_of(url, SLACK_SUMMARY.id)[0].status == "succeeded"
+
+
+def test_a_deleted_database_file_is_not_ready_and_refuses_writes(
+    stack_factory, own_sqlite: tuple[str, Path]
+) -> None:
+    url, file = own_sqlite
+    stack: Stack = stack_factory(database_url=url, worker=False)
+    workflow = {"name": "before", "steps": [{"id": "s", "tool": "crm.get_customer", "args": {"customer": "Globex"}}]}
+    assert stack.http.post("/v1/workflows", json=workflow).status_code == 201
+    assert stack.http.get("/readyz").status_code == 200
+
+    file.unlink()
+    ready = stack.http.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["database"] == "unavailable" and "acme.db" in ready.json()["reason"]
+    answer = stack.http.post("/v1/workflows", json={**workflow, "name": "lost"})
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"]["code"] == "unavailable"
+    assert not file.exists()  # not created again, empty, by the attempt
