@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from app.api.errors import ApiError
 from app.api.schemas import RunStarted
-from app.config import HttpToolAllowList
+from app.http_tool_origins import HttpToolAllowList
 from app.queueing.job_queue import QueueUnavailable
 from app.runs.control import RunControl
 from app.store.db import Database

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from app.config import TOOL_SETTING, HttpToolAllowList, Origin
+from app.http_tool_origins import TOOL_SETTING, HttpToolAllowList, Origin
 from app.integrations.http_calls import call_http
 from app.integrations.http_tool_addresses import check_addresses, resolve
 from app.integrations.http_tool_errors import (

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import SplitResult, quote, unquote, urlencode, urlsplit
 
-from app.config import Origin
+from app.http_tool_origins import Origin
 from app.integrations.http_tool_errors import BadTemplate, CredentialsInTemplate, OriginNotAllowed, UnsafeArgument
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -26,8 +26,8 @@ _ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 # Escapes that decode to a separator, a dot or another escape: never in a path we send.
 _ENCODED_SEPARATOR = re.compile(r"%(2f|5c|2e|25)", re.IGNORECASE)
 # Query parameters whose literal value in a template would be a credential: those go in secret_headers.
-_CREDENTIAL_NAME = re.compile(r"token|secret|passw|pwd|api-?_?key|auth(?!or)|signature|credential|session|^sig$|^key$",
-                              re.IGNORECASE)
+_CREDENTIAL_NAME = re.compile(r"token|secret|passw|pwd|api-?_?key|auth(?!ors?$|or_)|signature|credential|session"
+                              r"|^sig$|^key$", re.IGNORECASE)
 
 
 def placeholders(template: str) -> set[str]:

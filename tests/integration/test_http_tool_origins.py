@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.config import HttpToolAllowList, parse_origin
 from app.http_server import BackgroundServer
+from app.http_tool_origins import HttpToolAllowList, parse_origin
 from app.integrations.http_tool_client import HttpToolClient
 from app.integrations.http_tool_errors import AddressNotAllowed
 from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker

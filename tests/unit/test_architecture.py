@@ -34,6 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("app.integrations",),
     ("app.messages", "app.reports"),
     ("app.domain", "app.store", "app.config", "app.logs", "app.webhook_signature"),
+    ("app.http_tool_origins",),
     ("mock_crm",),
 )
 # Only the edges (and the commands above them) see the whole set of collaborators.

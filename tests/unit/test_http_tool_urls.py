@@ -9,7 +9,8 @@ from urllib.parse import quote
 import pytest
 import redis
 
-from app.config import Origin, SettingsError, load_settings, parse_origin
+from app.config import SettingsError, load_settings
+from app.http_tool_origins import Origin, parse_origin
 from app.integrations.http_tool_addresses import address_allowed, check_addresses
 from app.integrations.http_tool_client import HttpToolAnswer, HttpToolClient, redact
 from app.integrations.http_tool_errors import (

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from app.config import HttpToolAllowList, SettingsError, load_settings
+from app.config import SettingsError, load_settings
+from app.http_tool_origins import HttpToolAllowList
 from app.integrations.http_tool_client import HostNotAllowed, HttpToolClient, SecretNotAllowed, SecretNotSet
 from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker
 from app.integrations.shared_throttle import SharedThrottle
