@@ -157,7 +157,7 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
                                                 give_up_after_s=settings.slack_give_up_after_s))
     http_tools = HttpToolClient(
         downstream=http_tool_downstream,
-        allowed_hosts=settings.http_tool_host_set,
+        allowed_hosts=settings.http_tool_allow_list,
         secrets={name: value.get_secret_value() for name, value in settings.http_tool_secrets.items()},
     )
     reports = AccountReports(crm, slack, ReportClaims(connection, 2 * settings.worker_job_lease_s, REUSE_FINISHED_S))

@@ -204,7 +204,6 @@ class Settings(BaseSettings):
     @property
     def http_tool_allow_list(self) -> HttpToolAllowList:
         return HttpToolAllowList.parse(self.acme_http_tool_hosts, self.acme_http_tool_secret_origins)
-    http_tool_host_set = http_tool_allow_list  # the older name, still used where the API's backend is built
 
     @property
     def notify_priority_set(self) -> frozenset[str]:

@@ -76,7 +76,7 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
         ],
     )
     app.state.backend = ApiBackend(db=collaborators.db, runs=collaborators.runs, tools=collaborators.tools,
-                                   http_tool_hosts=settings.http_tool_host_set)
+                                   http_tool_hosts=settings.http_tool_allow_list)
     install_error_handlers(app)
     # Socket Mode (app/web/socket_mode.py) hands its envelopes to this same Bolt app.
     app.state.slack_bolt = bolt
