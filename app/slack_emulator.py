@@ -117,6 +117,10 @@ class SlackEmulator:
         self._failures.append(_Failure(method, status, {"ok": False, "error": error}, headers or {}, times,
                                        accepted, delay_s, channel))
 
+    def stop_failing(self) -> None:
+        """Slack is back: every failure still to come is forgotten."""
+        self._failures.clear()
+
     def in_conversation(self, channel: str, thread_ts: str | None = None) -> list[dict[str, Any]]:
         """The messages of a channel (top level) or of a thread (its parent and replies), oldest first."""
         found = [m for ts, m in sorted(self.messages.items(), key=lambda item: float(item[0]))
