@@ -4,8 +4,9 @@ Each scenario starts a fresh stack in this process (the app under uvicorn, two w
 own, the mock CRM, the fake Slack), sends N slash commands (one channel each, so Slack's pace per channel is
 not what is measured), makes Slack fail as the scenario says, and prints, once every summary is posted or the
 wait runs out: summaries expected, posted, duplicates (must be 0), missing, askers told of a failure, and the
-time from the first command to the last summary. The outages (429s, 500s) last 10 s, then Slack answers again. Real time: the quick retries sleep 1, 2, 4 s, and jobs that
-wait for Slack run again later through RQ's scheduler.
+time from the first command to the last summary. The outages (429s, 500s) last 10 s, then Slack answers again.
+Real time: the quick retries sleep 1, 2, 4 s, and jobs that wait for Slack run again later through RQ's
+scheduler.
 
     .venv/bin/python -m bench.slack_faults [--count 50] [--retry-after 3] [--only posted-then-500]
 """
