@@ -28,6 +28,7 @@ from app.integrations.llm_client import LlmClient
 from app.integrations.pacing import ChannelPacer
 from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker
 from app.integrations.shared_throttle import SharedThrottle
+from app.integrations.slack_effects import EffectRecords
 from app.integrations.slack_poster import SlackPoster
 from app.jobs.drafts import DraftWriter, ModelDrafts
 from app.jobs.reports import REUSE_FINISHED_S, AccountReports
@@ -154,7 +155,8 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
     slack = SlackPoster(client=web_client, downstream=slack_downstream, api_url=settings.slack_api_url,
                         pacer=ChannelPacer(connection, settings.slack_channel_interval_s, settings.slack_channel_burst),
                         deferral=DeferralPolicy(first_backoff_s=settings.slack_retry_later_s,
-                                                give_up_after_s=settings.slack_give_up_after_s))
+                                                give_up_after_s=settings.slack_give_up_after_s),
+                        effects=EffectRecords(connection))
     http_tools = HttpToolClient(
         downstream=http_tool_downstream,
         allowed_hosts=settings.http_tool_allow_list,

@@ -1,11 +1,14 @@
 """A Slack workspace for `acme demo` and the tests: the Slack Web API (and response_urls) on 127.0.0.1,
 at the HTTP level so the product's code path is the production one. It records every call, keeps the
-channel as it reads (streams included), and can fail on demand (429, 5xx, not_in_channel, no streaming).
+channel as it reads (streams and message metadata included, read back through conversations.history and
+.replies), and can fail on demand (429, 5xx, not_in_channel, no streaming), also after taking the call: a
+message posted and then answered with a 500, or answered too late for the caller's timeout.
 
 What Slack sends us is built by app/slack_request_signer.py."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import threading
@@ -78,6 +81,10 @@ class _Failure:
     body: dict[str, Any]
     headers: dict[str, str]
     times: int
+    # Taken (the message posted) before the failure is answered: the caller cannot know it went through.
+    accepted: bool = False
+    delay_s: float = 0.0
+    channel: str | None = None  # only calls to this channel, when set
 
 
 class SlackEmulator:
@@ -88,6 +95,8 @@ class SlackEmulator:
         self.uploaded: dict[str, bytes] = {}
         self.file_names: dict[str, str] = {}  # file id -> the name it was uploaded under
         self.not_member_of: set[str] = set()
+        # Conversations whose history the bot may not read (a scope it lacks): conversations.* answer missing_scope.
+        self.not_readable: set[str] = set()
         # Streams: refused outright when False (as where Slack does not allow them), and stop taking appends
         # after `stream_ttl_s` (Slack's is a few minutes).
         self.streaming = True
@@ -99,9 +108,45 @@ class SlackEmulator:
         self._changed = threading.Condition()
 
     def fail_next(self, method: str, status: int = 500, *, error: str = "internal_error",
-                  headers: dict[str, str] | None = None, times: int = 1) -> None:
-        """Answer the next `times` calls of `method` with `status` (a 200 with ok=false when status is 200)."""
-        self._failures.append(_Failure(method, status, {"ok": False, "error": error}, headers or {}, times))
+                  headers: dict[str, str] | None = None, times: int = 1, accepted: bool = False,
+                  delay_s: float = 0.0, channel: str | None = None) -> None:
+        """Answer the next `times` calls of `method` with `status` (a 200 with ok=false when status is 200).
+
+        `accepted`: the call is carried out first (the message is in the channel), then the failure answered.
+        `delay_s`: the answer comes that late (past the caller's timeout, it never reads it). `channel`: only
+        calls to that channel fail."""
+        self._failures.append(_Failure(method, status, {"ok": False, "error": error}, headers or {}, times,
+                                       accepted, delay_s, channel))
+
+    def stop_failing(self) -> None:
+        """Slack is back: every failure still to come is forgotten."""
+        self._failures.clear()
+
+    def in_conversation(self, channel: str, thread_ts: str | None = None) -> list[dict[str, Any]]:
+        """The messages of a channel (top level) or of a thread (its parent and replies), oldest first."""
+        found = [m for ts, m in sorted(self.messages.items(), key=lambda item: float(item[0]))
+                 if m.get("channel") == channel]
+        if thread_ts is None:
+            return [m for m in found if not m.get("thread_ts") or m.get("thread_ts") == m.get("ts")]
+        return [m for m in found if m.get("ts") == thread_ts or m.get("thread_ts") == thread_ts]
+
+    def _read_conversation(self, method: str, payload: dict[str, Any], answer: dict[str, Any]) -> str | None:
+        """conversations.history (newest first) or conversations.replies (oldest first), as Slack answers them."""
+        channel = str(payload.get("channel", ""))
+        if channel in self.not_readable:
+            return "missing_scope"
+        replies = method == "conversations.replies"
+        messages = self.in_conversation(channel, str(payload["ts"]) if replies else None)
+        if replies and not messages:
+            return "thread_not_found"
+        oldest = float(payload.get("oldest") or 0)
+        with_metadata = str(payload.get("include_all_metadata", "")).lower() in ("1", "true")
+        shown = [{k: v for k, v in m.items() if k != "metadata" or with_metadata} for m in messages
+                 if float(m["ts"]) > oldest or (replies and m["ts"] == payload["ts"])]
+        limit = int(payload.get("limit") or 100)
+        answer["messages"] = (shown if replies else shown[::-1])[:limit]
+        answer["has_more"] = len(shown) > limit
+        return None
 
     def wait_for(self, predicate: Callable[[list[SlackCall]], bool], timeout_s: float = 10.0) -> list[SlackCall]:
         deadline = time.monotonic() + timeout_s
@@ -120,9 +165,9 @@ class SlackEmulator:
         if self.on_call:
             self.on_call(call)
 
-    def _injected_failure(self, method: str) -> _Failure | None:
+    def _injected_failure(self, method: str, channel: object = None) -> _Failure | None:
         for failure in self._failures:
-            if failure.method == method and failure.times > 0:
+            if failure.method == method and failure.times > 0 and failure.channel in (None, channel):
                 failure.times -= 1
                 return failure
         return None
@@ -152,6 +197,39 @@ class SlackEmulator:
                 message["blocks"] = payload["blocks"]
         return None
 
+    def _carry_out(self, method: str, payload: dict[str, Any], answer: dict[str, Any],
+                   base_url: str) -> Response | None:
+        """Do what the call asks, filling `answer`; a refusal is answered at once (the response returned)."""
+        if method == "chat.postMessage":
+            answer["ts"] = f"{int(time.time())}.{next(self._ts):06d}"
+            payload["ts"] = answer["ts"]
+            self.messages[answer["ts"]] = payload
+        elif method == "chat.update":
+            if payload.get("ts") not in self.messages:
+                return JSONResponse({"ok": False, "error": "message_not_found"})
+            answer["ts"] = payload["ts"]
+            self.messages[payload["ts"]] = {**self.messages[payload["ts"]], **payload}
+        elif method in ("conversations.history", "conversations.replies"):
+            refused = self._read_conversation(method, payload, answer)
+            if refused:
+                return JSONResponse({"ok": False, "error": refused})
+        elif method in STREAM_METHODS:
+            refused = self._stream(method, payload, answer)
+            if refused:
+                return JSONResponse({"ok": False, "error": refused})
+        elif method == "files.getUploadURLExternal":
+            file_id = f"F{next(self._ts):08d}"
+            self.file_names[file_id] = str(payload.get("filename") or file_id)
+            answer.update(file_id=file_id, upload_url=f"{base_url.rstrip('/')}/upload/{file_id}")
+        elif method == "files.completeUploadExternal":
+            files = json.loads(payload["files"]) if isinstance(payload.get("files"), str) else payload["files"]
+            payload["files"] = files
+            answer["files"] = [{"id": f["id"], "title": f.get("title"),
+                                "permalink": f"https://acme.slack.example/files/{f['id']}"} for f in files]
+        answer.setdefault("channel", payload.get("channel") or payload.get("channel_id"))
+        self._record(SlackCall(method, payload))
+        return None
+
     def asgi_app(self) -> Starlette:
         async def web_api(request: Request) -> Response:
             method = request.path_params["method"]
@@ -162,37 +240,20 @@ class SlackEmulator:
                 payload = json.loads(raw or b"{}")
             else:
                 payload = dict(urllib.parse.parse_qsl(raw.decode()))
-            failure = self._injected_failure(method)
-            if failure:
+            payload.update({k: v for k, v in request.query_params.items() if k not in payload})
+            failure = self._injected_failure(method, payload.get("channel"))
+            if failure and not failure.accepted:
+                await asyncio.sleep(failure.delay_s)
                 return JSONResponse(failure.body, status_code=failure.status, headers=failure.headers)
             if payload.get("channel") in self.not_member_of:
                 return JSONResponse({"ok": False, "error": "not_in_channel"})
-            payload.update({k: v for k, v in request.query_params.items() if k not in payload})
             answer: dict[str, Any] = {"ok": True}
-            if method == "chat.postMessage":
-                answer["ts"] = f"{int(time.time())}.{next(self._ts):06d}"
-                payload["ts"] = answer["ts"]
-                self.messages[answer["ts"]] = payload
-            elif method == "chat.update":
-                if payload.get("ts") not in self.messages:
-                    return JSONResponse({"ok": False, "error": "message_not_found"})
-                answer["ts"] = payload["ts"]
-                self.messages[payload["ts"]] = {**self.messages[payload["ts"]], **payload}
-            elif method in STREAM_METHODS:
-                refused = self._stream(method, payload, answer)
-                if refused:
-                    return JSONResponse({"ok": False, "error": refused})
-            elif method == "files.getUploadURLExternal":
-                file_id = f"F{next(self._ts):08d}"
-                self.file_names[file_id] = str(payload.get("filename") or file_id)
-                answer.update(file_id=file_id, upload_url=f"{str(request.base_url).rstrip('/')}/upload/{file_id}")
-            elif method == "files.completeUploadExternal":
-                files = json.loads(payload["files"]) if isinstance(payload.get("files"), str) else payload["files"]
-                payload["files"] = files
-                answer["files"] = [{"id": f["id"], "title": f.get("title"),
-                                    "permalink": f"https://acme.slack.example/files/{f['id']}"} for f in files]
-            answer.setdefault("channel", payload.get("channel") or payload.get("channel_id"))
-            self._record(SlackCall(method, payload))
+            answered = self._carry_out(method, payload, answer, str(request.base_url))
+            if answered is not None:
+                return answered
+            if failure:
+                await asyncio.sleep(failure.delay_s)
+                return JSONResponse(failure.body, status_code=failure.status, headers=failure.headers)
             return JSONResponse(answer)
 
         async def upload(request: Request) -> Response:
@@ -200,16 +261,21 @@ class SlackEmulator:
             return Response("OK")
 
         async def response_url(request: Request) -> Response:
-            failure = self._injected_failure("response_url")
-            if failure:
+            failure = self._injected_failure("response_url", request.path_params["channel"])
+            if failure and not failure.accepted:
+                await asyncio.sleep(failure.delay_s)
                 return Response(failure.body["error"], status_code=failure.status, headers=failure.headers)
             payload = json.loads(await request.body() or b"{}")
             payload["channel"] = request.path_params["channel"]
             self._record(SlackCall("response_url", payload))
+            if failure:
+                await asyncio.sleep(failure.delay_s)
+                return Response(failure.body["error"], status_code=failure.status, headers=failure.headers)
             return Response("ok")
 
         return Starlette(routes=[
-            Route("/api/{method}", web_api, methods=["POST"]),
+            # slack-sdk reads (conversations.history, .replies) with GET and query parameters.
+            Route("/api/{method}", web_api, methods=["GET", "POST"]),
             Route("/upload/{file_id}", upload, methods=["POST"]),
             Route("/response/{channel}/{request}", response_url, methods=["POST"]),
         ])

@@ -1,26 +1,24 @@
 """Waiting without holding a worker: a Slack call that would wait long raises PostDeferred instead, and the
-job runs again later (app/worker/later.py), carrying what must not be done twice.
+job runs again later (app/worker/later.py), carrying what it needs to go on.
 
     PostDeferred      the job is to run again in `wait_s` (a BaseException: see its docstring)
     DeferralPolicy    how long a job may sleep, and how long it waits for Slack to come back
-    Carried           what goes from one run of a job to the next: the calls made, the places held in line
-    DeferringSession  one run of a job: answers calls already made from `Carried`, turns long waits into
-                      PostDeferred, and gives up when Slack has failed for too long
+    Carried           what goes from one run of a job to the next: the places held in line, since when Slack
+                      fails it, and the job's stable id (its Slack effects are recorded under it, in Redis:
+                      app/integrations/slack_effects.py, so the calls already made are not made again)
+    DeferringSession  one run of a job: turns long waits into PostDeferred, and gives up when Slack has failed
+                      for too long
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 from app.integrations.errors import DownstreamFailed, DownstreamUnavailable, IntegrationError
 from app.integrations.pacing import Turn
-
-T = TypeVar("T")
 
 
 class PostDeferred(BaseException):
@@ -55,29 +53,26 @@ class DeferralPolicy:
 
 @dataclass
 class Carried:
-    """What one run of a job hands the next: answers of the calls it made (by fingerprint), the places it holds
-    in channels' lines, and since when Slack has been failing it."""
+    """What one run of a job hands the next: the places it holds in channels' lines, and since when Slack has been
+    failing it. `job_key` is the job's stable id (its first run's job id), which names its Slack effects' records;
+    None for work outside a queued job."""
 
-    made: dict[str, list[Any]] = field(default_factory=dict)
+    job_key: str | None = None
     turns: dict[str, Turn] = field(default_factory=dict)
     failures: int = 0
     failing_since: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"made": self.made, "turns": {c: [t.token, t.slot_us] for c, t in self.turns.items()},
+        return {"turns": {c: [t.token, t.slot_us] for c, t in self.turns.items()},
                 "failures": self.failures, "failing_since": self.failing_since}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> Carried:
+    def from_json(cls, data: dict[str, Any] | None, job_key: str | None = None) -> Carried:
         if not data:
-            return cls()
-        return cls(made={k: list(v) for k, v in data.get("made", {}).items()},
+            return cls(job_key)
+        return cls(job_key,
                    turns={c: Turn(str(t[0]), int(t[1]), in_line=True) for c, t in data.get("turns", {}).items()},
                    failures=int(data.get("failures", 0)), failing_since=data.get("failing_since"))
-
-
-def fingerprint(call: tuple[Any, ...]) -> str:
-    return hashlib.sha256(json.dumps(call, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
 class DeferringSession:
@@ -85,19 +80,6 @@ class DeferringSession:
         self.carried = carried
         self.policy = policy
         self._clock = clock
-        # Each answer of an earlier run stands for one call of this run, in order.
-        self._earlier = {key: list(answers) for key, answers in carried.made.items()}
-
-    def once(self, call: tuple[Any, ...], make: Callable[[], T]) -> T:
-        """`make` the call, unless an earlier run of the job made this same call: then its answer, not a repeat."""
-        key = fingerprint(call)
-        earlier = self._earlier.get(key)
-        if earlier:
-            answer: T = earlier.pop(0)
-            return answer
-        answer = make()
-        self.carried.made.setdefault(key, []).append(answer)
-        return answer
 
     def held_turn(self, channel: str) -> Turn | None:
         """The place in `channel`'s line an earlier run took for its next message, handed to this one."""

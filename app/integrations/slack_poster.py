@@ -5,16 +5,23 @@ breaker are the integration layer's, so Slack and the CRM behave alike.
 
 Within `deferring` (a job run by the worker's entry points), no call waits long: a
 message whose turn in its channel is not now, a Retry-After, or Slack still failing
-after the quick retries raises PostDeferred, and the job runs again later; the
-messages, uploads and responses it made before are answered from what it carried,
-not made again. Elsewhere (the agent, the API's tools) a call waits as it always did.
+after the quick retries raises PostDeferred, and the job runs again later. Elsewhere
+(the agent, the API's tools) a call waits as it always did.
+
+In any RQ job, a message, an upload or a response is made once however often the job
+runs (app/integrations/slack_effects.py): a later run, or the job queued again after
+its worker died, answers it from its record. A message Slack may have posted without
+our knowing (a 5xx, a timeout) is looked for by the key in its metadata before it is
+tried again (Slack has no idempotency key). A response_url, an ephemeral message and
+an upload cannot be looked for: after such an unknown outcome they are sent again
+(at least once), and a person may see a copy.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,38 +30,22 @@ from urllib.error import URLError
 from urllib.parse import urlsplit
 
 import redis
+from rq import get_current_job
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.webhook import WebhookClient
 
 from app.integrations.deferral import Carried, DeferralPolicy, DeferringSession, PostDeferred
 from app.integrations.errors import DownstreamFailed, DownstreamRejected, DownstreamUnavailable
 from app.integrations.pacing import ChannelPacer, Turn
 from app.integrations.resilience import Downstream, RetryableFailure, parse_retry_after
+from app.integrations.slack_calls import SlackDeclined, find_effect, sdk_call
+from app.integrations.slack_effects import Effect, EffectLedger, EffectRecords, unrecorded_effect
 from app.messages.message import Message
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 # Errors that mean "the bot is not in that conversation": the command's response_url still reaches it.
 NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found"})
-
-
-def _sdk_call(method: str, call: Callable[[], Any]) -> Any:
-    """One attempt at a slack-sdk call, sorting failures into retryable and not."""
-    try:
-        return call()
-    except SlackApiError as exc:
-        status = exc.response.status_code
-        if status == 429 or status >= 500:
-            raise RetryableFailure(f"{method}: HTTP {status}", parse_retry_after(exc.response.headers)) from None
-        raise DownstreamRejected("Slack", f"{method}: {exc.response.get('error', status)}", status) from None
-    except (URLError, OSError) as exc:
-        raise RetryableFailure(f"{method}: connection failed: {type(exc).__name__}") from None
-    except json.JSONDecodeError:
-        raise RetryableFailure(f"{method}: the answer was not JSON") from None
-    except SlackRequestError as exc:
-        # files_upload_v2 raises this when the upload URL answers anything but 200.
-        raise RetryableFailure(f"{method}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -66,11 +57,13 @@ class Upload:
 
 class SlackPoster:
     def __init__(self, *, client: WebClient, downstream: Downstream, api_url: str,
-                 pacer: ChannelPacer | None = None, deferral: DeferralPolicy | None = None) -> None:
+                 pacer: ChannelPacer | None = None, deferral: DeferralPolicy | None = None,
+                 effects: EffectRecords | None = None) -> None:
         self._client = client
         self._downstream = downstream
         self._pacer = pacer
         self._deferral = deferral or DeferralPolicy()
+        self._effects = effects
         # Each worker thread runs one job at a time: its session is its own.
         self._local = threading.local()
         # response_url is signed into the request by Slack; still, only ever post to Slack's own hosts.
@@ -78,11 +71,13 @@ class SlackPoster:
 
     @contextmanager
     def deferring(self, carried: Carried) -> Iterator[DeferringSession]:
-        """One run of a job in this thread: long waits raise PostDeferred, and what an earlier run of the job made
-        (`carried`, updated as the block goes) is not made again. A PostDeferred leaves the places held in the
-        channels' lines to the next run; any other end gives them up."""
+        """One run of a job in this thread: long waits raise PostDeferred, and what a run of the job made (recorded
+        under `carried.job_key`) is not made again. A PostDeferred leaves the places held in the channels' lines
+        to the next run (`carried`, updated as the block goes); any other end gives them up."""
         session = DeferringSession(carried, self._deferral)
         self._local.session = session
+        self._local.ledger = (self._effects.ledger(carried.job_key), None) if self._effects and carried.job_key \
+            else None
         deferred = False
         try:
             yield session
@@ -90,7 +85,7 @@ class SlackPoster:
             deferred = True
             raise
         finally:
-            self._local.session = None
+            self._local.session = self._local.ledger = None
             if not deferred:
                 for channel, turn in list(carried.turns.items()):
                     self._leave(channel, turn)
@@ -99,9 +94,22 @@ class SlackPoster:
     def _session(self) -> DeferringSession | None:
         return getattr(self._local, "session", None)
 
-    def _once(self, call: tuple[Any, ...], make: Callable[[], T]) -> T:
-        session = self._session()
-        return session.once(call, make) if session else make()
+    def _ledger(self) -> EffectLedger | None:
+        """The effects' ledger of the job run in this thread: the deferring session's, else the RQ job's."""
+        held: tuple[EffectLedger, object] | None = getattr(self._local, "ledger", None)
+        if self._session() is not None:
+            return held[0] if held else None
+        job = get_current_job()
+        if job is None or self._effects is None:
+            return None
+        # A new run of a job (even under the same id) is a new Job object: its calls count from the first again.
+        if held is None or held[1] is not job:
+            held = self._local.ledger = (self._effects.ledger(job.id), job)
+        return held[0]
+
+    def _once(self, call: tuple[Any, ...], make: Callable[[Effect], T]) -> T:
+        ledger = self._ledger()
+        return ledger.once(call, make) if ledger else make(unrecorded_effect())
 
     def _through_slack(self, operation: Callable[[], T]) -> T:
         """`operation` (one attempt, raising RetryableFailure for what is worth retrying) through the downstream."""
@@ -129,7 +137,7 @@ class SlackPoster:
         return answer
 
     def _web_api(self, method: str, call: Callable[[], Any]) -> Any:
-        return self._through_slack(lambda: _sdk_call(method, call))
+        return self._through_slack(lambda: sdk_call(method, call))
 
     def _paced(self, channel: str, send: Callable[[], T]) -> T:
         """`send` in the channel's turn: waited for here, or (deferring) by the job running again later."""
@@ -173,11 +181,29 @@ class SlackPoster:
         if thread_ts:
             kwargs["thread_ts"] = thread_ts
 
-        def post() -> str:
-            return str(self._web_api("chat.postMessage", lambda: self._client.chat_postMessage(**kwargs)).get("ts", ""))
+        def post(effect: Effect) -> str:
+            kwargs["metadata"] = effect.metadata()
+            return self._paced(channel, lambda: self._through_slack(lambda: self._post_attempt(kwargs, effect)))
 
-        return self._once(("chat.postMessage", channel, thread_ts, message.text, message.blocks),
-                          lambda: self._paced(channel, post))
+        return self._once(("chat.postMessage", channel, thread_ts, message.text, message.blocks), post)
+
+    def _post_attempt(self, kwargs: dict[str, Any], effect: Effect) -> str:
+        """One attempt at chat.postMessage. After an attempt Slack may have taken without our knowing (a 5xx, a
+        timeout), the conversation is read first for the message carrying the effect's key."""
+        if effect.unsure_since is not None:
+            found = find_effect(self._client, kwargs["channel"], kwargs.get("thread_ts"), effect)
+            if found:
+                log.info("Slack had posted it after all (%s in %s): not posted again", found, kwargs["channel"])
+                return found
+            effect.not_made()
+        started_at = time.time()
+        try:
+            return str(sdk_call("chat.postMessage", lambda: self._client.chat_postMessage(**kwargs)).get("ts", ""))
+        except SlackDeclined:
+            raise
+        except RetryableFailure:
+            effect.sent_unsure(started_at)
+            raise
 
     def post_ephemeral(self, channel: str, user: str, message: Message) -> None:
         """chat.postEphemeral: seen by `user` alone."""
@@ -188,7 +214,7 @@ class SlackPoster:
         def post() -> None:
             self._web_api("chat.postEphemeral", lambda: self._client.chat_postEphemeral(**kwargs))
 
-        self._once(("chat.postEphemeral", channel, user, message.text, message.blocks), post)
+        self._once(("chat.postEphemeral", channel, user, message.text, message.blocks), lambda _: post())
 
     def set_status(self, channel: str, thread_ts: str, status: str) -> None:
         """assistant.threads.setStatus: what the agent is doing, shown under the thread; "" clears it."""
@@ -204,7 +230,7 @@ class SlackPoster:
                 channel=channel, thread_ts=thread_ts, recipient_user_id=user or None, recipient_team_id=team or None,
                 chunks=chunks, task_display_mode="timeline")).get("ts", ""))
 
-        return self._once(("chat.startStream", channel, thread_ts, chunks), lambda: self._paced(channel, start))
+        return self._once(("chat.startStream", channel, thread_ts, chunks), lambda _: self._paced(channel, start))
 
     def append_stream(self, channel: str, ts: str, chunks: list[dict[str, Any]]) -> None:
         self._web_api("chat.appendStream", lambda: self._client.chat_appendStream(
@@ -233,7 +259,8 @@ class SlackPoster:
             return str(files[0].get("permalink", ""))
 
         # The files' content may differ on a later run (the report's date): their names say which upload it is.
-        return self._once(("files.upload", channel, thread_ts, [(u.filename, u.title) for u in uploads]), upload)
+        return self._once(("files.upload", channel, thread_ts, [(u.filename, u.title) for u in uploads]),
+                          lambda _: upload())
 
     def respond(self, response_url: str, message: Message, in_channel: bool) -> None:
         """Answer a slash command through its response_url: to the channel, or to the user alone."""
@@ -258,7 +285,7 @@ class SlackPoster:
                 raise DownstreamRejected("Slack", f"response_url: HTTP {response.status_code}", response.status_code)
 
         # One response_url a job: the message says which answer it is.
-        self._once(("response_url", in_channel, message.text, message.blocks), lambda: self._through_slack(send))
+        self._once(("response_url", in_channel, message.text, message.blocks), lambda _: self._through_slack(send))
 
     def post_to_command_channel(self, channel: str, message: Message, response_url: str | None) -> None:
         """Post where a slash command was typed, even in a channel the bot has not joined."""

@@ -1,9 +1,10 @@
 """A job that must wait for Slack runs again later, as a new RQ job queued by RQ's scheduler (which the workers run).
 
 Each later run carries, in its job's meta, what the entry point needs (the first job's id, the run it goes on
-with, how many runs waited) and what the integration layer needs (`Carried`: the Slack calls already made, the
-places held in channels' lines). Its id is `later-<place>-<first job's id>-<n>`: the scheduler queues the jobs due
-in one second in the order of their ids, so messages of one channel come out of it in the order of their places.
+with, how many runs waited) and what the integration layer needs (`Carried`: the places held in channels' lines,
+since when Slack fails it; the first job's id, under which its Slack effects are recorded). Its id is
+`later-<place>-<first job's id>-<n>`: the scheduler queues the jobs due in one second in the order of their ids,
+so messages of one channel come out of it in the order of their places.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ class Later:
         """What the running job was handed (nothing, for a job's first run)."""
         data = job.meta.get(META_KEY) if job else None
         if not data:
-            return cls(first_job=job.id if job else f"unqueued-{time.time_ns()}")
+            if job is None:
+                return cls(first_job=f"unqueued-{time.time_ns()}")
+            return cls(first_job=job.id, slack=Carried(job_key=job.id))
         return cls(first_job=data["first_job"], runs_waited=int(data["runs_waited"]), run_id=data.get("run_id"),
-                   slack=Carried.from_json(data.get("slack")))
+                   slack=Carried.from_json(data.get("slack"), job_key=data["first_job"]))
 
     def to_meta(self) -> dict[str, Any]:
         return {META_KEY: {"first_job": self.first_job, "runs_waited": self.runs_waited, "run_id": self.run_id,

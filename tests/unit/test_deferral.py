@@ -17,20 +17,14 @@ class Clock:
         return self.now
 
 
-def test_a_later_run_answers_the_calls_made_before_from_what_it_carried_and_makes_the_rest() -> None:
-    first = DeferringSession(Carried(), DeferralPolicy())
-    made: list[str] = []
-    assert first.once(("post", "C1", "Working on it..."), lambda: made.append("working") or "1.1") == "1.1"
+def test_a_later_run_is_handed_its_places_in_line_and_its_jobs_stable_id() -> None:
+    first = DeferringSession(Carried(job_key="command-1"), DeferralPolicy())
     first.hold("C1", Turn("token", 123, in_line=True))
 
-    carried = Carried.from_json(first.carried.to_json())  # as the next run's job meta holds it
+    carried = Carried.from_json(first.carried.to_json(), job_key="command-1")  # as the next run's job meta holds it
     later = DeferringSession(carried, DeferralPolicy())
     assert later.held_turn("C1") == Turn("token", 123, in_line=True) and later.held_turn("C1") is None
-    assert later.once(("post", "C1", "Working on it..."), lambda: made.append("again") or "9.9") == "1.1"
-    assert later.once(("post", "C1", "The summary"), lambda: made.append("summary") or "1.2") == "1.2"
-    # The same call made twice in one run is two calls: the second is made.
-    assert later.once(("post", "C1", "Working on it..."), lambda: made.append("twice") or "1.3") == "1.3"
-    assert made == ["working", "summary", "twice"]
+    assert later.carried.job_key == "command-1"
 
 
 def test_slack_failing_backs_off_then_gives_up_after_the_policys_wait() -> None:
