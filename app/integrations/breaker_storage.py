@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -14,6 +15,21 @@ import redis
 CLOSED_FRESH_S = 0.1
 
 
+def _one_line(record: logging.LogRecord) -> bool:
+    """pybreaker logs each Redis error of each call with its traceback: during an outage that buried the
+    log. One warning line each, with the error's own words, instead."""
+    if record.exc_info and record.exc_info[1] is not None:
+        error = record.exc_info[1]
+        record.msg = f"{record.msg} ({type(error).__name__}: {error})"
+        record.exc_info, record.exc_text = None, None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return True
+
+
+log = logging.getLogger(__name__)
+log.addFilter(_one_line)
+
+
 class SnapshotRedisStorage(pybreaker.CircuitRedisStorage):
     """pybreaker's Redis storage, read once per call: one MGET of the state, when it opened and the failure
     count, instead of a GET of the state twice and a SET of the count after every success. A closed state
@@ -21,6 +37,7 @@ class SnapshotRedisStorage(pybreaker.CircuitRedisStorage):
 
     def __init__(self, connection: redis.Redis, namespace: str, closed_fresh_s: float = CLOSED_FRESH_S) -> None:
         super().__init__(pybreaker.STATE_CLOSED, connection, namespace=namespace)
+        self.logger = log
         self.keys = [self._namespace("state"), self._namespace("opened_at"), self._namespace("fail_counter")]
         self._call = threading.local()
         self._closed_fresh_s = closed_fresh_s

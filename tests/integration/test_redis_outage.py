@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from app.embedded_redis import EmbeddedRedis, free_port
+from app.integrations.breaker_storage import SnapshotRedisStorage
 from tests.conftest import Stack
 from tests.integration.test_worker_processes import Supervised, _wait_for, start_worker  # noqa: F401
 
@@ -103,3 +105,16 @@ def test_a_worker_outlasts_redis_restarting_while_idle_and_mid_job(
     # One line a failure: every line that says Redis failed is a short one.
     failures = [line for line in supervised.log().splitlines() if "cannot reach Redis" in line]
     assert failures and all(len(line) < 300 for line in failures)
+
+
+def test_a_breaker_whose_redis_is_gone_logs_one_line_per_failure(own_redis: RestartableRedis,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    own_redis.start()
+    storage = SnapshotRedisStorage(redis.Redis.from_url(own_redis.url, socket_connect_timeout=0.5), "outage-test")
+    own_redis.stop()
+    with caplog.at_level("INFO"):
+        storage.snapshot()
+        storage.increment_counter()
+    lines = [r for r in caplog.records if r.name == "app.integrations.breaker_storage"]
+    assert len(lines) == 2
+    assert all(r.levelname == "WARNING" and r.exc_info is None and "Connection" in r.getMessage() for r in lines)
