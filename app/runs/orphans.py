@@ -58,13 +58,11 @@ class OrphanRuns:
         states = job_states(self._redis, sorted(set(jobs.values())))
         suspects = {run_id: states[job_id] for run_id, job_id in jobs.items() if not states[job_id].will_run}
         orphans = self._confirmed(suspects, now)
-        failed = tuple(run_id for run_id in orphans
-                       if self._fail(run_id, jobs[run_id], JOB_LOST if suspects[run_id] is JobState.LOST
-                                     else JOB_ENDED))
+        reasons = {run_id: JOB_ENDED if suspects[run_id] is JobState.ENDED else JOB_LOST for run_id in orphans}
+        failed = tuple(run_id for run_id in orphans if self._fail(run_id, jobs[run_id], reasons[run_id]))
         cancelled = tuple(run_id for run_id in overdue if self._cancel(run_id))
         for run_id in failed:
-            log.warning("run %s failed: %s (job %s)", run_id, JOB_LOST if suspects[run_id] is JobState.LOST
-                        else JOB_ENDED, jobs[run_id])
+            log.warning("run %s failed: %s (job %s)", run_id, reasons[run_id], jobs[run_id])
         return Swept(failed, cancelled)
 
     def _confirmed(self, suspects: dict[str, JobState], now: datetime) -> list[str]:
