@@ -159,7 +159,7 @@ class Settings(BaseSettings):
     worker_nice: int = Field(default=19, ge=0, le=19)
     # A running job's lease: its worker renews it every third of this; a job whose lease lapses (its worker
     # died) runs again, on any worker. A report's claim is a lease of twice this.
-    worker_job_lease_s: int = Field(default=30, ge=3)
+    worker_job_lease_s: int = Field(default=15, ge=3)
     # How long an approval waits for the asker's click, and how many earlier turns a thread remembers.
     agent_approval_ttl_s: int = Field(default=900, ge=1)
     agent_memory_turns: int = Field(default=10, ge=0, le=50)

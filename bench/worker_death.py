@@ -1,6 +1,6 @@
 """Benchmark, run by hand: the time from a worker's death mid-job to the job's re-run and to the summary posted.
 
-`python bench/worker_death.py [--trials 5] [--lease 30]` starts a redis-server, the mock CRM (slow: 2 s a call,
+`python bench/worker_death.py [--trials 5] [--lease 15]` starts a redis-server, the mock CRM (slow: 2 s a call,
 so that the job is mid-flight), a fake Slack and `acme worker --processes 2`, then for each trial queues a
 summary, SIGKILLs the worker process running it, and times the job's next start (on another worker, or the
 replacement) and the summary's arrival in the fake Slack. WORKER_JOB_LEASE_S is --lease (default: the
@@ -43,7 +43,7 @@ def describe(seconds: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=5)
-    parser.add_argument("--lease", type=int, default=30, help="WORKER_JOB_LEASE_S")
+    parser.add_argument("--lease", type=int, default=15, help="WORKER_JOB_LEASE_S")
     args = parser.parse_args()
     server = EmbeddedRedis().start()
     crm = BackgroundServer(create_crm_app(CrmState()), name="mock-crm").start()

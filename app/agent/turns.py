@@ -15,7 +15,7 @@ from app.agent.conversation import AgentRequest, Planner, PlannerStep, ToolCall,
 from app.agent.loop import AgentLoop, TurnObserver, TurnOutcome
 from app.integrations.errors import IntegrationError
 from app.runs.builtin_workflows import AGENT_TURN
-from app.runs.history import RunHistory
+from app.runs.history import TERMINAL, RunHistory
 from app.state.agent_counters import AgentCounters
 from app.state.thread_memory import ThreadMemory
 from app.store.models import Agent, Run, new_id, utcnow
@@ -156,9 +156,9 @@ class AgentTurns:
         output = {"answer": answer_text, "planner": outcome.planner, "fallback": bool(outcome.fallback_note),
                   "tool_calls": len(outcome.results)}
         with self._history.writing() as history:
-            run = history.session.get(Run, run_id)
-            if run is None:
-                return
+            run = history.session.get(Run, run_id, with_for_update=True)
+            if run is None or run.status in TERMINAL:
+                return  # cancelled while it ran: it stays so
             usage = _added(run.usage, outcome.usage)
             run.status, run.output, run.usage = status, output, usage
             if status != "waiting":
@@ -175,8 +175,8 @@ class AgentTurns:
     def resume(self, run_id: str) -> None:
         """A run that waited for an approval goes on."""
         with self._history.writing() as history:
-            run = history.session.get(Run, run_id)
-            if run is not None:
+            run = history.session.get(Run, run_id, with_for_update=True)
+            if run is not None and run.status not in TERMINAL:
                 run.status = "running"
                 history.emit(run, "run.status", "running")
 

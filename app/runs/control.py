@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
+
 from app.queueing.job_queue import JobQueue, QueueUnavailable
 from app.queueing.job_table import AGENT_RUN, RUN, JobKind
 from app.runs.builtin_workflows import AGENT_TURN
-from app.runs.history import RunHistory
+from app.runs.history import TERMINAL, RunHistory
+from app.runs.run_jobs import JobState, job_states, remove_job
 from app.store.models import Run, Workflow, utcnow
 
-TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+__all__ = ["TERMINAL", "RunControl", "RunNotCancellable"]
 
 
 class RunNotCancellable(Exception):
@@ -18,9 +21,10 @@ class RunNotCancellable(Exception):
 
 
 class RunControl:
-    def __init__(self, history: RunHistory, jobs: JobQueue) -> None:
+    def __init__(self, history: RunHistory, jobs: JobQueue, connection: redis.Redis) -> None:
         self._history = history
         self._jobs = jobs
+        self._redis = connection
 
     def start(self, steps: list[dict[str, Any]], inputs: dict[str, Any], workflow: Workflow | None = None) -> Run:
         """Record a queued run and put it on the queue; raises QueueUnavailable (the run then says failed)."""
@@ -37,9 +41,10 @@ class RunControl:
         with self._history.writing() as history:
             history.session.add(run)
             history.session.flush()
+            run.job_id = f"run-{run.id}"
             history.emit(run, "run.status", "queued")
         try:
-            self._jobs.enqueue(kind, {"run_id": run.id}, job_id=f"run-{run.id}", description=f"{kind.name} {run.id}")
+            self._jobs.enqueue(kind, {"run_id": run.id}, job_id=run.job_id, description=f"{kind.name} {run.id}")
         except QueueUnavailable:
             self._history.finish(run.id, "failed", error="the job queue is unavailable")
             raise
@@ -62,16 +67,31 @@ class RunControl:
                 history.emit(run, "run.status", "failed", error=reason)
 
     def cancel(self, run_id: str) -> Run | None:
-        """A queued run is cancelled at once; a running one stops before its next step."""
+        """Cancel the run: at once, its job taken off the queue, unless a worker runs it under a live lease; then
+        it stops before its next step, or the orphan sweep (app/runs/orphans.py) cancels it a lease later."""
         with self._history.writing() as history:
             run = history.session.get(Run, run_id, with_for_update=True)
             if run is None:
                 return None
             if run.status in TERMINAL:
                 raise RunNotCancellable(f"the run has already {run.status}")
+            state = job_states(self._redis, [run.job_id])[run.job_id] if run.job_id else None
             run.cancel_requested = True
-            if run.status == "queued":
-                # The worker will find it cancelled and skip it.
+            # A queued run's worker, if it has just taken the job, finds the run cancelled and skips it.
+            if run.status == "queued" or (state is not None and state is not JobState.RUNNING):
                 run.status, run.finished_at = "cancelled", utcnow()
                 history.emit(run, "run.status", "cancelled")
+            else:
+                run.cancel_requested_at = utcnow()
+                history.emit(run, "run.status", run.status, reason="cancel requested")
+            job_id = run.job_id
+        if job_id and state in (JobState.DUE, JobState.LAPSED):
+            # After the commit: a worker that takes the job meanwhile finds the run cancelled.
+            remove_job(self._redis, job_id)
         return run
+
+    def cancelled(self, run_id: str) -> bool:
+        """True when `run_id` was cancelled: a job that would go on with it does nothing."""
+        with self._history.db.session() as session:
+            run = session.get(Run, run_id)
+            return run is not None and run.status == "cancelled"

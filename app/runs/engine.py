@@ -58,7 +58,8 @@ class StepEngine:
             # The run must not stay "running" forever; RQ keeps the job and its traceback as failed.
             self._history.finish(run_id, "failed", error=f"internal error ({type(exc).__name__})")
             raise
-        self._history.finish(run_id, "succeeded", output=output)
+        if not self._history.finish(run_id, "succeeded", output=output):
+            return "ended meanwhile (cancelled, or swept as lost); left as it was"
         return "succeeded"
 
     def _cancel_requested(self, run_id: str) -> bool:

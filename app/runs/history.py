@@ -15,6 +15,9 @@ from app.store.db import Database
 from app.store.models import Run, RunEvent, utcnow
 
 _INSERT_EVENTS = insert(cast(Table, RunEvent.__table__))
+# A run in one of these has ended for good: no writer may change its status again (a run cancelled while its
+# worker was busy or gone stays cancelled when that worker finishes).
+TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 
 
 class HistoryWriter:
@@ -63,10 +66,12 @@ class RunHistory:
         if writer.pending:
             self._publisher.publish(writer.pending)
 
-    def finish(self, run_id: str, status: str, output: Any = None, error: str | None = None) -> None:
+    def finish(self, run_id: str, status: str, output: Any = None, error: str | None = None) -> bool:
+        """End the run as `status`; False (nothing written) when it has already ended."""
         with self.writing() as history:
-            run = history.session.get(Run, run_id)
-            if run is None:
-                return
+            run = history.session.get(Run, run_id, with_for_update=True)
+            if run is None or run.status in TERMINAL:
+                return False
             run.status, run.output, run.error, run.finished_at = status, output, error, utcnow()
             history.emit(run, "run.status", status, error=error)
+        return True

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.domain.outcome import Failed
 from app.runs.builtin_workflows import BuiltinWorkflow
 from app.runs.events import event_json
-from app.runs.history import RunHistory
+from app.runs.history import TERMINAL, RunHistory
 from app.runs.record_writer import FinishedRun, RunRecordWriter
 from app.store.models import Run, StepRun, new_id, utcnow
 
@@ -34,6 +34,8 @@ class Waiting:
 
     reason: str
     retry_in_s: float
+    # The job that will go on with the run (its later run), for the orphan sweep (app/runs/orphans.py).
+    job_id: str | None = None
 
 
 @dataclass
@@ -49,9 +51,9 @@ class RecordedRun:
     def fail(self, reason: str) -> None:
         self.error = reason
 
-    def waits(self, reason: str, retry_in_s: float) -> None:
-        """The work goes on in a later run of the job: the run waits for it, neither failed nor done."""
-        self.waiting = Waiting(reason, retry_in_s)
+    def waits(self, reason: str, retry_in_s: float, job_id: str | None = None) -> None:
+        """The work goes on in a later run of the job (`job_id`): the run waits for it, neither failed nor done."""
+        self.waiting = Waiting(reason, retry_in_s, job_id)
 
     def ended_with(self, result: str) -> None:
         if isinstance(result, Failed):
@@ -67,7 +69,7 @@ class SlackRunRecorder:
 
     @contextmanager
     def recorded(self, workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: datetime | None,
-                 live: bool = False, resumes: str | None = None) -> Iterator[RecordedRun]:
+                 live: bool = False, resumes: str | None = None, job_id: str | None = None) -> Iterator[RecordedRun]:
         """Record the block as a one-step run of `workflow` (or as the next part of the waiting run `resumes`).
 
         A quick job (a summary takes milliseconds) is recorded in one go after its work, written
@@ -80,7 +82,8 @@ class SlackRunRecorder:
         run_id: str | None = None
         if live:
             try:
-                run_id = self._resume(resumes, started_at) or self._start(workflow, inputs, queued_at, started_at)
+                run_id = (self._resume(resumes, started_at, job_id)
+                          or self._start(workflow, inputs, queued_at, started_at, job_id))
             except SQLAlchemyError as exc:
                 log.warning("not recording a %s run: the database failed: %s", workflow.id, exc)
         handle = RecordedRun(run_id=run_id)
@@ -98,19 +101,20 @@ class SlackRunRecorder:
                 try:
                     if run_id is None:
                         # Written now, not behind: the job's next run must find it.
-                        run_id = self._resume(resumes, started_at) or self._start(workflow, inputs, queued_at,
-                                                                                  started_at)
+                        run_id = (self._resume(resumes, started_at, job_id)
+                                  or self._start(workflow, inputs, queued_at, started_at, job_id))
                     handle.run_id = run_id
                     (self._wait if handle.waiting else self._finish)(run_id, workflow, handle)
                 except SQLAlchemyError as exc:
                     log.warning("could not record a %s run: %s", workflow.id, exc)
 
     def _start(self, workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: datetime | None,
-               started_at: datetime) -> str:
+               started_at: datetime, job_id: str | None = None) -> str:
         with self._history.writing() as history:
             queued = queued_at.replace(tzinfo=UTC) if queued_at and not queued_at.tzinfo else queued_at
             run = Run(workflow_id=workflow.id, workflow_version=1, steps=[{"id": STEP_ID, "tool": workflow.step}],
-                      inputs=inputs, status="running", created_at=queued or started_at, started_at=started_at)
+                      inputs=inputs, status="running", created_at=queued or started_at, started_at=started_at,
+                      job_id=job_id)
             history.session.add(run)
             history.session.flush()
             history.emit(run, "run.status", "queued", at=run.created_at)
@@ -123,8 +127,10 @@ class SlackRunRecorder:
     def _finish(self, run_id: str, workflow: BuiltinWorkflow, handle: RecordedRun) -> None:
         status = "failed" if handle.error else "succeeded"
         with self._history.writing() as history:
-            run = history.session.get(Run, run_id)
+            run = history.session.get(Run, run_id, with_for_update=True)
             assert run is not None
+            if run.status in TERMINAL:
+                return  # cancelled, or swept, while the job ran: it stays so
             for record in history.session.scalars(select(StepRun).where(StepRun.run_id == run_id)):
                 record.status, record.output, record.error, record.finished_at = (
                     status, handle.output, handle.error, utcnow())
@@ -137,7 +143,7 @@ class SlackRunRecorder:
     # meanwhile, and the job's next run carries on with the same run, "running" again, until it ends. These
     # runs are written as they go: rare, and each run of the job must find what the one before wrote. -------
 
-    def _resume(self, run_id: str | None, started_at: datetime) -> str | None:
+    def _resume(self, run_id: str | None, started_at: datetime, job_id: str | None = None) -> str | None:
         """The waiting run `run_id`, running again; None when there is none (then a new run is recorded)."""
         if run_id is None:
             return None
@@ -146,7 +152,7 @@ class SlackRunRecorder:
             # "running": its job's worker died before the failure callback could set it waiting.
             if run is None or run.status not in ("waiting", "running"):
                 return None
-            run.status = "running"
+            run.status, run.job_id = "running", job_id or run.job_id
             history.emit(run, "run.status", "running", at=started_at)
             for record in history.session.scalars(select(StepRun).where(StepRun.run_id == run_id)):
                 record.status = "running"
@@ -159,7 +165,7 @@ class SlackRunRecorder:
         detail = f"failed, retrying: {reason}" if retrying else reason
         with self._history.writing() as history:
             run = history.session.get(Run, run_id)
-            if run is None or run.status in ("succeeded", "failed", "cancelled"):
+            if run is None or run.status in TERMINAL:
                 return
             for record in history.session.scalars(select(StepRun).where(StepRun.run_id == run_id)):
                 record.status = status
@@ -176,11 +182,13 @@ class SlackRunRecorder:
         assert handle.waiting is not None
         waiting = handle.waiting
         with self._history.writing() as history:
-            run = history.session.get(Run, run_id)
+            run = history.session.get(Run, run_id, with_for_update=True)
             assert run is not None
+            if run.status in TERMINAL:
+                return
             for record in history.session.scalars(select(StepRun).where(StepRun.run_id == run_id)):
                 record.status = "waiting"
-            run.status = "waiting"
+            run.status, run.job_id = "waiting", waiting.job_id
             history.emit(run, "step.status", "waiting", step_id=STEP_ID, tool=workflow.step, reason=waiting.reason)
             history.emit(run, "run.status", "waiting", reason=waiting.reason, retry_in_s=round(waiting.retry_in_s, 3))
 

@@ -47,6 +47,10 @@ class Run(Base):
     output: Mapped[Any | None] = mapped_column(JSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
+    # When a cancel was asked of a running run: unanswered for a lease, the run is cancelled without its worker.
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The RQ job that runs it now (a waiting run: the job that will go on with it); None: not known.
+    job_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)

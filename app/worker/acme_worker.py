@@ -20,8 +20,11 @@ from rq.worker import WorkerStatus
 
 from app.composition import Collaborators
 from app.queueing.job_table import QUEUE_ORDER
+from app.runs.history import RunHistory
+from app.runs.orphans import OrphanRuns
 from app.worker.current import working_with
 from app.worker.job_leases import LeaseKeeper, renew_every_s
+from app.worker.orphan_sweep import OrphanSweep
 from app.worker.quiet_failures import QuietFailures
 from app.worker.redis_outlasting import RedisOutlasting
 
@@ -59,6 +62,9 @@ class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
         self._lease_s = collaborators.settings.worker_job_lease_s
         self._leases = _lease_keeper(self.connection, self._lease_s)
         self.sweep_every_s = renew_every_s(self._lease_s)
+        history = RunHistory(collaborators.db, collaborators.run_events)
+        self.orphan_sweep = OrphanSweep(OrphanRuns(history, collaborators.redis, self._lease_s), collaborators.redis,
+                                        every_s=self._lease_s)
         self.outlast_redis(collaborators.settings.redis_url)
         self._on_loop_started = on_loop_started
         self._suspension_checked_at = 0.0

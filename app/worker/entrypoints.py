@@ -36,7 +36,7 @@ from app.runs.builtin_workflows import (
     BuiltinWorkflow,
 )
 from app.worker.current import this_worker
-from app.worker.later import Later, run_again_later
+from app.worker.later import Later, later_job_id, run_again_later
 from app.worker.reruns import failed_for_want_of_a_worker, failure_reason, runs_again
 
 log = logging.getLogger(__name__)
@@ -64,9 +64,13 @@ def _recorded_as(workflow: BuiltinWorkflow, live: bool = False) -> Callable[[Job
             worker = this_worker()
             later = Later.of(rq_job)
             deferred: PostDeferred | None = None
+            next_job = ""
             resumes = later.run_id or (rq_job.meta.get(RUN_META) if rq_job else None)
+            if resumes and worker.runs.cancelled(resumes):
+                return f"run {resumes} was cancelled; nothing to do"
             with worker.slack_runs.recorded(workflow, inputs=kwargs, live=live, resumes=resumes,
-                                            queued_at=rq_job.enqueued_at if rq_job else None) as run:
+                                            queued_at=rq_job.enqueued_at if rq_job else None,
+                                            job_id=rq_job.id if rq_job else None) as run:
                 if rq_job is not None and run.run_id and run.run_id != resumes:
                     # If this worker dies, the job's next run goes on with the same run (a live one's).
                     rq_job.meta[RUN_META] = run.run_id
@@ -75,12 +79,12 @@ def _recorded_as(workflow: BuiltinWorkflow, live: bool = False) -> Callable[[Job
                     with worker.slack.deferring(later.slack):
                         result = job_function(**kwargs)
                 except PostDeferred as exc:
-                    deferred = exc
-                    run.waits(exc.reason, exc.wait_s)
+                    deferred, next_job = exc, later_job_id(later, exc)
+                    run.waits(exc.reason, exc.wait_s, next_job)
                 else:
                     run.ended_with(result)
             if deferred is not None:
-                return run_again_later(worker.jobs, kind, kwargs, rq_job, later, run.run_id, deferred)
+                return run_again_later(worker.jobs, kind, kwargs, rq_job, later, run.run_id, deferred, next_job)
             return str(result)
 
         return job

@@ -49,12 +49,16 @@ class Later:
                            "slack": self.slack.to_json()}}
 
 
-def run_again_later(jobs: JobQueue, kind: JobKind, kwargs: dict[str, Any], job: Job | None, later: Later,
-                    run_id: str | None, deferred: PostDeferred) -> str:
-    """Queue the job's next run for when `deferred` says; answers what this run did, for RQ's result."""
-    after = Later(later.first_job, later.runs_waited + 1, run_id, later.slack)
+def later_job_id(later: Later, deferred: PostDeferred) -> str:
+    """The id of the job's next run; known before it is queued, so that the waiting run can name it."""
     place_us = deferred.place_us or int((time.time() + deferred.wait_s) * 1e6)
-    job_id = f"later-{place_us:014x}-{later.first_job}-{after.runs_waited}"
+    return f"later-{place_us:014x}-{later.first_job}-{later.runs_waited + 1}"
+
+
+def run_again_later(jobs: JobQueue, kind: JobKind, kwargs: dict[str, Any], job: Job | None, later: Later,
+                    run_id: str | None, deferred: PostDeferred, job_id: str) -> str:
+    """Queue the job's next run, `job_id`, for when `deferred` says; answers what this run did, for RQ's result."""
+    after = Later(later.first_job, later.runs_waited + 1, run_id, later.slack)
     jobs.enqueue(kind, kwargs, job_id=job_id, description=(job.description if job else None) or kind.name,
                  delay_s=deferred.wait_s, meta=after.to_meta())
     log.info("%s waits %.1f s (%s); then %s", job.id if job else kind.name, deferred.wait_s, deferred.reason, job_id)

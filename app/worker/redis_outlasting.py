@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -33,6 +34,8 @@ class RedisOutlasting(SimpleWorker):
     sweep_every_s: float = 10.0
     # The agent's turn workers (threads beside the main loop) leave the sweeping to it.
     sweeps_lapsed_jobs: bool = True
+    # Ends the runs whose job is gone (app/worker/orphan_sweep.py), from the same maintenance as the sweep.
+    orphan_sweep: Callable[[], object] | None = None
     _redis_waits: RedisWaits | None = None
     _swept_at: float = 0.0
 
@@ -99,6 +102,8 @@ class RedisOutlasting(SimpleWorker):
         if self.sweeps_lapsed_jobs and time.monotonic() - self._swept_at >= self.sweep_every_s:
             self._swept_at = time.monotonic()
             sweep_lapsed(self.connection, self.queues, self.death_penalty_class, lock_s=60)
+            if self.orphan_sweep is not None:
+                self.orphan_sweep()
         if self.last_cleaned_at is None or (now() - self.last_cleaned_at).total_seconds() > self.maintenance_interval:
             super().run_maintenance_tasks()
 
