@@ -155,7 +155,8 @@ def drain(stack: Stack, backlog: int, worker_args: list[str]) -> None:
     rss_end = stack.worker_rss_kb()
     seconds = last - started
     print(f"\ndrain: {backlog} summaries in {seconds:.2f} s = {backlog / seconds:.0f}/s "
-          f"(worker {' '.join(worker_args) or 'default'}, pid {worker.pid}, processes {len(stack.worker_pids())})")
+          f"(worker {' '.join(worker_args) or 'default'}, pid {worker.pid}, "
+          f"{len(stack.worker_pids())} processes with the supervisor and RQ's scheduler)")
     print(f"   worker CPU per summary: {cpu / backlog:.2f} ms; Redis commands per summary (everything on the "
           f"server, this script's polling included): {commands / backlog:.1f}")
     print(f"   beside it, per summary: the mock CRM and fake Slack {peers_cpu / backlog:.2f} ms of CPU, "
