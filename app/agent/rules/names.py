@@ -12,6 +12,7 @@ from app.agent.rules.vocabulary import (
     GREETINGS,
     KEYWORDS,
     NAME_PARTS,
+    NOUNS_IN_NAMES,
     PLEASANTRIES,
     SPLITTING_PREPOSITIONS,
     SYSTEM_NOUNS,
@@ -27,6 +28,9 @@ _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _QUOTED = re.compile(r"[\"“”]([^\"“”]{2,120})[\"“”]|(?<![\w])'([^']{2,80})'(?![\w])")
 _POSSESSIVE = re.compile(r"['’]s?$")
 NEVER_A_NAME = FILLER | GREETINGS | THANKS | PLEASANTRIES
+_SENTENCE_END = re.compile(r"[.!?:;…]")
+# Verbs ("Summarize", "Analyse") are orders even when capitalised; nouns ("Report", "Status") may name a company.
+_REQUEST_VERB_FORM = re.compile(r"(i[sz]e|y[sz]e)$")
 
 
 def tokens(text: str) -> list[str]:
@@ -54,6 +58,15 @@ def concepts_of(words: list[str]) -> list[str | None]:
             and not _POSSESSIVE.search(before)
         if concepts[n] in NAME_PARTS and follows_a_name and (
                 (capitalised(word) and capitalised(before)) or asked):
+            concepts[n] = None
+    # "report on Status Labs", "summarize Report Co": a capitalised noun of a request that leads a capitalised
+    # name, mid-sentence, is that name's first word when another word of the message says what is asked.
+    for n in range(1, len(words) - 1):
+        word, after = words[n], words[n + 1]
+        if concepts[n] in NOUNS_IN_NAMES and _titlecase(word) and not _SENTENCE_END.fullmatch(words[n - 1]) \
+                and _titlecase(after) and after.lower() not in NEVER_A_NAME and concepts[n + 1] is None \
+                and any(c is not None for c in concepts[:n] + concepts[n + 1:]) \
+                and not _REQUEST_VERB_FORM.search(word.lower()):
             concepts[n] = None
     return concepts
 

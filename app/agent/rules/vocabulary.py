@@ -62,6 +62,9 @@ FACETS = frozenset({"owner", "owns", "manager", "plan", "tier", "email", "e-mail
 # Request words that are also parts of names ("Umbrella Health", "Contact Energy"): in a capitalised name
 # they belong to the name.
 NAME_PARTS = frozenset({STATUS, LOOKUP})
+# Request words that may also lead a company's name ("Report Co", "Status Labs", "Summary Partners"); never a
+# word that posts, changes or destroys, so that no order of those is ever read as a name.
+NOUNS_IN_NAMES = frozenset({SUMMARY, REPORT, TICKETS, LOOKUP, SEARCH, STATUS, HELP})
 # Verbs that, leading a request, ask to change something even when a request word follows ("update X's plan").
 IMPERATIVE_CHANGES = frozenset({"update", "change", "edit", "set", "modify", "move", "close", "reopen", "assign",
                                 "reassign", "rename", "upgrade", "downgrade", "mark", "resolve", "merge", "email",
