@@ -7,6 +7,7 @@ import re
 
 from app.agent.rules.vocabulary import (
     BOUNDARY_WORDS,
+    COMPANY_FORMS,
     CUSTOMER_REQUESTS,
     FILLER,
     GREETINGS,
@@ -118,10 +119,14 @@ def _candidate_names(words: list[str], concepts: list[str | None]) -> list[str]:
         run.clear()
         anchored = after_request = after_verb = False
 
-    for word, concept in zip(words, concepts, strict=True):
+    for n, (word, concept) in enumerate(zip(words, concepts, strict=True)):
         lowered = word.lower()
         if word == "&" and run:
             run.append(word)
+            continue
+        # "Initech, Inc.", "Kepler & Finch, LLC": a comma before a company's legal form stays in its name.
+        if word == "," and run and n + 1 < len(words) and words[n + 1].lower().rstrip(".") in COMPANY_FORMS:
+            run[-1] += ","
             continue
         if concept is not None or not word[0].isalnum() or lowered in BOUNDARY_WORDS:
             asks = concept in CUSTOMER_REQUESTS

@@ -52,6 +52,9 @@ connections connectivity link links sync end side network
 BOUNDARY_WORDS = frozenset({"and", "n", "then", "but", "also", "plus", "or", "so", "afterwards", "after", "before",
                             "if", "when", "because", "since", "unless", "once", "while", "whenever", "ahead",
                             "prior", "b4", "till", "until"})
+# Legal forms written after a comma in a company's name ("Initech, Inc.").
+COMPANY_FORMS = frozenset({"inc", "llc", "ltd", "limited", "co", "corp", "corporation", "incorporated", "plc", "llp",
+                           "gmbh", "ag", "sa", "sas", "sarl", "srl", "bv", "nv", "pty", "pte", "kg", "pllc"})
 # A name may contain "of" (Bank of America); these start a new phrase once a name has begun.
 SPLITTING_PREPOSITIONS = frozenset({"for", "to", "in", "into", "at", "from", "with", "by", "on", "about",
                                     "regarding", "re", "over", "via", "onto", "inside", "within", "under"})
