@@ -39,6 +39,8 @@ organisation organization mentioned hang hold wait sec second moment name names 
 reported raised filed logged opened em many we're they're you're we've they've seeing feels feel seems seem
 fill catch build generate make do run prepare produce compile draft list display pull provide having going
 doing getting looking hear heard saying says said stating telling
+por favor porfa porfavor stp svp bitte schön schoen prego vous plait plaît s'il sil beaucoup mille muchas
+vielen dank bien très tres merci gracias grazie danke obrigado obrigada
 """.split())
 
 # What "the system" is called when someone asks whether it is working.
@@ -71,10 +73,18 @@ NOUNS_IN_NAMES = frozenset({SUMMARY, REPORT, TICKETS, LOOKUP, SEARCH, STATUS, HE
 # Verbs that, leading a request, ask to change something even when a request word follows ("update X's plan").
 IMPERATIVE_CHANGES = frozenset({"update", "change", "edit", "set", "modify", "move", "close", "reopen", "assign",
                                 "reassign", "rename", "upgrade", "downgrade", "mark", "resolve", "merge", "email",
-                                "call", "phone", "text", "ping", "contact", "refund", "cancel", "invoice", "bill"})
+                                "call", "phone", "text", "ping", "contact", "refund", "cancel", "invoice", "bill",
+                                "reset", "restart", "reboot", "deploy", "rollback", "revert", "approve", "reject",
+                                "deny", "grant", "revoke", "unlock", "lock", "block", "unblock", "enable", "install",
+                                "uninstall", "book", "order", "buy", "transfer", "sign", "provision", "dm",
+                                "invite", "schedule", "onboard", "offboard", "archive", "unarchive", "pause",
+                                "resume", "trigger", "rerun", "retry", "kick", "tweet"})
 # Words after such a verb that make it a request for information instead ("update on", "contact details").
 NOT_A_CHANGE_AFTER = frozenset({"on", "about", "for", "me", "us", "details", "detail", "info", "information",
-                                "of", "address", "addresses", "list"})
+                                "of", "address", "addresses", "list",
+                                # a noun after the verb makes a compound: "contact email", "phone number"
+                                "email", "e-mail", "emails", "phone", "number", "numbers", "person", "name",
+                                "names", "owner", "owners"})
 # Phrases typed as two words that mean one request word.
 PHRASES = (("deep dive", "deep-dive"), ("look up", "lookup"), ("pull up", "show"), ("run down", "rundown"),
            ("round up", "roundup"), ("sum up", "sum-up"), ("tl dr", "tldr"), ("up to date", "update"),
@@ -91,8 +101,10 @@ QUESTION_WORDS = frozenset({"what", "whats", "what's", "who", "who's", "whos", "
                             "has", "any"})
 
 GREETINGS = frozenset({"hi", "hello", "hey", "heya", "hiya", "howdy", "yo", "sup", "morning", "afternoon",
-                       "evening", "greetings", "hallo", "hola", "gm"})
-THANKS = frozenset({"thanks", "thank", "thx", "ty", "cheers", "appreciated", "appreciate", "kudos", "ta"})
+                       "evening", "greetings", "hallo", "hola", "gm", "bonjour", "salut", "ciao", "hej", "namaste",
+                       "ola", "olá", "servus", "moin", "buongiorno", "buenos", "dias", "días"})
+THANKS = frozenset({"thanks", "thank", "thx", "ty", "cheers", "appreciated", "appreciate", "kudos", "ta", "merci", "gracias", "grazie", "danke",
+                    "obrigado", "obrigada", "arigato", "dank"})
 PLEASANTRIES = frozenset({"great", "cool", "nice", "awesome", "ok", "okay", "perfect", "lol", "haha", "bye",
                           "goodbye", "cya", "later", "good", "bot", "wow", "neat", "sweet", "excellent", "yes",
                           "no", "nope", "yep", "sure", "fine", "k", "np"})
@@ -124,7 +136,7 @@ KEYWORDS = Vocabulary({
              "timeouts", "timing", "hiccup", "hiccups", "degraded", "backlog"),
     POST: ("post", "share", "send", "drop", "put", "publish", "forward", "push", "broadcast", "announce", "paste",
            "shoot", "throw", "pop", "stick", "dump", "relay", "say", "tell", "notify", "inform", "posted", "dropped",
-           "shared", "sent", "pushed", "published", "forwarded", "dumped", "pasted"),
+           "shared", "sent", "pushed", "published", "forwarded", "dumped", "pasted", "message", "msg"),
     HELP: ("help", "commands", "command", "usage", "capabilities", "manual", "docs", "documentation", "menu",
            "options", "features"),
     DESTROY: ("delete", "remove", "erase", "wipe", "purge", "destroy", "truncate", "nuke", "obliterate",
@@ -133,5 +145,6 @@ KEYWORDS = Vocabulary({
              "rename", "move", "upgrade", "downgrade", "close", "reopen", "resolve", "set", "mark", "invite",
              "schedule", "call", "phone", "email", "text", "file", "raise", "log", "submit", "write", "reply",
              "respond", "answer", "pay", "charge", "bill", "invoice", "migrate", "import", "export", "fix",
-             "cancel", "terminate", "refund", "suspend", "unsuspend", "renew", "extend", "discount"),
+             "cancel", "terminate", "refund", "suspend", "unsuspend", "renew", "extend", "discount",
+               "reset", "restart", "reboot", "deploy", "redeploy", "rollback", "revoke", "provision", "uninstall"),
 }, plain_words=FILLER | SYSTEM_NOUNS | BOUNDARY_WORDS | GREETINGS | THANKS | PLEASANTRIES | COMMON_WORDS)
