@@ -19,6 +19,7 @@ from app.agent.rules.vocabulary import (
     SYSTEM_NOUNS,
     THANKS,
 )
+from app.messages.mrkdwn import unescape
 
 # A word may hold dots only between letters (an email, "U.S."): "CFO..." is a word and a pause.
 TOKEN = re.compile(r"#[\w-]+|[\w](?:[\w@&+'’\-]|\.(?=\w))*|&|[?!.,;:()\"“”—–/|…]|(?<=\s)-(?=\s)")
@@ -171,6 +172,19 @@ def text_to_post(text: str) -> str | None:
         return quoted
     match = re.search(r"\b(saying|that says|that|:)\s+(.{2,})$", text, re.IGNORECASE)
     return match.group(2).strip(" .!?") if match else None
+
+
+_EMOJI = re.compile(r":[a-z0-9_+\-]{2,}:")
+
+
+def as_typed(to_post: str, raw: str) -> str:
+    """The words to post as they were typed, emoji codes (`:tada:`) included: reading the message drops them
+    from its words, but in a quoted message they are part of what to say."""
+    for match in _QUOTED.finditer(unescape(raw)):
+        typed = " ".join((match.group(1) or match.group(2)).split())
+        if ":" in typed and " ".join(_EMOJI.sub(" ", typed).split()) == to_post:
+            return typed
+    return to_post
 
 
 def looks_like_a_name(name: str) -> bool:

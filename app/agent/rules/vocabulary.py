@@ -103,8 +103,8 @@ QUESTION_WORDS = frozenset({"what", "whats", "what's", "who", "who's", "whos", "
 GREETINGS = frozenset({"hi", "hello", "hey", "heya", "hiya", "howdy", "yo", "sup", "morning", "afternoon",
                        "evening", "greetings", "hallo", "hola", "gm", "bonjour", "salut", "ciao", "hej", "namaste",
                        "ola", "olá", "servus", "moin", "buongiorno", "buenos", "dias", "días"})
-THANKS = frozenset({"thanks", "thank", "thx", "ty", "cheers", "appreciated", "appreciate", "kudos", "ta", "merci", "gracias", "grazie", "danke",
-                    "obrigado", "obrigada", "arigato", "dank"})
+THANKS = frozenset({"thanks", "thank", "thx", "ty", "cheers", "appreciated", "appreciate", "kudos", "ta", "merci",
+                    "gracias", "grazie", "danke", "obrigado", "obrigada", "arigato", "dank"})
 PLEASANTRIES = frozenset({"great", "cool", "nice", "awesome", "ok", "okay", "perfect", "lol", "haha", "bye",
                           "goodbye", "cya", "later", "good", "bot", "wow", "neat", "sweet", "excellent", "yes",
                           "no", "nope", "yep", "sure", "fine", "k", "np"})
