@@ -81,14 +81,14 @@ def _never_a_name(word: str) -> bool:
     return word.lower() in NEVER_A_NAME or word == "&" or bool(_TIME.match(word))
 
 
-def _strip(words: list[str]) -> list[str]:
+def _strip(words: list[str], keep_possessive: bool = False) -> list[str]:
     while words and _never_a_name(words[0]):
         words = words[1:]
     # "the Globex account": a lowercase trailing filler goes; "Bluth Company" keeps its capitalised word.
     while words and (words[-1] == "&" or _TIME.match(words[-1]) or words[-1].lower() in NEVER_A_NAME and not (
             len(words) > 1 and _titlecase(words[-1]) and capitalised(words[-2]))):
         words = words[:-1]
-    if words:
+    if words and not keep_possessive:
         words = [*words[:-1], _POSSESSIVE.sub("", words[-1])]
     return [w for w in words if w]
 
@@ -104,9 +104,9 @@ def _candidate_names(words: list[str], concepts: list[str | None]) -> list[str]:
     run: list[str] = []
     anchored = after_request = after_verb = False
 
-    def close(before_request: bool = False) -> None:
+    def close(before_request: bool = False, keep_possessive: bool = False) -> None:
         nonlocal anchored, after_request, after_verb
-        stripped = _strip(run)
+        stripped = _strip(run, keep_possessive)
         if stripped:
             name = " ".join(stripped)
             before = run[: next(i for i, w in enumerate(run) if not _never_a_name(w))]
@@ -142,7 +142,11 @@ def _candidate_names(words: list[str], concepts: list[str | None]) -> list[str]:
             continue
         run.append(word)
         if _POSSESSIVE.search(word):
-            close(before_request=True)
+            # "Globex's tickets" owns something; "Ben & Jerry's", last of all, is the name itself.
+            if any(w[0].isalnum() for w in words[n + 1:]):
+                close(before_request=True)
+            else:
+                close(keep_possessive=True)
     close()
     return [name for *_, name in sorted(found)]
 

@@ -128,6 +128,7 @@ KEYWORDS = Vocabulary({
     TICKETS: ("ticket", "tickets", "tix", "tkts", "issue", "issues", "case", "cases", "incident", "incidents",
               "problem", "problems", "bug", "bugs", "complaint", "complaints", "escalation", "escalations"),
     LOOKUP: ("lookup", "details", "detail", "info", "information", "contact", "email", "e-mail", "owner", "owns",
+             "csm", "rep", "poc",
              "manager", "plan", "tier", "phone", "address", "record", "records"),
     SEARCH: ("search", "find", "matching", "match", "matches", "named", "called", "containing"),
     STATUS: ("status", "health", "healthy", "up", "down", "working", "alive", "available", "outage", "outages",
