@@ -69,3 +69,16 @@ def test_the_eval_scores_tool_and_arguments_apart() -> None:
              json.dumps({"text": "hi", "tool": "none", "args": {}})]
     outcomes = evaluate(PLANNER, read_cases(lines))
     assert [(o.tool_right, o.right) for o in outcomes] == [(True, True), (True, False), (True, True)]
+
+
+def test_it_says_it_cannot_act_on_systems_it_has_no_tool_for() -> None:
+    for text in ("open a zendesk ticket for Hooli", "send an email to <mailto:ops@globex.example|ops@globex.example>",
+                 "create a jira ticket for the login bug", "reset the password for ops@hooli.example"):
+        step = _first(text, channel="C1")
+        assert isinstance(step, Answer), text
+        assert "can't" in step.text, text
+
+
+def test_a_quoted_message_is_posted_with_its_emoji_codes() -> None:
+    step = _first("post 'deploy done :tada:' in <#C0ENG|eng>", channel="C1")
+    assert isinstance(step, Calls) and step.calls[0].args == {"channel": "C0ENG", "text": "deploy done :tada:"}

@@ -33,6 +33,8 @@ def fixed_reply(kind: str, reason: str = "") -> Answer:
         "refuse:destroy": "I can't delete or change anything in the CRM or in Slack: I only read the CRM and post "
                           "summaries and reports.",
         "unsupported:create": "I can't create tickets or customers: I only read the CRM. " + CAN_DO,
+        "unsupported:elsewhere": "I can't act on other systems (email, DMs, Jira, Zendesk, calendars...): I only "
+                                 "read the CRM and post to Slack channels. " + CAN_DO,
         "unsupported:change": "I can't change anything in the CRM (plans, owners, tickets): I only read it. "
                               + CAN_DO,
     }

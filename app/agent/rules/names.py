@@ -7,16 +7,19 @@ import re
 
 from app.agent.rules.vocabulary import (
     BOUNDARY_WORDS,
+    COMPANY_FORMS,
     CUSTOMER_REQUESTS,
     FILLER,
     GREETINGS,
     KEYWORDS,
     NAME_PARTS,
+    NOUNS_IN_NAMES,
     PLEASANTRIES,
     SPLITTING_PREPOSITIONS,
     SYSTEM_NOUNS,
     THANKS,
 )
+from app.messages.mrkdwn import unescape
 
 # A word may hold dots only between letters (an email, "U.S."): "CFO..." is a word and a pause.
 TOKEN = re.compile(r"#[\w-]+|[\w](?:[\w@&+'’\-]|\.(?=\w))*|&|[?!.,;:()\"“”—–/|…]|(?<=\s)-(?=\s)")
@@ -27,6 +30,9 @@ _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _QUOTED = re.compile(r"[\"“”]([^\"“”]{2,120})[\"“”]|(?<![\w])'([^']{2,80})'(?![\w])")
 _POSSESSIVE = re.compile(r"['’]s?$")
 NEVER_A_NAME = FILLER | GREETINGS | THANKS | PLEASANTRIES
+_SENTENCE_END = re.compile(r"[.!?:;…]")
+# Verbs ("Summarize", "Analyse") are orders even when capitalised; nouns ("Report", "Status") may name a company.
+_REQUEST_VERB_FORM = re.compile(r"(i[sz]e|y[sz]e)$")
 
 
 def tokens(text: str) -> list[str]:
@@ -55,6 +61,15 @@ def concepts_of(words: list[str]) -> list[str | None]:
         if concepts[n] in NAME_PARTS and follows_a_name and (
                 (capitalised(word) and capitalised(before)) or asked):
             concepts[n] = None
+    # "report on Status Labs", "summarize Report Co": a capitalised noun of a request that leads a capitalised
+    # name, mid-sentence, is that name's first word when another word of the message says what is asked.
+    for n in range(1, len(words) - 1):
+        word, after = words[n], words[n + 1]
+        if concepts[n] in NOUNS_IN_NAMES and _titlecase(word) and not _SENTENCE_END.fullmatch(words[n - 1]) \
+                and _titlecase(after) and after.lower() not in NEVER_A_NAME and concepts[n + 1] is None \
+                and any(c is not None for c in concepts[:n] + concepts[n + 1:]) \
+                and not _REQUEST_VERB_FORM.search(word.lower()):
+            concepts[n] = None
     return concepts
 
 
@@ -66,14 +81,14 @@ def _never_a_name(word: str) -> bool:
     return word.lower() in NEVER_A_NAME or word == "&" or bool(_TIME.match(word))
 
 
-def _strip(words: list[str]) -> list[str]:
+def _strip(words: list[str], keep_possessive: bool = False) -> list[str]:
     while words and _never_a_name(words[0]):
         words = words[1:]
     # "the Globex account": a lowercase trailing filler goes; "Bluth Company" keeps its capitalised word.
     while words and (words[-1] == "&" or _TIME.match(words[-1]) or words[-1].lower() in NEVER_A_NAME and not (
             len(words) > 1 and _titlecase(words[-1]) and capitalised(words[-2]))):
         words = words[:-1]
-    if words:
+    if words and not keep_possessive:
         words = [*words[:-1], _POSSESSIVE.sub("", words[-1])]
     return [w for w in words if w]
 
@@ -89,9 +104,9 @@ def _candidate_names(words: list[str], concepts: list[str | None]) -> list[str]:
     run: list[str] = []
     anchored = after_request = after_verb = False
 
-    def close(before_request: bool = False) -> None:
+    def close(before_request: bool = False, keep_possessive: bool = False) -> None:
         nonlocal anchored, after_request, after_verb
-        stripped = _strip(run)
+        stripped = _strip(run, keep_possessive)
         if stripped:
             name = " ".join(stripped)
             before = run[: next(i for i, w in enumerate(run) if not _never_a_name(w))]
@@ -105,10 +120,14 @@ def _candidate_names(words: list[str], concepts: list[str | None]) -> list[str]:
         run.clear()
         anchored = after_request = after_verb = False
 
-    for word, concept in zip(words, concepts, strict=True):
+    for n, (word, concept) in enumerate(zip(words, concepts, strict=True)):
         lowered = word.lower()
         if word == "&" and run:
             run.append(word)
+            continue
+        # "Initech, Inc.", "Kepler & Finch, LLC": a comma before a company's legal form stays in its name.
+        if word == "," and run and n + 1 < len(words) and words[n + 1].lower().rstrip(".") in COMPANY_FORMS:
+            run[-1] += ","
             continue
         if concept is not None or not word[0].isalnum() or lowered in BOUNDARY_WORDS:
             asks = concept in CUSTOMER_REQUESTS
@@ -123,7 +142,11 @@ def _candidate_names(words: list[str], concepts: list[str | None]) -> list[str]:
             continue
         run.append(word)
         if _POSSESSIVE.search(word):
-            close(before_request=True)
+            # "Globex's tickets" owns something; "Ben & Jerry's", last of all, is the name itself.
+            if any(w[0].isalnum() for w in words[n + 1:]):
+                close(before_request=True)
+            else:
+                close(keep_possessive=True)
     close()
     return [name for *_, name in sorted(found)]
 
@@ -153,6 +176,19 @@ def text_to_post(text: str) -> str | None:
         return quoted
     match = re.search(r"\b(saying|that says|that|:)\s+(.{2,})$", text, re.IGNORECASE)
     return match.group(2).strip(" .!?") if match else None
+
+
+_EMOJI = re.compile(r":[a-z0-9_+\-]{2,}:")
+
+
+def as_typed(to_post: str, raw: str) -> str:
+    """The words to post as they were typed, emoji codes (`:tada:`) included: reading the message drops them
+    from its words, but in a quoted message they are part of what to say."""
+    for match in _QUOTED.finditer(unescape(raw)):
+        typed = " ".join((match.group(1) or match.group(2)).split())
+        if ":" in typed and " ".join(_EMOJI.sub(" ", typed).split()) == to_post:
+            return typed
+    return to_post
 
 
 def looks_like_a_name(name: str) -> bool:

@@ -9,6 +9,8 @@ INJECTION = re.compile(
     r"\b(ignore|disregard|forget|override|bypass|skip)\b.{0,40}\b(instructions?|prompts?|rules|guidelines|"
     r"directions|guardrails|programming|previous|prior|safety)\b|\bsystem prompt\b|\bjailbreak|\bdeveloper mode\b"
     r"|\byou('?re| are) now\b|\bfrom now on,? you\b|\bpretend (to be|you)\b|\bact as\b|\bnew instructions\b"
+    r"|\b(ignore|disregard|forget)\s+(everything|anything|all)\s+(above|before|else|earlier|prior|previous|"
+    r"you('ve| have| were) (been )?told|i said)\b|\b(ignore|disregard|forget)\s+(the\s+|what'?s\s+|what is\s+)?above\b"
     r"|\bforget (that )?you('?re| are)\b|\bwith(out)? (no|any) (rules|restrictions|limits)\b"
     r"|\b(dump|export|leak|list|give me) (all|every|each) (of )?(the )?customers?('s|’s)? (emails?|data|contacts?)\b"
     r"|\b(reveal|show|print|tell me|give me|what is|what's|share|send|leak|dump)\b.{0,25}"
@@ -26,6 +28,8 @@ SYSTEM_QUESTION = re.compile(
     r"available|healthy|broken|online|offline|running|reachable|responding|fine)\b"
     r"|\bany (outages?|incidents? (on|with) (the )?(crm|slack))\b"
     r"|\bhow('s| is| are)\b.{0,10}\b(the )?(crm|system|systems|queues?|breakers?|services?|integrations?)\b"
+    r"|\b(what'?s|what is|anything|something|is (something|anything)) (wrong|going on|broken|off|up) with "
+    r"(the |your )?(crm|slack|system|systems|queues?|integrations?|api|workers?|services?|connection)\b"
     r"|\b(circuit )?breakers?\b|\bqueue (depth|length|size)s?\b|\bsystem status\b", re.IGNORECASE)
 SUMMARY_PHRASE = re.compile(
     r"\bhow('?s| is| are| has| have)\b.{1,60}\b(doing|going|looking|holding up|faring|getting on|coming along)\b"
@@ -36,7 +40,9 @@ SUMMARY_PHRASE = re.compile(
     r"|\bwhat do (we|you) know about\b|\bstate of\b|\bsum up\b|\bheads[- ]up\b|\banything new\b"
     r"|\bbrief me\b|\bwhat about\b|\bdeal with\b"
     r"|\b(what|anything) (should|do|must|would|need) (i|we) (know|be aware)|\bknow about\b"
-    r"|\b(is|are) (everything|things|all) (ok|okay|alright|good|fine|well) (with|at|over at|for)\b", re.IGNORECASE)
+    r"|\b(is|are) (everything|things|all) (ok|okay|alright|good|fine|well) (with|at|over at|for)\b"
+    r"|\b(on fire|burning|blowing up|red flags?|going sideways)\b"
+    r"|\b(anything|something) (wrong|bad|urgent|worrying|concerning|off) (at|with|over at|for)\b", re.IGNORECASE)
 # "search customers: health", "search the crm for robotics": what follows is the query, whatever its words.
 SEARCH_FOR = re.compile(r"^\W*(search|find|look for)( (the )?(crm|customers?))?( for)?\s*[:\-]?\s+"
                         r"(?P<query>\S.{0,80})$", re.IGNORECASE)
@@ -47,7 +53,8 @@ HELP_PHRASE = re.compile(r"\bwhat (can|do) you do\b|\bhow (do|does|can) (i|this|
                           r"\bhow do i (use|ask)\b|\bwhat do you (know how to do|support)\b"
                           r"|\b(what|which) (kinds?|sorts?|types?) of (things|stuff|requests|questions|help)\b"
                           r"|\bhow can you help\b|\bcan you help (me )?with\b", re.IGNORECASE)
-ABOUT_BOT = re.compile(r"\b(who|what) are you\b|\bwhat('s| is) your name\b|\bare you (a |an )?(bot|human|ai|real)"
+ABOUT_BOT = re.compile(r"\b(who|what) are you\b|\bwho (made|built|created|wrote|designed|programmed|trained|owns|"
+                       r"runs|maintains) you\b|\bwhat('s| is) your name\b|\bare you (a |an )?(bot|human|ai|real)"
                         r"|\bhow are you\b|\bhow('s| is) it going\b|\bgood (bot|job|morning|afternoon|evening)\b"
                         r"|\bhave a (good|nice|great)\b|\bwhat'?s up\??$", re.IGNORECASE)
 REFERS_BACK = re.compile(r"\b(it|them|they|their|theirs|that one|same one|the same|this one|that customer|"
@@ -64,3 +71,15 @@ CHANGE_PHRASE = re.compile(
     r"\b(make|set|assign|appoint|put)\b.{0,40}\b(as |the )?(owner|admin|manager|contact|plan|tier|priority)\b"
     r"(?!.{0,20}\b(summary|report|overview|details)\b)"
     r"|\b(give|issue|process|apply|grant)\b.{0,20}\b(refund|credit|discount|coupon)s?\b", re.IGNORECASE)
+# Systems this bot has no tool for: asked to act on them, it says so rather than reading the CRM instead.
+# Not after "#" or "@" or a dot (a channel, an email) and never the CRM itself.
+OTHER_SYSTEM = re.compile(r"(?<![#@\w.])(jira|zendesk|salesforce|hubspot|github|gitlab|servicenow|pagerduty|"
+                          r"opsgenie|freshdesk|intercom|confluence|gmail|outlook|trello|asana|quickbooks|netsuite|"
+                          r"google (calendar|docs?|drive|sheets?)|sharepoint|twitter|linkedin)\b(?![@.]\w)"
+                          # ... unless it is a customer's name: "Salesforce Ltd", "Github Inc"
+                          r"(?!\s+(?-i:[A-Z]))", re.I)
+# Sending something other than a Slack message: an email, a text, a DM, an invite.
+SEND_ELSEWHERE = re.compile(
+    r"\b(send|write|shoot|drop|draft|compose|forward|fire off)\s+(\S+\s+){0,3}?(e-?mails?|mails?|sms|dms?|"
+    r"direct messages?|letters?|invites?|invitations?|faxe?s?|newsletters?)\b"
+    r"|\b(dm|pm|text|e-?mail|sms|whatsapp)\s+(me|him|her|them|us|everyone|everybody|all)\b", re.I)

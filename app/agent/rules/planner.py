@@ -7,6 +7,7 @@ from typing import Any
 
 from app.agent.conversation import AgentRequest, Answer, Calls, PlannerStep, ToolCall
 from app.agent.rules import answers
+from app.agent.rules.names import as_typed
 from app.agent.rules.understand import Understood, understand
 from app.agent.slack_text import read_slack_text
 from app.messages.mrkdwn import escape
@@ -32,7 +33,7 @@ class RulesPlanner:
                 kind = "summary" if customer else "unknown"
         if kind in NEEDS_CUSTOMER and customer is None:
             return answers.ask("Which customer? Give me a name, an id (`cus_001`) or an email.")
-        call = _call(kind, customer, understood, request.channel)
+        call = _call(kind, customer, understood, request.channel, request.text)
         if isinstance(call, Answer):
             return call
         if call is None:
@@ -61,7 +62,8 @@ def _target_channel(understood: Understood, current: str | None) -> str | None |
     return None
 
 
-def _call(kind: str, customer: str | None, understood: Understood, current: str | None) -> ToolCall | Answer | None:
+def _call(kind: str, customer: str | None, understood: Understood, current: str | None,
+          raw_text: str) -> ToolCall | Answer | None:
     def call(tool: str, **args: Any) -> ToolCall:
         return ToolCall("call_1", tool, args)
 
@@ -96,5 +98,5 @@ def _call(kind: str, customer: str | None, understood: Understood, current: str 
             return answers.ask("Which channel? Mention it, e.g. `post \"standup moved to 10\" in #team`.")
         if not understood.text_to_post:
             return answers.ask("What should I post? Put the words in quotes.")
-        return call("slack.post_message", channel=target, text=understood.text_to_post)
+        return call("slack.post_message", channel=target, text=as_typed(understood.text_to_post, raw_text))
     return None

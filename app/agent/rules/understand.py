@@ -110,6 +110,8 @@ def understand(message: SlackText) -> Understood:
         return Understood("unsupported", reason="create")
     if _is_change_request(words) or patterns.CHANGE_PHRASE.search(text):
         return Understood("unsupported", reason="change")
+    if patterns.OTHER_SYSTEM.search(text) or patterns.SEND_ELSEWHERE.search(text):
+        return Understood("unsupported", reason="elsewhere")
 
     candidates = customers(named_in, words, concepts)
     customer = candidates[0] if candidates else None
@@ -145,6 +147,9 @@ def understand(message: SlackText) -> Understood:
         return asked("summary" if customer else "followup", customer)
     if CHANGE in present:
         return Understood("unsupported", customer, reason="change")
+    if patterns.ABOUT_BOT.search(text) and not named:
+        # "who made you?": about the bot, whatever lowercase word is left over ("made" names no customer).
+        return Understood("smalltalk", reason="pleasantry")
     smalltalk = _is_smalltalk(set(lowered), text)
     if smalltalk and (customer is None or not (set(lowered) - FILLER - GREETINGS - THANKS - PLEASANTRIES)):
         return Understood("smalltalk", reason=smalltalk)

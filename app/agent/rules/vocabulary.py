@@ -39,6 +39,8 @@ organisation organization mentioned hang hold wait sec second moment name names 
 reported raised filed logged opened em many we're they're you're we've they've seeing feels feel seems seem
 fill catch build generate make do run prepare produce compile draft list display pull provide having going
 doing getting looking hear heard saying says said stating telling
+por favor porfa porfavor stp svp bitte schön schoen prego vous plait plaît s'il sil beaucoup mille muchas
+vielen dank bien très tres merci gracias grazie danke obrigado obrigada
 """.split())
 
 # What "the system" is called when someone asks whether it is working.
@@ -52,6 +54,9 @@ connections connectivity link links sync end side network
 BOUNDARY_WORDS = frozenset({"and", "n", "then", "but", "also", "plus", "or", "so", "afterwards", "after", "before",
                             "if", "when", "because", "since", "unless", "once", "while", "whenever", "ahead",
                             "prior", "b4", "till", "until"})
+# Legal forms written after a comma in a company's name ("Initech, Inc.").
+COMPANY_FORMS = frozenset({"inc", "llc", "ltd", "limited", "co", "corp", "corporation", "incorporated", "plc", "llp",
+                           "gmbh", "ag", "sa", "sas", "sarl", "srl", "bv", "nv", "pty", "pte", "kg", "pllc"})
 # A name may contain "of" (Bank of America); these start a new phrase once a name has begun.
 SPLITTING_PREPOSITIONS = frozenset({"for", "to", "in", "into", "at", "from", "with", "by", "on", "about",
                                     "regarding", "re", "over", "via", "onto", "inside", "within", "under"})
@@ -62,13 +67,24 @@ FACETS = frozenset({"owner", "owns", "manager", "plan", "tier", "email", "e-mail
 # Request words that are also parts of names ("Umbrella Health", "Contact Energy"): in a capitalised name
 # they belong to the name.
 NAME_PARTS = frozenset({STATUS, LOOKUP})
+# Request words that may also lead a company's name ("Report Co", "Status Labs", "Summary Partners"); never a
+# word that posts, changes or destroys, so that no order of those is ever read as a name.
+NOUNS_IN_NAMES = frozenset({SUMMARY, REPORT, TICKETS, LOOKUP, SEARCH, STATUS, HELP})
 # Verbs that, leading a request, ask to change something even when a request word follows ("update X's plan").
 IMPERATIVE_CHANGES = frozenset({"update", "change", "edit", "set", "modify", "move", "close", "reopen", "assign",
                                 "reassign", "rename", "upgrade", "downgrade", "mark", "resolve", "merge", "email",
-                                "call", "phone", "text", "ping", "contact", "refund", "cancel", "invoice", "bill"})
+                                "call", "phone", "text", "ping", "contact", "refund", "cancel", "invoice", "bill",
+                                "reset", "restart", "reboot", "deploy", "rollback", "revert", "approve", "reject",
+                                "deny", "grant", "revoke", "unlock", "lock", "block", "unblock", "enable", "install",
+                                "uninstall", "book", "order", "buy", "transfer", "sign", "provision", "dm",
+                                "invite", "schedule", "onboard", "offboard", "archive", "unarchive", "pause",
+                                "resume", "trigger", "rerun", "retry", "kick", "tweet"})
 # Words after such a verb that make it a request for information instead ("update on", "contact details").
 NOT_A_CHANGE_AFTER = frozenset({"on", "about", "for", "me", "us", "details", "detail", "info", "information",
-                                "of", "address", "addresses", "list"})
+                                "of", "address", "addresses", "list",
+                                # a noun after the verb makes a compound: "contact email", "phone number"
+                                "email", "e-mail", "emails", "phone", "number", "numbers", "person", "name",
+                                "names", "owner", "owners"})
 # Phrases typed as two words that mean one request word.
 PHRASES = (("deep dive", "deep-dive"), ("look up", "lookup"), ("pull up", "show"), ("run down", "rundown"),
            ("round up", "roundup"), ("sum up", "sum-up"), ("tl dr", "tldr"), ("up to date", "update"),
@@ -85,8 +101,10 @@ QUESTION_WORDS = frozenset({"what", "whats", "what's", "who", "who's", "whos", "
                             "has", "any"})
 
 GREETINGS = frozenset({"hi", "hello", "hey", "heya", "hiya", "howdy", "yo", "sup", "morning", "afternoon",
-                       "evening", "greetings", "hallo", "hola", "gm"})
-THANKS = frozenset({"thanks", "thank", "thx", "ty", "cheers", "appreciated", "appreciate", "kudos", "ta"})
+                       "evening", "greetings", "hallo", "hola", "gm", "bonjour", "salut", "ciao", "hej", "namaste",
+                       "ola", "olá", "servus", "moin", "buongiorno", "buenos", "dias", "días"})
+THANKS = frozenset({"thanks", "thank", "thx", "ty", "cheers", "appreciated", "appreciate", "kudos", "ta", "merci",
+                    "gracias", "grazie", "danke", "obrigado", "obrigada", "arigato", "dank"})
 PLEASANTRIES = frozenset({"great", "cool", "nice", "awesome", "ok", "okay", "perfect", "lol", "haha", "bye",
                           "goodbye", "cya", "later", "good", "bot", "wow", "neat", "sweet", "excellent", "yes",
                           "no", "nope", "yep", "sure", "fine", "k", "np"})
@@ -110,6 +128,7 @@ KEYWORDS = Vocabulary({
     TICKETS: ("ticket", "tickets", "tix", "tkts", "issue", "issues", "case", "cases", "incident", "incidents",
               "problem", "problems", "bug", "bugs", "complaint", "complaints", "escalation", "escalations"),
     LOOKUP: ("lookup", "details", "detail", "info", "information", "contact", "email", "e-mail", "owner", "owns",
+             "csm", "rep", "poc",
              "manager", "plan", "tier", "phone", "address", "record", "records"),
     SEARCH: ("search", "find", "matching", "match", "matches", "named", "called", "containing"),
     STATUS: ("status", "health", "healthy", "up", "down", "working", "alive", "available", "outage", "outages",
@@ -118,7 +137,7 @@ KEYWORDS = Vocabulary({
              "timeouts", "timing", "hiccup", "hiccups", "degraded", "backlog"),
     POST: ("post", "share", "send", "drop", "put", "publish", "forward", "push", "broadcast", "announce", "paste",
            "shoot", "throw", "pop", "stick", "dump", "relay", "say", "tell", "notify", "inform", "posted", "dropped",
-           "shared", "sent", "pushed", "published", "forwarded", "dumped", "pasted"),
+           "shared", "sent", "pushed", "published", "forwarded", "dumped", "pasted", "message", "msg"),
     HELP: ("help", "commands", "command", "usage", "capabilities", "manual", "docs", "documentation", "menu",
            "options", "features"),
     DESTROY: ("delete", "remove", "erase", "wipe", "purge", "destroy", "truncate", "nuke", "obliterate",
@@ -127,5 +146,6 @@ KEYWORDS = Vocabulary({
              "rename", "move", "upgrade", "downgrade", "close", "reopen", "resolve", "set", "mark", "invite",
              "schedule", "call", "phone", "email", "text", "file", "raise", "log", "submit", "write", "reply",
              "respond", "answer", "pay", "charge", "bill", "invoice", "migrate", "import", "export", "fix",
-             "cancel", "terminate", "refund", "suspend", "unsuspend", "renew", "extend", "discount"),
+             "cancel", "terminate", "refund", "suspend", "unsuspend", "renew", "extend", "discount",
+               "reset", "restart", "reboot", "deploy", "redeploy", "rollback", "revoke", "provision", "uninstall"),
 }, plain_words=FILLER | SYSTEM_NOUNS | BOUNDARY_WORDS | GREETINGS | THANKS | PLEASANTRIES | COMMON_WORDS)
