@@ -40,7 +40,9 @@ return wait
 # place is given up if it has not). ARGV: interval, burst, token, its slot (0: reserve the next one), the longest
 # wait slept rather than waited in line, how long after a live predecessor's due time to look again, the lease's
 # grace past its due time, and the least wait. Answers {wait, slot}; a turn that must wait longer than the longest
-# sleep is (still) in line. Numbers go into strings with %.0f: Lua's own tostring rounds to 14 digits.
+# sleep is (still) in line. A message ahead that is late (its job not yet run again: RQ's scheduler counts whole
+# seconds, and a busy queue adds more) still holds the ones behind it until it goes or its lease lapses. Numbers go
+# into strings with %.0f: Lua's own tostring rounds to 14 digits.
 _TURN = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
@@ -62,7 +64,7 @@ for _, other in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', string.forma
       redis.call('ZREM', KEYS[2], other)
       redis.call('HDEL', KEYS[3], other)
     else
-      wait = math.max(wait, tonumber(due) - now + tonumber(ARGV[6]))
+      wait = math.max(wait, math.max(tonumber(due) - now, 0) + tonumber(ARGV[6]))
     end
   end
 end
@@ -110,8 +112,9 @@ class ChannelPacer:
     def __init__(self, connection: redis.Redis, interval_s: float = 1.0, burst: int = 3,
                  sleep: Callable[[float], None] = time.sleep, recheck_s: float = 1.0,
                  lease_grace_s: float = 300.0) -> None:
-        """`recheck_s`: how long after an earlier message's due time a later one looks again; `lease_grace_s`:
-        how long past its due time a waiting message keeps its place (a job lost with its worker gives it up)."""
+        """`recheck_s`: how long a later message waits before looking again at an earlier one that has not gone;
+        `lease_grace_s`: how long past its due time a waiting message keeps its place (a job lost with its worker
+        gives it up)."""
         if interval_s < 0 or burst < 1:
             raise ValueError("interval_s must be >= 0 and burst >= 1")
         self.interval_s = interval_s
