@@ -22,6 +22,7 @@ from rq.utils import now
 from rq.worker import WorkerStatus
 
 from app.worker.job_leases import sweep_lapsed
+from app.worker.outlasting_scheduler import OutlastingScheduler
 from app.worker.redis_waits import RedisWaits
 
 log = logging.getLogger("app.worker")
@@ -66,14 +67,50 @@ class RedisOutlasting(SimpleWorker):
             self.waits.answered()
             return
 
-    def _start_scheduler(self, *args: Any, **kwargs: Any) -> None:
+    def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO", *args: Any,
+                         **kwargs: Any) -> None:
+        # RQ's own, with a scheduler that outlasts Redis (app/worker/outlasting_scheduler.py).
+        self.scheduler = scheduler = OutlastingScheduler(
+            self.queues, connection=self.connection, serializer=self.serializer,
+            logging_level=logging_level if logging_level is not None else self.log.level)
+        scheduler.redis_url = self.waits.url
         while True:
             try:
-                super()._start_scheduler(*args, **kwargs)
+                scheduler.acquire_locks()
+                if scheduler.acquired_locks and burst:
+                    try:
+                        scheduler.register_birth()
+                        scheduler.enqueue_scheduled_jobs()
+                    finally:
+                        scheduler.release_locks()
+                        scheduler.register_death()
+                elif scheduler.acquired_locks:
+                    scheduler.start()
             except redis.RedisError as exc:
                 self.waits.failed(exc, "starting the scheduler")
                 continue
             return
+
+    def _keep_a_scheduler(self) -> None:
+        """Take the scheduler's locks, and start one, when no scheduler holds them: its process (here or in
+        another worker) died. RQ looks only at its ten-minute maintenance."""
+        scheduler = self.scheduler
+        if scheduler is None or (scheduler._process is not None and scheduler._process.is_alive()):
+            return
+        if scheduler._process is not None:
+            scheduler._process.join(0)  # reaped: no zombie for each one that died
+            scheduler._process = None
+        scheduler.acquire_locks(auto_start=True)
+        if scheduler._process is not None:
+            log.info("started a scheduler (pid %s): the one before it had stopped", scheduler._process.pid)
+
+    def _pubsub_exception_handler(self, exc: Exception, pubsub: Any, pubsub_thread: Any) -> None:
+        # RQ logs an ERROR line every 2 s while Redis is away; the loop already says it, with a backoff.
+        if isinstance(exc, redis.ConnectionError):
+            log.debug("worker %s: its command channel is waiting for Redis: %s", self.name, exc)
+            time.sleep(2.0)
+            return
+        super()._pubsub_exception_handler(exc, pubsub, pubsub_thread)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         if pipeline is not None:
@@ -104,6 +141,7 @@ class RedisOutlasting(SimpleWorker):
             sweep_lapsed(self.connection, self.queues, self.death_penalty_class, lock_s=60)
             if self.orphan_sweep is not None:
                 self.orphan_sweep()
+            self._keep_a_scheduler()
         if self.last_cleaned_at is None or (now() - self.last_cleaned_at).total_seconds() > self.maintenance_interval:
             super().run_maintenance_tasks()
 

@@ -42,6 +42,11 @@ class RedisWaits:
         self._next_s = FIRST_WAIT_S
         self._failing = False
 
+    @property
+    def url(self) -> str:
+        """Redis' URL as it may be shown: without its password."""
+        return self._url
+
     def failed(self, exc: redis.RedisError, doing: str) -> None:
         """Say that Redis failed while `doing`, then wait (a stop cuts the wait short)."""
         wait_s = self._next_s

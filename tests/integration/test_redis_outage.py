@@ -118,3 +118,26 @@ def test_a_breaker_whose_redis_is_gone_logs_one_line_per_failure(own_redis: Rest
     lines = [r for r in caplog.records if r.name == "app.integrations.breaker_storage"]
     assert len(lines) == 2
     assert all(r.levelname == "WARNING" and r.exc_info is None and "Connection" in r.getMessage() for r in lines)
+
+
+def test_jobs_queued_for_later_still_run_after_redis_restarts(
+        stack_factory, own_redis: RestartableRedis, start_worker) -> None:  # noqa: F811
+    own_redis.start()
+    stack = stack_factory(worker=False, redis_url=own_redis.url)
+    supervised: Supervised = start_worker(stack, "--processes", "1")
+    _wait_for(lambda: "Listening on" in supervised.log() and "Scheduler for" in supervised.log(),
+              "the worker and its scheduler to start")
+    own_redis.stop()
+    # Long enough for RQ's scheduler, which looks every second, to meet the outage too.
+    _wait_for(lambda: supervised.log().count("cannot reach Redis at") >= 3, "the worker to notice")
+    own_redis.start()
+    _wait_for(lambda: "answers again" in supervised.log(), "Redis to be found again")
+
+    # Slack asks for a wait: the summary goes out later, queued by the scheduler when due.
+    stack.slack.fail_next("chat.postMessage", 429, headers={"Retry-After": "1"})
+    assert stack.slash("summary Globex").text == "Working on it..."
+    _wait_for(lambda: _summaries(stack) == 1, "the summary queued for later, after the outage")
+    log = supervised.log()
+    assert "Traceback" not in log, "the scheduler (or anything) logged a traceback for the outage"
+    assert "could not connect to Redis instance" not in log  # RQ's own line every 2 s: said once, by the loop
+    _no_traceback_nor_exit(supervised)
