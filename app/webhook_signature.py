@@ -21,7 +21,7 @@ def crm_signature_is_valid(secret: str, timestamp: str | None, signature: str | 
         return False
     try:
         skew = abs((time.time() if now is None else now) - int(timestamp))
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number; or hundreds of digits, too large for a float
         return False
     if skew > MAX_CLOCK_SKEW_S:
         return False

@@ -46,7 +46,7 @@ def signed_by_slack(verifier: SignatureVerifier, raw: bytes, timestamp: str | No
         digest = hmac.new(verifier.signing_secret.encode(), b"v0:" + timestamp.encode() + b":" + raw,
                           hashlib.sha256).hexdigest()
         return hmac.compare_digest(f"v0={digest}", signature)
-    except ValueError:
+    except (ValueError, OverflowError):  # a timestamp that is not a number, or too large for a float
         return False
 
 

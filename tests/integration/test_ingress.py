@@ -136,11 +136,13 @@ def test_hostile_slack_bodies_are_401_unsigned_and_400_signed_never_500(stack_fa
     signed = [_post_slack(stack, body, kind, signed=True) for body, kind in HOSTILE_SLACK_BODIES]
     not_a_number = stack.http.post("/slack/events", content=b"[]", headers={
         "Content-Type": JSON, "X-Slack-Request-Timestamp": "soon", "X-Slack-Signature": "v0=0"})
+    too_large = stack.http.post("/slack/events", content=b"{}", headers={
+        "Content-Type": JSON, "X-Slack-Request-Timestamp": "9" * 400, "X-Slack-Signature": "v0=0"})
 
     assert [r.status_code for r in unsigned] == [401] * len(HOSTILE_SLACK_BODIES)
     assert [r.status_code for r in signed] == [400] * len(HOSTILE_SLACK_BODIES), [r.text for r in signed]
     assert all(r.text.startswith("malformed Slack request: ") for r in signed)
-    assert not_a_number.status_code == 401
+    assert not_a_number.status_code == 401 and too_large.status_code == 401
     assert _tracebacks(logs) == []
     # And a well-formed request is still served.
     assert stack.slash("help").status_code == 200
@@ -155,6 +157,8 @@ def _post_crm(stack: Stack, body: bytes) -> httpx.Response:
 def test_hostile_crm_and_api_bodies_are_400_never_500(stack_factory, logs) -> None:
     stack: Stack = stack_factory(worker=False, crm_webhook_secret=CRM_SECRET)
     crm = [_post_crm(stack, body.encode()) for body in (DEEP_JSON, DEEP_OBJECT, "[]", "null", "{")]
+    huge_timestamp = stack.http.post("/webhooks/crm", content=b"{}", headers={
+        "Content-Type": JSON, "X-CRM-Timestamp": "9" * 400, "X-CRM-Signature": "sha256=0"})
     not_json = stack.http.post("/v1/workflows", content=b'{"name": ', headers={"Content-Type": JSON})
     deep = [stack.http.post("/v1/workflows", content=body.encode(), headers={"Content-Type": JSON})
             for body in (DEEP_JSON, DEEP_OBJECT)]
@@ -163,6 +167,7 @@ def test_hostile_crm_and_api_bodies_are_400_never_500(stack_factory, logs) -> No
         + "[" * 5_000 + "]" * 5_000 + "}}]}").encode(), headers={"Content-Type": JSON})
 
     assert [r.status_code for r in crm] == [400] * 5
+    assert huge_timestamp.status_code == 401
     assert not_json.status_code == 400
     assert not_json.json()["error"]["code"] == "invalid_json"
     assert "not valid JSON" in not_json.json()["error"]["message"]
