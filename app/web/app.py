@@ -70,9 +70,9 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
         middleware=[
             Middleware(ObservedRequests, registry=registry),
             Middleware(BodyLimit, api_max_bytes=settings.acme_api_max_body_bytes),
-            Middleware(ApiGate, keys=settings.api_keys, rate_per_s=settings.api_rate_per_s,
-                       connection=collaborators.redis),
-            Middleware(Idempotency, connection=collaborators.redis),
+            # The gateway's Redis calls come before any API answer: the short timeout, like the acks'.
+            Middleware(ApiGate, keys=settings.api_keys, rate_per_s=settings.api_rate_per_s, connection=ack_redis),
+            Middleware(Idempotency, connection=ack_redis),
         ],
     )
     app.state.backend = ApiBackend(db=collaborators.db, runs=collaborators.runs, tools=collaborators.tools,

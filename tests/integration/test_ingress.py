@@ -88,6 +88,9 @@ def test_with_redis_paused_a_slash_command_is_told_the_queue_is_unavailable_and_
         answers = [f.result() for f in in_flight]
         answers_took = time.perf_counter() - started
         help_answer = stack.slash("help")  # needs no queue: answered as ever
+        api_started = time.perf_counter()
+        api_answer = stack.http.get("/v1/workflows")
+        api_took = time.perf_counter() - api_started
 
     assert health.status_code == 200
     assert health_took < 1, f"/healthz waited {health_took:.2f} s behind a hung Redis"
@@ -95,6 +98,9 @@ def test_with_redis_paused_a_slash_command_is_told_the_queue_is_unavailable_and_
     assert {a.text for a in answers} == {queue_unavailable()}
     assert answers_took < 3, f"slash commands answered after {answers_took:.2f} s; Slack gives up at 3 s"
     assert help_answer.status_code == 200 and "/acme summary" in help_answer.text
+    # The API's gateway (keys, rate limits) asks Redis with the same short timeout, and says why it refuses.
+    assert api_answer.status_code == 503 and "Redis" in api_answer.text
+    assert api_took < 1.5, f"the API answered after {api_took:.2f} s behind a hung Redis"
 
 
 # --- hostile bodies ------------------------------------------------------------------------------------------
