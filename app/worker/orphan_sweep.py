@@ -29,5 +29,7 @@ class OrphanSweep:
         try:
             return self._runs.sweep()
         except SQLAlchemyError as exc:
-            log.warning("could not look for orphaned runs: the database failed: %s", exc)
+            # The driver's own line; SQLAlchemy's adds the statement and a link to its docs on more lines.
+            detail = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+            log.warning("could not look for orphaned runs: the database failed: %s", detail)
             return None

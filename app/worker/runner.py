@@ -52,6 +52,16 @@ def run_worker(collaborators: Collaborators, burst: bool = False) -> bool:
             turns.stop()
 
 
+def _not_a_start_line(record: logging.LogRecord) -> bool:
+    # Each of a process's AGENT_CONCURRENCY - 1 turn workers says "started", "Listening on acme-agent" and
+    # "cleaning registries" at start: a score of lines that say once what the main loop already says.
+    return not str(record.msg).startswith(("Worker %s: started", "*** Listening", "Worker %s: cleaning registries"))
+
+
+_turn_workers_log = logging.getLogger("rq.worker.turns")
+_turn_workers_log.addFilter(_not_a_start_line)
+
+
 class _ThreadSafeWorker(AcmeWorker):
     # Signal-based job timeouts and stop handlers work only in the main thread.
     death_penalty_class = TimerDeathPenalty
@@ -63,6 +73,8 @@ class _ThreadSafeWorker(AcmeWorker):
         self._schedules = schedules
         self.sweeps_lapsed_jobs = schedules
         self.outlast_redis(collaborators.settings.redis_url, quiet=not schedules)
+        if not schedules:
+            self.log = _turn_workers_log
         self._idle_wait_s = idle_wait_s
 
     def _install_signal_handlers(self) -> None:
