@@ -92,6 +92,10 @@ class ApiGate:
         if scope["type"] not in ("http", "websocket") or not is_api_path(scope["path"]):
             await self.app(scope, receive, send)
             return
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            # No id, name or filter holds a NUL; PostgreSQL would refuse it deep in a query, as a 500.
+            await _send_error(scope, send, receive, 400, "the path or query holds a NUL (%00) character")
+            return
         caller = self._caller(scope)
         if caller is None:
             await _send_error(scope, send, receive, 401, "a valid API key is required: Authorization: Bearer KEY",

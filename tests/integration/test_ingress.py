@@ -276,3 +276,18 @@ def test_slack_and_crm_requests_are_in_the_access_log_without_their_bodies(stack
     assert any(line.startswith("POST /slack/events 200 ") for line in access), access
     assert any(line.startswith("POST /webhooks/crm 202 ") for line in access), access
     assert not [line for line in access if "secret-ish" in line or "evt_1" in line]
+
+
+def test_nul_characters_in_api_requests_are_4xx_on_every_database(stack_factory, any_db: str, logs) -> None:
+    stack: Stack = stack_factory(worker=False, database_url=any_db)
+    step = {"id": "a", "tool": "crm.get_customer", "args": {"customer": "Glo\u0000bex"}}
+    answers = [
+        stack.http.post("/v1/workflows", json={"name": "a\u0000b", "steps": [{**step, "args": {}}]}),
+        stack.http.post("/v1/workflows", json={"name": "ok", "steps": [step]}),
+        stack.http.post("/v1/agents", json={"name": "n\u0000", "instructions": "x"}),
+        stack.http.get("/v1/runs/a%00b"),
+        stack.http.get("/v1/runs?status=%00"),
+    ]
+    assert [a.status_code for a in answers] == [422, 422, 422, 400, 400], [a.text for a in answers]
+    assert all("NUL" in a.text for a in answers)
+    assert _tracebacks(logs) == []
