@@ -21,6 +21,13 @@ class SlackRequest:
     # What was said to the agent, as Slack sent it.
     text: str | None = None
 
+    def __post_init__(self) -> None:
+        # Slack never sends a NUL, but a signed request can: PostgreSQL would refuse the run's record.
+        for name in ("customer", "text"):
+            value = getattr(self, name)
+            if value and "\x00" in value:
+                object.__setattr__(self, name, value.replace("\x00", ""))
+
     def to_job_args(self) -> dict[str, Any]:
         return asdict(self)
 

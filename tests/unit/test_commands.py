@@ -22,3 +22,11 @@ from app.slack.intents import Ask, Help, MissingCustomer, Report, Status, Summar
 ])
 def test_parse_command(text: str, intent: object) -> None:
     assert parse_command(text) == intent
+
+
+def test_a_nul_in_what_slack_sent_never_reaches_a_job() -> None:
+    from app.queueing.slack_request import SlackRequest  # noqa: PLC0415
+
+    request = SlackRequest("r1", "command", "T1", "C1", "U1", customer="Glo\x00bex", text="summary Glo\x00bex")
+    assert request.to_job_args()["customer"] == "Globex" and request.to_job_args()["text"] == "summary Globex"
+    assert SlackRequest.from_job_args(request.to_job_args()) == request
