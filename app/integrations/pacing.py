@@ -39,10 +39,11 @@ return wait
 # set of waiting tokens by slot); KEYS[3]: each waiting token's lease, "due:expires" (when it comes again; when its
 # place is given up if it has not). ARGV: interval, burst, token, its slot (0: reserve the next one), the longest
 # wait slept rather than waited in line, how long after a live predecessor's due time to look again, the lease's
-# grace past its due time, and the least wait. Answers {wait, slot}; a turn that must wait longer than the longest
-# sleep is (still) in line. A message ahead that is late (its job not yet run again: RQ's scheduler counts whole
-# seconds, and a busy queue adds more) still holds the ones behind it until it goes or its lease lapses. Numbers go
-# into strings with %.0f: Lua's own tostring rounds to 14 digits.
+# grace past its due time, the least wait, and how late a message ahead may be before the ones behind it go ahead.
+# Answers {wait, slot}; a turn that must wait longer than the longest sleep is (still) in line. A message ahead that
+# is late (its job not yet run again: RQ's scheduler counts whole seconds, and a busy queue adds more) is looked at
+# again every recheck until it is that late; a place left by a job that never comes back holds no longer. Numbers
+# go into strings with %.0f: Lua's own tostring rounds to 14 digits.
 _TURN = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000000 + tonumber(now_parts[2])
@@ -64,7 +65,10 @@ for _, other in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', string.forma
       redis.call('ZREM', KEYS[2], other)
       redis.call('HDEL', KEYS[3], other)
     else
-      wait = math.max(wait, math.max(tonumber(due) - now, 0) + tonumber(ARGV[6]))
+      local late = now - tonumber(due)
+      if late < tonumber(ARGV[9]) then
+        wait = math.max(wait, math.max(-late, 0) + tonumber(ARGV[6]))
+      end
     end
   end
 end
@@ -108,13 +112,19 @@ class Turn:
     in_line: bool = False
 
 
+# A message ahead that comes back late (RQ's scheduler queues in whole seconds and looks once a second; a busy
+# queue adds more) is waited for this long past its due time; a place left by a job that never comes back holds
+# the ones behind it no longer than this.
+OVERTAKE_AFTER_S = 5.0
+
+
 class ChannelPacer:
     def __init__(self, connection: redis.Redis, interval_s: float = 1.0, burst: int = 3,
                  sleep: Callable[[float], None] = time.sleep, recheck_s: float = 1.0,
-                 lease_grace_s: float = 300.0) -> None:
+                 lease_grace_s: float = 300.0, overtake_after_s: float = OVERTAKE_AFTER_S) -> None:
         """`recheck_s`: how long a later message waits before looking again at an earlier one that has not gone;
         `lease_grace_s`: how long past its due time a waiting message keeps its place (a job lost with its worker
-        gives it up)."""
+        gives it up); `overtake_after_s`: how late past its due time an earlier message is still waited for."""
         if interval_s < 0 or burst < 1:
             raise ValueError("interval_s must be >= 0 and burst >= 1")
         self.interval_s = interval_s
@@ -125,6 +135,7 @@ class ChannelPacer:
         self._sleep = sleep
         self._recheck_us = int(recheck_s * 1e6)
         self._grace_us = int(lease_grace_s * 1e6)
+        self._overtake_after_us = int(overtake_after_s * 1e6)
 
     def wait_turn(self, channel: str) -> float:
         """Block until `channel` may take one more message; answers the seconds waited."""
@@ -170,6 +181,6 @@ class ChannelPacer:
         keys = [f"acme:pace:{channel}", f"acme:pace:line:{channel}", f"acme:pace:lease:{channel}"]
         wait_us, slot_us = self._turn(keys=keys, args=[
             *self._args, turn.token, turn.slot_us, int(longest_sleep_s * 1e6), self._recheck_us, self._grace_us,
-            int(least_wait_s * 1e6)])
+            int(least_wait_s * 1e6), self._overtake_after_us])
         placed = int(wait_us) > int(longest_sleep_s * 1e6)
         return Turn(turn.token, int(slot_us), int(wait_us) / 1e6, in_line=turn.in_line or placed)
