@@ -38,6 +38,7 @@ class RedisOutlasting(SimpleWorker):
     # Ends the runs whose job is gone (app/worker/orphan_sweep.py), from the same maintenance as the sweep.
     orphan_sweep: Callable[[], object] | None = None
     _redis_waits: RedisWaits | None = None
+    _scheduler_in_burst = False
     _swept_at: float = 0.0
 
     def outlast_redis(self, url: str, quiet: bool = False) -> None:
@@ -70,6 +71,7 @@ class RedisOutlasting(SimpleWorker):
     def _start_scheduler(self, burst: bool = False, logging_level: str | None = "INFO", *args: Any,
                          **kwargs: Any) -> None:
         # RQ's own, with a scheduler that outlasts Redis (app/worker/outlasting_scheduler.py).
+        self._scheduler_in_burst = burst
         self.scheduler = scheduler = OutlastingScheduler(
             self.queues, connection=self.connection, serializer=self.serializer,
             logging_level=logging_level if logging_level is not None else self.log.level)
@@ -95,7 +97,9 @@ class RedisOutlasting(SimpleWorker):
         """Take the scheduler's locks, and start one, when no scheduler holds them: its process (here or in
         another worker) died. RQ looks only at its ten-minute maintenance."""
         scheduler = self.scheduler
-        if scheduler is None or (scheduler._process is not None and scheduler._process.is_alive()):
+        if scheduler is None or self._scheduler_in_burst:
+            return  # a burst worker queued what was due when it started, and starts no scheduler process
+        if scheduler._process is not None and scheduler._process.is_alive():
             return
         if scheduler._process is not None:
             scheduler._process.join(0)  # reaped: no zombie for each one that died
