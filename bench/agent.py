@@ -147,7 +147,9 @@ def _loop_cost(turns: int, redis_url: str) -> None:
 
 
 def plans_per_second(texts: int) -> None:
-    cases = [case.text for case in read_cases(default_cases_path().read_text().splitlines())]
+    # One text a line for `acme plan -`: the eval set's blank and multi-line messages would not count as one.
+    cases = [case.text for case in read_cases(default_cases_path().read_text().splitlines())
+             if case.text.strip() and "\n" not in case.text]
     lines = (cases * (texts // len(cases) + 1))[:texts]
     planner = RulesPlanner()
     started = time.perf_counter()
