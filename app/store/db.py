@@ -97,6 +97,12 @@ def upgrade(url: str) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
+def driver_detail(exc: SQLAlchemyError) -> str:
+    """The driver's first line of why (read-only, no such table, connection refused); SQLAlchemy's own adds the
+    statement and a link to its docs on more lines."""
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+
+
 def is_busy(exc: SQLAlchemyError) -> bool:
     """A lock held by another writer: the write can be tried again later, nothing is broken."""
     orig = getattr(exc, "orig", None)
@@ -167,9 +173,7 @@ class Database:
         except SQLAlchemyError as exc:
             if is_busy(exc):
                 return None
-            # The driver's first line says why (read-only, no such table, connection refused); no more.
-            detail = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:200]
-            return f"the database refuses a write: {detail}"
+            return f"the database refuses a write: {driver_detail(exc)[:200]}"
         return None
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ import redis
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.runs.orphans import OrphanRuns, Swept
+from app.store.db import driver_detail
 
 log = logging.getLogger(__name__)
 TURN_KEY = "acme:sweep:orphan-runs"
@@ -29,7 +30,5 @@ class OrphanSweep:
         try:
             return self._runs.sweep()
         except SQLAlchemyError as exc:
-            # The driver's own line; SQLAlchemy's adds the statement and a link to its docs on more lines.
-            detail = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
-            log.warning("could not look for orphaned runs: the database failed: %s", detail)
+            log.warning("could not look for orphaned runs: the database failed: %s", driver_detail(exc))
             return None

@@ -7,7 +7,6 @@ host (B); the mock CRM is a third. The allow-list names A's `/echo`, B and the C
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
@@ -27,6 +26,7 @@ from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker
 from app.integrations.shared_throttle import SharedThrottle
 from app.store.models import HttpToolRegistration
 from tests.conftest import MockCrm, Stack
+from tests.integration.test_api import wait_for_run
 
 SECRET = "s3cr3t-legacy-token-4711"
 
@@ -75,16 +75,6 @@ def api(stack_factory, mock_crm: MockCrm, reflectors: tuple[Reflector, Reflector
                          acme_http_tool_hosts=f"{a.url}/echo,{b.url},{mock_crm.url}/customers",
                          acme_http_tool_secret_origins=f"TOOL_LEGACY_TOKEN={a.url}",
                          http_tool_secrets={"TOOL_LEGACY_TOKEN": SECRET, "TOOL_UNBOUND": "unbound-value"})
-
-
-def wait_for_run(api: Stack, run_id: str, timeout_s: float = 20) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        run = api.http.get(f"/v1/runs/{run_id}").json()
-        if run["status"] in ("succeeded", "failed", "cancelled"):
-            return run
-        time.sleep(0.05)
-    raise TimeoutError(f"run {run_id} did not finish")
 
 
 def register(api: Stack, name: str, url_template: str, **extra: object):
