@@ -155,6 +155,9 @@ class Settings(BaseSettings):
     agent_max_steps: int = Field(default=8, ge=1, le=50)
     # Agent turns at once in each worker process: a turn mostly waits on the model.
     agent_concurrency: int = Field(default=20, ge=1, le=200)
+    # Summaries and notifications at once in each worker process: each waits on the CRM and Slack about half
+    # its time, so one at a time leaves the process's core idle for those waits.
+    worker_threads: int = Field(default=3, ge=1, le=32)
     # How much lower than other processes a worker asks the kernel to schedule it (os.nice); 0: not at all.
     worker_nice: int = Field(default=19, ge=0, le=19)
     # A running job's lease: its worker renews it every third of this; a job whose lease lapses (its worker

@@ -52,7 +52,8 @@ class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
     log_result_lifespan = False
 
     def __init__(self, collaborators: Collaborators, queues: tuple[str, ...] = QUEUE_ORDER,
-                 on_loop_started: Callable[[], object] | None = None) -> None:
+                 on_loop_started: Callable[[], object] | None = None,
+                 on_stop_requested: Callable[[], object] | None = None) -> None:
         # RQ raises the socket timeout of the connection it is given to fit its blocking
         # dequeue; the jobs' own Redis calls keep their short timeout on a connection of their own.
         super().__init__(list(queues), connection=redis.Redis.from_url(collaborators.settings.redis_url))
@@ -67,6 +68,7 @@ class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
                                         every_s=self._lease_s)
         self.outlast_redis(collaborators.settings.redis_url)
         self._on_loop_started = on_loop_started
+        self._on_stop_requested = on_stop_requested
         self._suspension_checked_at = 0.0
         # Imported now, not at the first job: its first answer is not slowed, and the memory the worker
         # will use is taken at start.
@@ -82,6 +84,12 @@ class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
             started, self._on_loop_started = self._on_loop_started, None
             started()
         return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+    def handle_warm_shutdown_request(self) -> None:
+        super().handle_warm_shutdown_request()
+        # At the signal, not when this loop's own job ends: the process's other workers take no job meanwhile.
+        if self._on_stop_requested is not None:
+            self._on_stop_requested()
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         beat_recently = (self.last_heartbeat is not None and

@@ -12,7 +12,7 @@ from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 
 from app.composition import Collaborators
-from app.queueing.job_table import AGENT_QUEUE, QUEUE_ORDER
+from app.queueing.job_table import AGENT_QUEUE, NOTIFICATION_QUEUE, QUEUE_ORDER, SUMMARY_QUEUE
 from app.worker.acme_worker import AcmeWorker
 from app.worker.redis_waits import RedisWaits, reason, shown_url, wait_until_redis_answers
 
@@ -22,6 +22,9 @@ log = logging.getLogger("app.worker")
 # cold after its own --stop-timeout (30 s by default).
 TURNS_STOP_S = 25.0
 AGENT_IDLE_WAIT_S = 2
+# The quick jobs: each spends about half its time waiting on the CRM and Slack, so a few at once in a process
+# keep its CPU busy where one would leave it idle for those waits.
+QUICK_QUEUES = (SUMMARY_QUEUE, NOTIFICATION_QUEUE)
 
 
 def run_worker(collaborators: Collaborators, burst: bool = False) -> bool:
@@ -29,7 +32,8 @@ def run_worker(collaborators: Collaborators, burst: bool = False) -> bool:
 
     With RQ's scheduler: jobs queued for later (an approval's expiry) are queued when due, by whichever
     worker holds the scheduler's lock. Beside the main loop, AGENT_CONCURRENCY - 1 threads take the
-    agent's turns, which spend seconds waiting on a model and little of the CPU.
+    agent's turns, which spend seconds waiting on a model and little of the CPU, and WORKER_THREADS - 1
+    take summaries and notifications, which wait on the CRM and Slack about half their time.
     """
     waits = RedisWaits(collaborators.settings.redis_url, log)
     if burst:
@@ -41,19 +45,22 @@ def run_worker(collaborators: Collaborators, burst: bool = False) -> bool:
                 collaborators.settings.redis_url), reason(exc))
             raise SystemExit(1) from None
     wait_until_redis_answers(collaborators.redis, waits)
-    turns = None if burst else AgentTurnWorkers(collaborators, collaborators.settings.agent_concurrency - 1)
+    settings = collaborators.settings
+    threads = None if burst else ThreadWorkers(agent_turn_threads(collaborators, settings.agent_concurrency - 1)
+                                               + quick_job_threads(collaborators, settings.worker_threads - 1))
     # Started once the main loop handles SIGTERM: a stop then always ends them too, and none is left
     # registered with RQ by a process that died of the signal's default action.
-    worker = AcmeWorker(collaborators, on_loop_started=turns.start if turns else None)
+    worker = AcmeWorker(collaborators, on_loop_started=threads.start if threads else None,
+                        on_stop_requested=threads.request_stop if threads else None)
     try:
-        return worker.work(burst=burst, logging_level=collaborators.settings.log_level.upper(), with_scheduler=True)
+        return worker.work(burst=burst, logging_level=settings.log_level.upper(), with_scheduler=True)
     finally:
-        if turns is not None:
-            turns.stop()
+        if threads is not None:
+            threads.stop()
 
 
 def _not_a_start_line(record: logging.LogRecord) -> bool:
-    # Each of a process's AGENT_CONCURRENCY - 1 turn workers says "started", "Listening on acme-agent" and
+    # Each of a process's thread workers says "started", "Listening on acme-agent" and
     # "cleaning registries" at start: a score of lines that say once what the main loop already says.
     return not str(record.msg).startswith(("Worker %s: started", "*** Listening", "Worker %s: cleaning registries"))
 
@@ -154,21 +161,17 @@ class WorkerThread:
         self.join(10)
 
 
-class AgentTurnWorkers:
-    """Workers of the agent's queue in threads of this process, so that one process answers many
-    askers at once while each turn waits on the model. Each is a whole RQ worker (registered, with
-    its started registry and heartbeats, failures recorded as for any job), so a turn run here has
-    the same guarantees as any other job; their number bounds the turns at once.
+class ThreadWorkers:
+    """Workers in threads of this process, so that one process runs many jobs at once while each waits on
+    the network. Each is a whole RQ worker (registered, with its started registry and heartbeats, failures
+    recorded as for any job), so a job run here has the same guarantees as any other; their number bounds
+    the jobs at once.
     """
 
-    def __init__(self, collaborators: Collaborators, count: int) -> None:
-        # An idle RQ worker's loop costs a few ms of CPU a turn: twenty of them waking every second cost
-        # a summary drain 1 ms a job. They wake every few seconds, and a stop waits that long at most.
-        self._workers = [WorkerThread(collaborators, queues=(AGENT_QUEUE,), schedules=False, name=f"acme-agent-{n}",
-                                      idle_wait_s=AGENT_IDLE_WAIT_S)
-                         for n in range(count)]
+    def __init__(self, workers: list[WorkerThread]) -> None:
+        self._workers = workers
 
-    def start(self) -> AgentTurnWorkers:
+    def start(self) -> ThreadWorkers:
         for worker in self._workers:
             worker.start()
         return self
@@ -183,6 +186,27 @@ class AgentTurnWorkers:
             worker.join(max(0.0, deadline - time.monotonic()))
 
     def stop(self, timeout_s: float = TURNS_STOP_S) -> None:
-        """Take no new turn, and give those under way `timeout_s` to end (a turn's model calls take seconds)."""
+        """Take no new job, and give those under way `timeout_s` to end (a turn's model calls take seconds)."""
         self.request_stop()
         self.join(timeout_s)
+
+
+def agent_turn_threads(collaborators: Collaborators, count: int) -> list[WorkerThread]:
+    """Workers of the agent's queue: one process answers many askers at once while each turn waits on the model."""
+    # An idle RQ worker's loop costs a few ms of CPU a turn: twenty of them waking every second cost
+    # a summary drain 1 ms a job. They wake every few seconds, and a stop waits that long at most.
+    return [WorkerThread(collaborators, queues=(AGENT_QUEUE,), schedules=False, name=f"acme-agent-{n}",
+                         idle_wait_s=AGENT_IDLE_WAIT_S) for n in range(count)]
+
+
+def quick_job_threads(collaborators: Collaborators, count: int) -> list[WorkerThread]:
+    """Workers of the summaries' and notifications' queues, beside the main loop that works every queue."""
+    return [WorkerThread(collaborators, queues=QUICK_QUEUES, schedules=False, name=f"acme-quick-{n}",
+                         idle_wait_s=AGENT_IDLE_WAIT_S) for n in range(count)]
+
+
+class AgentTurnWorkers(ThreadWorkers):
+    """`count` workers of the agent's queue, for a WorkerThread (the demo's and the tests')."""
+
+    def __init__(self, collaborators: Collaborators, count: int) -> None:
+        super().__init__(agent_turn_threads(collaborators, count))

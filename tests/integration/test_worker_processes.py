@@ -66,7 +66,10 @@ class Supervised:
         variables = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_", "ACME_"))}
         variables.update(SLACK_BOT_TOKEN=settings.slack_bot_token.get_secret_value(),  # type: ignore[union-attr]
                          SLACK_API_URL=settings.slack_api_url, CRM_BASE_URL=settings.crm_base_url,
-                         REDIS_URL=settings.redis_url, DATABASE_URL=settings.database_url, LOG_LEVEL="INFO")
+                         REDIS_URL=settings.redis_url, DATABASE_URL=settings.database_url, LOG_LEVEL="INFO",
+                         # One job at a time in each process unless a test says otherwise: the counts below are
+                         # of processes.
+                         WORKER_THREADS="1")
         variables.update(env)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen([sys.executable, "-m", "app", "worker", *args], env=variables,
@@ -174,6 +177,29 @@ def test_a_stop_lets_the_jobs_in_flight_finish_and_leaves_the_queued_ones_queued
     assert queue.count == 1 and queue.jobs[0].get_status() == JobStatus.QUEUED
     assert redis_conn.scard("rq:workers") == 0  # each worker said it stopped
     assert "warm stop" in supervised.log()
+
+
+def test_one_process_runs_quick_jobs_at_once_and_a_stop_lets_them_all_finish(
+        stack_factory, redis_conn: redis.Redis, start_worker) -> None:
+    stack = stack_factory(worker=False)
+    supervised = start_worker(stack, "--processes", "1", WORKER_THREADS="3")
+    summary_workers = Queue(SUMMARY_QUEUE, connection=redis_conn)
+    _wait_for(lambda: len(Worker.all(queue=summary_workers)) == 3, "three workers of the summaries in one process")
+    assert len({worker.pid for worker in Worker.all(queue=summary_workers)}) == 1
+    stack.crm.faults("slow", delay_s=0.5)
+    for customer in ("Globex", "Initech", "Hooli", "Umbrella"):
+        assert stack.slash(f"summary {customer}").text == "Working on it..."
+    started = StartedJobRegistry(SUMMARY_QUEUE, connection=redis_conn)
+    _wait_for(lambda: started.count == 3, "three summaries running at once in the one process")
+    in_flight = started.get_job_ids()
+
+    supervised.process.send_signal(signal.SIGTERM)
+    assert supervised.process.wait(timeout=WAIT_S) == 0
+
+    assert _summaries(stack) == 3
+    assert all(Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.FINISHED for job_id in in_flight)
+    assert Queue(SUMMARY_QUEUE, connection=redis_conn).count == 1
+    assert redis_conn.scard("rq:workers") == 0
 
 
 def test_a_second_stop_signal_stops_the_jobs_in_flight_and_records_them_as_failed(
