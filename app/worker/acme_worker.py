@@ -14,6 +14,7 @@ from rq import Queue, SimpleWorker
 from rq.executions import Execution
 from rq.job import Job
 from rq.registry import StartedJobRegistry
+from rq.results import Result
 from rq.suspension import is_suspended
 from rq.utils import now
 from rq.worker import WorkerStatus
@@ -27,6 +28,7 @@ from app.worker.job_leases import LeaseKeeper, renew_every_s
 from app.worker.orphan_sweep import OrphanSweep
 from app.worker.quiet_failures import QuietFailures
 from app.worker.redis_outlasting import RedisOutlasting
+from app.worker.started_job import StartedJob
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
 
     # RQ logs four lines at INFO per job; its start and its "Job OK" say enough.
     log_result_lifespan = False
+    job_class = StartedJob
 
     def __init__(self, collaborators: Collaborators, queues: tuple[str, ...] = QUEUE_ORDER,
                  on_loop_started: Callable[[], object] | None = None,
@@ -91,10 +94,11 @@ class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
         if self._on_stop_requested is not None:
             self._on_stop_requested()
 
-    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None,
+                  only_if_due: bool = False) -> None:
         beat_recently = (self.last_heartbeat is not None and
                          (now() - self.last_heartbeat).total_seconds() < HEARTBEAT_EVERY_S)
-        if pipeline is None and timeout is None and beat_recently:
+        if (pipeline is None or only_if_due) and timeout is None and beat_recently:
             return
         super().heartbeat(timeout, pipeline)
 
@@ -131,16 +135,17 @@ class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
 
     def _execute(self, job: Job, queue: Queue) -> None:
         # RQ writes a job's start in two MULTI blocks (its execution and the worker's state, then the job's
-        # own fields and heartbeats); here they go in one, and prepare_job_execution finds it done.
+        # own fields and heartbeats), a field a command, and PERSISTs the job's key when it runs it; here
+        # it is one MULTI, a command a key, and prepare_job_execution finds it done.
         with self.connection.pipeline() as pipeline:
-            heartbeat_ttl = self.get_heartbeat_ttl(job)
-            self.execution = Execution.create(job, heartbeat_ttl, pipeline=pipeline, worker_name=self.name)
-            self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
-            self.set_current_job_id(job.id, pipeline=pipeline)
-            self.set_current_job_working_time(0, pipeline=pipeline)
-            self.heartbeat(pipeline=pipeline)
-            job.heartbeat(now(), heartbeat_ttl, pipeline=pipeline)
+            self.execution = Execution.create(job, self.get_heartbeat_ttl(job), pipeline=pipeline,
+                                              worker_name=self.name)
+            self._state = WorkerStatus.BUSY
+            pipeline.hset(self.key, mapping={"state": WorkerStatus.BUSY.value, "current_job": job.id,
+                                             "current_job_working_time": 0})
+            self.heartbeat(pipeline=pipeline, only_if_due=True)
             job.prepare_for_execution(self.name, pipeline=pipeline)
+            pipeline.persist(job.key)
             if len(self.queues) == 1:  # RQ moved it to the queue's intermediate list when it took it
                 pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
             pipeline.execute()
@@ -170,16 +175,24 @@ class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
         # RQ's own version watches the job's dependents key and reads it, for jobs queued to run after
         # this one; no job here is queued that way (JobQueue.enqueue), so the writes go in one MULTI.
         assert job.started_at is not None and job.ended_at is not None
+        result_ttl = job.get_result_ttl(self.default_result_ttl)
         with self.connection.pipeline() as pipeline:
             self.increment_successful_job_count(pipeline=pipeline)
             self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
-            result_ttl = job.get_result_ttl(self.default_result_ttl)
-            if result_ttl != 0:
-                job._handle_success(result_ttl, pipeline=pipeline, worker_name=self.name,
-                                    execution_id=self.execution.id if self.execution else None,
-                                    execution_started_at=self.execution.created_at if self.execution else None,
-                                    execution_ended_at=job.ended_at)
-            job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
+            if result_ttl > 0 and isinstance(job, StartedJob):
+                job.record_success(result_ttl, pipeline)
+                Result.create(job, Result.Type.SUCCESSFUL, return_value=job._result, ttl=result_ttl,
+                              worker_name=self.name, pipeline=pipeline,
+                              execution_id=self.execution.id if self.execution else None,
+                              execution_started_at=self.execution.created_at if self.execution else None,
+                              execution_ended_at=job.ended_at)
+            else:
+                if result_ttl != 0:
+                    job._handle_success(result_ttl, pipeline=pipeline, worker_name=self.name,
+                                        execution_id=self.execution.id if self.execution else None,
+                                        execution_started_at=self.execution.created_at if self.execution else None,
+                                        execution_ended_at=job.ended_at)
+                job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline)
             self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
             pipeline.execute()
