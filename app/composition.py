@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
-from slack_sdk import WebClient
 
 from app.agent.conversation import Planner
 from app.agent.llm_planner import LlmPlanner
@@ -30,6 +29,7 @@ from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker
 from app.integrations.shared_throttle import SharedThrottle
 from app.integrations.slack_effects import EffectRecords
 from app.integrations.slack_poster import SlackPoster
+from app.integrations.slack_web_client import KeepAliveWebClient
 from app.jobs.drafts import DraftWriter, ModelDrafts
 from app.jobs.reports import REUSE_FINISHED_S, AccountReports
 from app.queueing.job_queue import ACK_REDIS_TIMEOUT_S, JobQueue
@@ -96,6 +96,7 @@ class Collaborators:
         self.run_records.close()  # before the publisher: the records still waiting publish their events
         self.run_events.close()
         self.crm.close()
+        self.slack.close()
         self.http_tools.close()
         if self.llm is not None:
             self.llm.close()
@@ -147,7 +148,7 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
                                        settings.http_tool_breaker_reset_s, settings.http_tool_max_rps,
                                        settings.http_tool_timeout_s, sleep)
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    web_client = WebClient(
+    web_client = KeepAliveWebClient(
         token=token, base_url=settings.slack_api_url, timeout=int(settings.slack_timeout_s), retry_handlers=[]
     )
     crm_token = settings.crm_api_token.get_secret_value() if settings.crm_api_token else None

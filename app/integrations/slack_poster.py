@@ -1,20 +1,19 @@
 """Posting to Slack (Web API and response_url), only through the Slack downstream.
 
-slack-sdk's own retry handlers are switched off: retries, Retry-After and the
-breaker are the integration layer's, so Slack and the CRM behave alike.
+slack-sdk's own retry handlers are switched off: retries, Retry-After and the breaker are the
+integration layer's, so Slack and the CRM behave alike; its requests reuse connections (slack_web_client).
 
 Within `deferring` (a job run by the worker's entry points), no call waits long: a
 message whose turn in its channel is not now, a Retry-After, or Slack still failing
 after the quick retries raises PostDeferred, and the job runs again later. Elsewhere
 (the agent, the API's tools) a call waits as it always did.
 
-In any RQ job, a message, an upload or a response is made once however often the job
-runs (app/integrations/slack_effects.py): a later run, or the job queued again after
-its worker died, answers it from its record. A message Slack may have posted without
-our knowing (a 5xx, a timeout) is looked for by the key in its metadata before it is
-tried again (Slack has no idempotency key). A response_url, an ephemeral message and
-an upload cannot be looked for: after such an unknown outcome they are sent again
-(at least once), and a person may see a copy.
+In any RQ job, a message, an upload or a response is made once however often the job runs
+(app/integrations/slack_effects.py): a later run, or a re-run, answers it from its record. A
+message Slack may have posted without our knowing (a 5xx, a timeout) is looked for by the key in
+its metadata before it is tried again (Slack has no idempotency key). A response_url, an ephemeral
+message and an upload cannot be looked for: after such an unknown outcome they are sent again (at
+least once), and a person may see a copy.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from urllib.parse import urlsplit
 
 import redis
 from rq import get_current_job
-from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from app.integrations.deferral import Carried, DeferralPolicy, DeferringSession, PostDeferred
@@ -40,6 +38,7 @@ from app.integrations.pacing import ChannelPacer, Turn
 from app.integrations.resilience import Downstream, RetryableFailure, parse_retry_after
 from app.integrations.slack_calls import SlackDeclined, find_effect, sdk_call
 from app.integrations.slack_effects import Effect, EffectLedger, EffectRecords, unrecorded_effect
+from app.integrations.slack_web_client import KeepAliveWebClient
 from app.messages.message import Message
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,7 @@ class Upload:
 
 
 class SlackPoster:
-    def __init__(self, *, client: WebClient, downstream: Downstream, api_url: str,
+    def __init__(self, *, client: KeepAliveWebClient, downstream: Downstream, api_url: str,
                  pacer: ChannelPacer | None = None, deferral: DeferralPolicy | None = None,
                  effects: EffectRecords | None = None) -> None:
         self._client = client
@@ -68,6 +67,9 @@ class SlackPoster:
         self._local = threading.local()
         # response_url is signed into the request by Slack; still, only ever post to Slack's own hosts.
         self._response_hosts = {"hooks.slack.com", urlsplit(api_url).hostname}
+
+    def close(self) -> None:
+        self._client.close()
 
     @contextmanager
     def deferring(self, carried: Carried) -> Iterator[DeferringSession]:
