@@ -100,9 +100,12 @@ class EffectRecords:
         now = self._clock()
         pipe = self._redis.pipeline(transaction=False)
         pipe.hsetnx(key, slot, json.dumps({"maybe": now}))
-        pipe.hget(key, slot)
         pipe.expire(key, self._ttl_s)
-        claimed, raw, _ = pipe.execute()
+        claimed, _ = pipe.execute()
+        if claimed:
+            return False, None, now, True
+        # A record from an earlier run of the job: the only case that needs reading it.
+        raw = self._redis.hget(key, slot)
         record = json.loads(raw) if raw else {}
         if "done" in record:
             return True, record["done"], None, False

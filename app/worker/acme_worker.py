@@ -72,6 +72,8 @@ class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
         self.outlast_redis(collaborators.settings.redis_url)
         self._on_loop_started = on_loop_started
         self._on_stop_requested = on_stop_requested
+        self._unrecorded_successes = 0
+        self._unrecorded_working_s = 0.0
         self._suspension_checked_at = 0.0
         # Imported now, not at the first job: its first answer is not slowed, and the memory the worker
         # will use is taken at start.
@@ -100,7 +102,22 @@ class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
                          (now() - self.last_heartbeat).total_seconds() < HEARTBEAT_EVERY_S)
         if (pipeline is None or only_if_due) and timeout is None and beat_recently:
             return
-        super().heartbeat(timeout, pipeline)
+        if pipeline is not None:
+            self._record_successes(pipeline)
+            super().heartbeat(timeout, pipeline)
+            return
+        with self.connection.pipeline() as beat:
+            self._record_successes(beat)
+            super().heartbeat(timeout, beat)
+            beat.execute()
+
+    def _record_successes(self, pipeline: Pipeline) -> None:
+        # RQ counts a worker's successes and working time with two writes a job; here they are added up and
+        # written with the heartbeat, every few seconds (and when the worker stops).
+        if self._unrecorded_successes:
+            pipeline.hincrby(self.key, "successful_job_count", self._unrecorded_successes)
+            pipeline.hincrbyfloat(self.key, "total_working_time", self._unrecorded_working_s)
+            self._unrecorded_successes, self._unrecorded_working_s = 0, 0.0
 
     def get_heartbeat_ttl(self, job: Job) -> int:
         # A short lease, renewed by the process's LeaseKeeper while the job runs: a dead worker's job is
@@ -136,8 +153,9 @@ class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
     def _execute(self, job: Job, queue: Queue) -> None:
         # RQ writes a job's start in two MULTI blocks (its execution and the worker's state, then the job's
         # own fields and heartbeats), a field a command, and PERSISTs the job's key when it runs it; here
-        # it is one MULTI, a command a key, and prepare_job_execution finds it done.
-        with self.connection.pipeline() as pipeline:
+        # it is one round trip, a command a key, and prepare_job_execution finds it done. Not a MULTI: a
+        # start written in part (its worker died) is a start whose lease lapses, as one written whole.
+        with self.connection.pipeline(transaction=False) as pipeline:
             self.execution = Execution.create(job, self.get_heartbeat_ttl(job), pipeline=pipeline,
                                               worker_name=self.name)
             self._state = WorkerStatus.BUSY
@@ -176,16 +194,17 @@ class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
         # this one; no job here is queued that way (JobQueue.enqueue), so the writes go in one MULTI.
         assert job.started_at is not None and job.ended_at is not None
         result_ttl = job.get_result_ttl(self.default_result_ttl)
+        self._unrecorded_successes += 1
+        self._unrecorded_working_s += (job.ended_at - job.started_at).total_seconds()
         with self.connection.pipeline() as pipeline:
-            self.increment_successful_job_count(pipeline=pipeline)
-            self.increment_total_working_time(job.ended_at - job.started_at, pipeline)
             if result_ttl > 0 and isinstance(job, StartedJob):
                 job.record_success(result_ttl, pipeline)
-                Result.create(job, Result.Type.SUCCESSFUL, return_value=job._result, ttl=result_ttl,
-                              worker_name=self.name, pipeline=pipeline,
-                              execution_id=self.execution.id if self.execution else None,
-                              execution_started_at=self.execution.created_at if self.execution else None,
-                              execution_ended_at=job.ended_at)
+                if job._result is not None:  # None is what RQ answers for a job without a result
+                    Result.create(job, Result.Type.SUCCESSFUL, return_value=job._result, ttl=result_ttl,
+                                  worker_name=self.name, pipeline=pipeline,
+                                  execution_id=self.execution.id if self.execution else None,
+                                  execution_started_at=self.execution.created_at if self.execution else None,
+                                  execution_ended_at=job.ended_at)
             else:
                 if result_ttl != 0:
                     job._handle_success(result_ttl, pipeline=pipeline, worker_name=self.name,
@@ -196,6 +215,12 @@ class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
             self.cleanup_execution(job, pipeline=pipeline)
             self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
             pipeline.execute()
+
+    def register_death(self) -> None:
+        with self.connection.pipeline() as pipeline:
+            self._record_successes(pipeline)
+            pipeline.execute()
+        super().register_death()
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         # For the whole loop, not per job: RQ also runs failure callbacks while it cleans up.

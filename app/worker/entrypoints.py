@@ -45,9 +45,11 @@ log = logging.getLogger(__name__)
 RUN_META = "acme_run"
 PROGRESS_META = "acme_progress"
 JobFunction = Callable[..., str]
+# A recorded job answers RQ nothing: its run keeps what it answered.
+RecordedJob = Callable[..., str | None]
 
 
-def _recorded_as(workflow: BuiltinWorkflow, live: bool = False) -> Callable[[JobFunction], JobFunction]:
+def _recorded_as(workflow: BuiltinWorkflow, live: bool = False) -> Callable[[JobFunction], RecordedJob]:
     """Record every run of the job as a run of `workflow` (live: as it goes, not only when it ends).
 
     The job never waits long for Slack: when it would (its channel's turn, a Retry-After, an outage),
@@ -55,11 +57,11 @@ def _recorded_as(workflow: BuiltinWorkflow, live: bool = False) -> Callable[[Job
     run waits meanwhile, and the later run carries on with it.
     """
 
-    def wrap(job_function: JobFunction) -> JobFunction:
+    def wrap(job_function: JobFunction) -> RecordedJob:
         kind = kind_of(f"{ENTRY_POINTS}.{job_function.__name__}")
 
         @functools.wraps(job_function)
-        def job(**kwargs: Any) -> str:
+        def job(**kwargs: Any) -> str | None:
             rq_job = get_current_job()
             worker = this_worker()
             later = Later.of(rq_job)
@@ -85,7 +87,8 @@ def _recorded_as(workflow: BuiltinWorkflow, live: bool = False) -> Callable[[Job
                     run.ended_with(result)
             if deferred is not None:
                 return run_again_later(worker.jobs, kind, kwargs, rq_job, later, run.run_id, deferred, next_job)
-            return str(result)
+            # The run keeps what it answered; RQ keeps no result of its own for it (two writes a job fewer).
+            return None
 
         return job
 
