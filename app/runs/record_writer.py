@@ -34,6 +34,9 @@ _INSERT_RUNS = insert(cast(Table, Run.__table__))
 _INSERT_STEPS = insert(cast(Table, StepRun.__table__))
 _INSERT_EVENTS = insert(cast(Table, RunEvent.__table__))
 MAX_BATCH = 500
+# A record waits this long for others to share its transaction: at a few hundred runs a second, one commit
+# for several instead of one each (a run's events reach its watchers that much later).
+LINGER_S = 0.05
 MAX_WAITING = 10_000
 FIRST_RETRY_S = 0.05
 MAX_RETRY_S = 2.0
@@ -53,7 +56,8 @@ class RunRecordWriter:
     def __init__(self, db: Database, publisher: EventPublisher) -> None:
         self._db = db
         self._publisher = publisher
-        self._behind = Behind[FinishedRun]("run-records", self._write, max_batch=MAX_BATCH)
+        self._behind = Behind[FinishedRun]("run-records", self._write, max_batch=MAX_BATCH,
+                                           linger_s=LINGER_S)
         self._closing = threading.Event()
         self._count_lock = threading.Lock()
         self._waiting = 0

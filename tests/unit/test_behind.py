@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from app.runs.behind import Behind
 
@@ -36,3 +37,17 @@ def test_a_closed_one_starts_again_when_given_more() -> None:
     behind.put(2)
     behind.close(5)
     assert handled == [1, 2]
+
+
+def test_a_lingering_batch_waits_for_others_to_join_it_and_a_close_does_not_wait_out_the_linger() -> None:
+    handled: list[list[int]] = []
+    behind = Behind[int]("test", handled.append, linger_s=2.0)
+    behind.put(0)
+    time.sleep(0.2)  # without the linger, 0 is handled alone by now
+    behind.put(1)
+    behind.put(2)
+    done = threading.Event()
+    closer = threading.Thread(target=lambda: (behind.close(5), done.set()))
+    closer.start()
+    assert done.wait(1.5), "close waited out the linger"
+    assert handled == [[0, 1, 2]]
