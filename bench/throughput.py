@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 import redis
 from http_load import describe, percentile
-from processes import answers, cpu_ms, memory_kb, stack_settings, stop_all, wait_for
+from processes import answers, cpu_ms, machine_speed_ms, memory_kb, stack_settings, stop_all, wait_for
 from rq import Worker
 from slack_ack import open_loop
 
@@ -302,7 +302,8 @@ def main() -> None:
     parser.add_argument("--profile", metavar="FILE", help="run the worker under py-spy, collapsed stacks to FILE")
     args = parser.parse_args()
     phases = set(args.only.split(","))
-    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; load {os.getloadavg()[0]:.2f}")
+    print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; load {os.getloadavg()[0]:.2f}; "
+          f"speed {machine_speed_ms():.0f} ms (a fixed loop: lower is faster; see bench/processes.py)")
     stack = start_stack(dict(setting.split("=", 1) for setting in args.env),
                         args.model_delay_s if "agent" in phases else None)
     stack.profile_to = args.profile
@@ -320,6 +321,7 @@ def main() -> None:
         stop_all(stack.processes)
         stack.connection.close()
         stack.redis_server.stop()
+        print(f"\nmachine speed at the end: {machine_speed_ms():.0f} ms")
 
 
 if __name__ == "__main__":
