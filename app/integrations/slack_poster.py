@@ -76,8 +76,7 @@ class SlackPoster:
         """One run of a job in this thread: long waits raise PostDeferred, and what a run of the job made (recorded
         under `carried.job_key`) is not made again. A PostDeferred leaves the places held in the channels' lines
         to the next run (`carried`, updated as the block goes); any other end gives them up."""
-        session = DeferringSession(carried, self._deferral)
-        self._local.session = session
+        self._local.session = session = DeferringSession(carried, self._deferral)
         self._local.ledger = (self._effects.ledger(carried.job_key), None) if self._effects and carried.job_key \
             else None
         deferred = False
@@ -289,12 +288,13 @@ class SlackPoster:
         # One response_url a job: the message says which answer it is.
         self._once(("response_url", in_channel, message.text, message.blocks), lambda _: self._through_slack(send))
 
-    def post_to_command_channel(self, channel: str, message: Message, response_url: str | None) -> None:
+    def post_to_command_channel(self, channel: str, message: Message, response_url: Callable[[], str | None]) -> None:
         """Post where a slash command was typed, even in a channel the bot has not joined."""
         try:
             self.post_message(channel, message)
         except DownstreamRejected as exc:
-            if response_url is None or not any(code in exc.detail for code in NOT_A_MEMBER):
+            url = response_url() if any(code in exc.detail for code in NOT_A_MEMBER) else None
+            if url is None:
                 raise
             log.info("bot is not in %s; answering through the command's response_url", channel)
-            self.respond(response_url, message, in_channel=True)
+            self.respond(url, message, in_channel=True)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from app.integrations.slack_poster import SlackPoster
 from app.messages.message import Message
 from app.queueing.slack_request import SlackRequest
 
 
 class Replies:
-    def __init__(self, slack: SlackPoster, request: SlackRequest, response_url: str | None) -> None:
+    """`response_url` looks up the command's response_url, only when an answer needs it (a round trip to
+    Redis that most answers, posted to the channel, never make)."""
+
+    def __init__(self, slack: SlackPoster, request: SlackRequest, response_url: Callable[[], str | None]) -> None:
         self._slack = slack
         self._request = request
         self._response_url = response_url
@@ -22,7 +27,8 @@ class Replies:
 
     def to_asker(self, message: Message) -> None:
         """For the one who asked: ephemeral for a slash command, in the thread otherwise."""
-        if self._request.origin == "command" and self._response_url:
-            self._slack.respond(self._response_url, message, in_channel=False)
+        url = self._response_url() if self._request.origin == "command" else None
+        if url:
+            self._slack.respond(url, message, in_channel=False)
         else:
             self.publish(message)

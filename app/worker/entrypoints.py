@@ -96,7 +96,7 @@ def _recorded_as(workflow: BuiltinWorkflow, live: bool = False) -> Callable[[Job
 
 
 def _replies(worker: Collaborators, asked: SlackRequest) -> Replies:
-    return Replies(worker.slack, asked, worker.response_urls.get(asked.request_id))
+    return Replies(worker.slack, asked, lambda: worker.response_urls.get(asked.request_id))
 
 
 def _notifier(worker: Collaborators) -> Notifier:
