@@ -288,6 +288,15 @@ def start_stack(settings: dict[str, str], model_delay_s: float | None = None) ->
     return stack
 
 
+def rest(rested_ms: float, longest_s: float = 90.0) -> None:
+    """Wait for the machine to be as fast as it was at the start (this host slows for a while after a phase's
+    load), so that each phase starts from the same machine."""
+    started = time.monotonic()
+    while (speed := machine_speed_ms()) > 1.15 * rested_ms and time.monotonic() - started < longest_s:
+        time.sleep(5)
+    print(f"\n(rested {time.monotonic() - started:.0f} s; speed {speed:.0f} ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", default="load,lazy,drain,agent", help="comma-separated phases (default: all)")
@@ -307,15 +316,19 @@ def main() -> None:
     stack = start_stack(dict(setting.split("=", 1) for setting in args.env),
                         args.model_delay_s if "agent" in phases else None)
     stack.profile_to = args.profile
+    rested_ms = machine_speed_ms()
     try:
         ours = ours_under_load(stack, args.rate, args.seconds) if "load" in phases else None
         if "lazy" in phases:
+            rest(rested_ms)
             lazy = bolt_lazy_under_load(stack, args.rate, args.seconds)
             if ours:
                 compare(ours, lazy)
         if "drain" in phases:
+            rest(rested_ms)
             drain(stack, args.backlog, args.worker_args.split())
         if "agent" in phases:
+            rest(rested_ms)
             agent_turns(stack, args.turns, args.model_delay_s)
     finally:
         stop_all(stack.processes)
