@@ -52,6 +52,16 @@ def mask_records_of(logger: logging.Logger) -> None:
         logger.addFilter(MaskingFilter())
 
 
+def library_logger(name: str) -> logging.Logger:
+    """The logger `name`, for a library that tests `logger.level <= DEBUG` itself before it builds a debug line
+    (slack-sdk, Bolt): at NOTSET (0) that test passes, and every call built lines no handler printed (slack-sdk
+    the repr of each message's blocks). Its level is the root's now: DEBUG only when the operator asked for it."""
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.getLogger().getEffectiveLevel())
+    mask_records_of(logger)
+    return logger
+
+
 class _MaskingFormatter(logging.Formatter):
     def __init__(self, masker: SecretMasker, as_json: bool) -> None:
         # The pid tells apart the lines of the worker processes `acme worker --processes N` runs side by side.

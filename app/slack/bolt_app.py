@@ -15,6 +15,7 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 
 from app.domain.system_status import SystemStatus
+from app.logs import library_logger
 from app.messages.bot import unexpected_failure
 from app.queueing.job_queue import JobQueue
 from app.slack.listeners import actions, agent_actions, commands, mentions, messages
@@ -46,7 +47,7 @@ def build_bolt_app(
         # A single-workspace app: the token is known, so no auth.test round trip per request.
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
 
-    bolt_logger = logging.getLogger("app.slack.bolt")
+    bolt_logger = library_logger("app.slack.bolt")
     if not any(isinstance(f, _IgnoredTokenNotice) for f in bolt_logger.filters):
         bolt_logger.addFilter(_IgnoredTokenNotice())
     app = App(
