@@ -8,11 +8,12 @@ queued, then running, then how it ended.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,10 +23,15 @@ from app.runs.builtin_workflows import BuiltinWorkflow
 from app.runs.events import event_json
 from app.runs.history import TERMINAL, RunHistory
 from app.runs.record_writer import FinishedRun, RunRecordWriter
+from app.store.db import is_transient
 from app.store.models import Run, StepRun, new_id, utcnow
 
 log = logging.getLogger(__name__)
 STEP_ID = "slack"
+# How long a run's record that the job's next run must find (it waits, or a live run ends) is tried again on a
+# locked or restarting database (SQLite's writers take turns; more threads per worker, more turns).
+WRITE_SOON_S = 3.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -101,10 +107,10 @@ class SlackRunRecorder:
                 try:
                     if run_id is None:
                         # Written now, not behind: the job's next run must find it.
-                        run_id = (self._resume(resumes, started_at, job_id)
-                                  or self._start(workflow, inputs, queued_at, started_at, job_id))
+                        run_id = _soon(lambda: self._resume(resumes, started_at, job_id)
+                                       or self._start(workflow, inputs, queued_at, started_at, job_id))
                     handle.run_id = run_id
-                    (self._wait if handle.waiting else self._finish)(run_id, workflow, handle)
+                    _soon(lambda: (self._wait if handle.waiting else self._finish)(run_id, workflow, handle))
                 except SQLAlchemyError as exc:
                     log.warning("could not record a %s run: %s", workflow.id, exc)
 
@@ -191,6 +197,21 @@ class SlackRunRecorder:
             run.status, run.job_id = "waiting", waiting.job_id
             history.emit(run, "step.status", "waiting", step_id=STEP_ID, tool=workflow.step, reason=waiting.reason)
             history.emit(run, "run.status", "waiting", reason=waiting.reason, retry_in_s=round(waiting.retry_in_s, 3))
+
+
+def _soon(write: Callable[[], T]) -> T:
+    """`write`, tried again while the database is only locked or coming back, for WRITE_SOON_S at most: a run
+    left "running" when its job waits, or ends, is failed by the orphan sweep although its work was done.
+    The job's thread waits meanwhile, the asker does not (the answer is out already, or waits for later)."""
+    delay_s, deadline = 0.05, time.monotonic() + WRITE_SOON_S
+    while True:
+        try:
+            return write()
+        except SQLAlchemyError as exc:
+            if not is_transient(exc) or time.monotonic() + delay_s > deadline:
+                raise
+        time.sleep(delay_s)
+        delay_s = min(delay_s * 2, 0.5)
 
 
 def _finished_run(workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: datetime | None,

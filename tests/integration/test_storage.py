@@ -81,3 +81,29 @@ def test_a_deleted_database_file_is_not_ready_and_refuses_writes(
     assert answer.status_code == 503, answer.text
     assert answer.json()["error"]["code"] == "unavailable"
     assert not file.exists()  # not created again, empty, by the attempt
+
+
+def test_a_run_that_waits_while_the_database_is_locked_is_recorded_waiting_once_it_is_free(
+    stack_factory, own_sqlite: tuple[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, file = own_sqlite
+    stack: Stack = stack_factory(database_url=url, slack_channel_interval_s=1, slack_channel_burst=1)
+    caplog.set_level(logging.WARNING, logger="app.runs.slack_runs")
+    # The worker's first look for orphaned runs reads the database: done before the lock, not behind it.
+    stack.http.post("/slack/events", **dict(zip(("content", "headers"), stack.signer.slash_command(
+        "summary Hooli", channel="C0WARMUP", user="U0WARMUP"), strict=True)))
+    stack.slack.wait_for(lambda calls: any(c.payload.get("channel") == "C0WARMUP" for c in calls), 10)
+    lock = sqlite3.connect(file, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        # Two to one channel: the second waits its turn, and its run must say so while it waits.
+        assert stack.slash("summary Globex").text == "Working on it..."
+        assert stack.slash("summary Initech").text == "Working on it..."
+        time.sleep(0.8)  # the second job has been put off and tries to write its run meanwhile
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    stack.slack.wait_for(lambda calls: sum(c.payload.get("channel") != "C0WARMUP" and "Summary" in c.text
+                                           for c in calls) == 2, 10)
+    _wait_until(lambda: sorted(run.status for run in _runs_of(url, SLACK_SUMMARY.id)) == ["succeeded"] * 3)
+    assert not [r for r in caplog.records if "could not record" in r.getMessage()]
