@@ -99,6 +99,10 @@ class RedisOutlasting(SimpleWorker):
         scheduler = self.scheduler
         if scheduler is None or self._scheduler_in_burst:
             return  # a burst worker queued what was due when it started, and starts no scheduler process
+        if self._stop_requested:
+            # RQ stopped this worker's scheduler at the stop signal: one started now would be stopped cold with
+            # the worker, its locks left to lapse (a minute without a scheduler for the workers that remain).
+            return
         if scheduler._process is not None and scheduler._process.is_alive():
             return
         if scheduler._process is not None:

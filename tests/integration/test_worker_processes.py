@@ -202,6 +202,24 @@ def test_one_process_runs_quick_jobs_at_once_and_a_stop_lets_them_all_finish(
     assert redis_conn.scard("rq:workers") == 0
 
 
+def test_a_stop_leaves_no_scheduler_behind_to_hold_its_locks(
+        stack_factory, redis_conn: redis.Redis, start_worker) -> None:
+    stack = stack_factory(worker=False)
+    # Sweeps every second, and a job of three: the main loop's maintenance falls due while its job ends.
+    supervised = start_worker(stack, "--processes", "1", WORKER_JOB_LEASE_S="3")
+    _wait_for(lambda: redis_conn.keys("rq:scheduler-lock:*"), "the worker's scheduler to take its locks")
+    stack.crm.faults("slow", delay_s=1.5)
+    assert stack.slash("summary Globex").text == "Working on it..."
+    started = StartedJobRegistry(SUMMARY_QUEUE, connection=redis_conn)
+    _wait_for(lambda: started.count == 1, "the summary to start")
+    supervised.process.send_signal(signal.SIGTERM)
+    assert supervised.process.wait(timeout=WAIT_S) == 0
+    assert _summaries(stack) == 1
+    # Left behind, the locks kept every other worker from queueing the jobs put off for later for a minute.
+    assert not redis_conn.keys("rq:scheduler-lock:*")
+    assert "started a scheduler" not in supervised.log()
+
+
 def test_a_second_stop_signal_stops_the_jobs_in_flight_and_records_them_as_failed(
         stack_factory, redis_conn: redis.Redis, start_worker) -> None:
     stack = stack_factory(worker=False)
