@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from sqlalchemy import select
@@ -17,6 +17,7 @@ from app.runs.control import RunNotCancellable
 from app.store.models import Run, RunEvent, StepRun
 
 router = APIRouter()
+RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
 
 
 def _attrs(row: Any) -> dict[str, Any]:
@@ -47,6 +48,21 @@ def list_runs(workflow_id: str, backend: Backend, limit: Limit = 20, cursor: Cur
     with backend.db.session() as session:
         find_workflow(session, workflow_id)
         rows, next_cursor = paginate(session, select(Run).where(Run.workflow_id == workflow_id), Run.id, limit, cursor)
+        return page([_run_out(session, r, detail=False) for r in rows], next_cursor)
+
+
+@router.get("/runs", tags=["runs"])
+def list_all_runs(backend: Backend, limit: Limit = 20, cursor: Cursor = None, status: RunStatus | None = None,
+                  workflow_id: str | None = None) -> dict[str, Any]:
+    """Every run, whoever started it (Slack, the API, the agent), oldest first: a cursor from the last page read
+    gives what came since (what a WebSocket that was closed missed)."""
+    query = select(Run)
+    if status is not None:
+        query = query.where(Run.status == status)
+    if workflow_id is not None:
+        query = query.where(Run.workflow_id == workflow_id)
+    with backend.db.session() as session:
+        rows, next_cursor = paginate(session, query, Run.id, limit, cursor)
         return page([_run_out(session, r, detail=False) for r in rows], next_cursor)
 
 
