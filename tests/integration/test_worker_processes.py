@@ -129,6 +129,27 @@ def _summaries(stack: Stack) -> int:
     return sum("Summary of" in call.text for call in stack.slack.calls)
 
 
+def _stop_with_jobs_in_flight(stack: Stack, supervised: Supervised, redis_conn: redis.Redis,
+                              customers: tuple[str, ...], in_flight: int) -> None:
+    """Summaries of `customers` on a slow CRM, a stop once `in_flight` of them run: those finish, the rest wait."""
+    stack.crm.faults("slow", delay_s=0.5)
+    for customer in customers:
+        assert stack.slash(f"summary {customer}").text == "Working on it..."
+    started = StartedJobRegistry(SUMMARY_QUEUE, connection=redis_conn)
+    _wait_for(lambda: started.count == in_flight, f"{in_flight} summaries running at once")
+    running = started.get_job_ids()
+
+    supervised.process.send_signal(signal.SIGTERM)
+    assert supervised.process.wait(timeout=WAIT_S) == 0
+
+    assert _summaries(stack) == in_flight
+    assert all(Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.FINISHED for job_id in running)
+    queue = Queue(SUMMARY_QUEUE, connection=redis_conn)
+    assert queue.count == len(customers) - in_flight
+    assert all(job.get_status() == JobStatus.QUEUED for job in queue.jobs)
+    assert redis_conn.scard("rq:workers") == 0  # each worker said it stopped
+
+
 def test_a_killed_worker_process_is_replaced_and_the_replacements_run_jobs(
         stack_factory, redis_conn: redis.Redis, start_worker) -> None:
     stack = stack_factory(worker=False)
@@ -161,21 +182,7 @@ def test_a_stop_lets_the_jobs_in_flight_finish_and_leaves_the_queued_ones_queued
     stack = stack_factory(worker=False)
     supervised = start_worker(stack, "--processes", "2")
     _two_workers_up(supervised, redis_conn)
-    stack.crm.faults("slow", delay_s=0.5)
-    for customer in ("Globex", "Initech", "Hooli"):
-        assert stack.slash(f"summary {customer}").text == "Working on it..."
-    started = StartedJobRegistry(SUMMARY_QUEUE, connection=redis_conn)
-    _wait_for(lambda: started.count == 2, "both workers to be running a job")
-    in_flight = started.get_job_ids()
-
-    supervised.process.send_signal(signal.SIGTERM)
-    assert supervised.process.wait(timeout=WAIT_S) == 0
-
-    assert _summaries(stack) == 2
-    assert all(Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.FINISHED for job_id in in_flight)
-    queue = Queue(SUMMARY_QUEUE, connection=redis_conn)
-    assert queue.count == 1 and queue.jobs[0].get_status() == JobStatus.QUEUED
-    assert redis_conn.scard("rq:workers") == 0  # each worker said it stopped
+    _stop_with_jobs_in_flight(stack, supervised, redis_conn, ("Globex", "Initech", "Hooli"), in_flight=2)
     assert "warm stop" in supervised.log()
 
 
@@ -186,20 +193,7 @@ def test_one_process_runs_quick_jobs_at_once_and_a_stop_lets_them_all_finish(
     summary_workers = Queue(SUMMARY_QUEUE, connection=redis_conn)
     _wait_for(lambda: len(Worker.all(queue=summary_workers)) == 3, "three workers of the summaries in one process")
     assert len({worker.pid for worker in Worker.all(queue=summary_workers)}) == 1
-    stack.crm.faults("slow", delay_s=0.5)
-    for customer in ("Globex", "Initech", "Hooli", "Umbrella"):
-        assert stack.slash(f"summary {customer}").text == "Working on it..."
-    started = StartedJobRegistry(SUMMARY_QUEUE, connection=redis_conn)
-    _wait_for(lambda: started.count == 3, "three summaries running at once in the one process")
-    in_flight = started.get_job_ids()
-
-    supervised.process.send_signal(signal.SIGTERM)
-    assert supervised.process.wait(timeout=WAIT_S) == 0
-
-    assert _summaries(stack) == 3
-    assert all(Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.FINISHED for job_id in in_flight)
-    assert Queue(SUMMARY_QUEUE, connection=redis_conn).count == 1
-    assert redis_conn.scard("rq:workers") == 0
+    _stop_with_jobs_in_flight(stack, supervised, redis_conn, ("Globex", "Initech", "Hooli", "Umbrella"), in_flight=3)
 
 
 def test_a_stop_leaves_no_scheduler_behind_to_hold_its_locks(
