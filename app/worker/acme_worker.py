@@ -106,10 +106,14 @@ class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
             self._record_successes(pipeline)
             super().heartbeat(timeout, pipeline)
             return
-        with self.connection.pipeline() as beat:
-            self._record_successes(beat)
-            super().heartbeat(timeout, beat)
-            beat.execute()
+        try:
+            with self.connection.pipeline() as beat:
+                self._record_successes(beat)
+                super().heartbeat(timeout, beat)
+                beat.execute()
+        except redis.RedisError as exc:
+            # Said by the loop's next Redis call, which waits for it; a heartbeat missed costs nothing yet.
+            log.debug("worker heartbeat failed: %s", exc)
 
     def _record_successes(self, pipeline: Pipeline) -> None:
         # RQ counts a worker's successes and working time with two writes a job; here they are added up and

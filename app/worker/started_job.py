@@ -1,4 +1,4 @@
-"""RQ's Job, as AcmeWorker runs it: its start and its success each written in one MULTI of single writes."""
+"""RQ's Job, as AcmeWorker runs it: its start in one round trip, its success in one MULTI, a write a key."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from rq.utils import utcformat
 
 
 class StartedJob(Job):
-    """A job whose key the worker's start already made lasting (PERSIST, in the start's MULTI), so that running
-    it costs no round trip of its own; and whose success writes the two fields that changed, not the whole job."""
+    """A job whose key the worker's start already made lasting (PERSIST, in the start's round trip), so that
+    running it costs no round trip of its own; and whose success writes the two fields that changed, not the
+    whole job."""
 
     def perform(self) -> Any:
         # RQ's own, less its PERSIST: get_current_job() still finds the job while it runs.
