@@ -8,12 +8,11 @@ queued, then running, then how it ended.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,15 +22,10 @@ from app.runs.builtin_workflows import BuiltinWorkflow
 from app.runs.events import event_json
 from app.runs.history import TERMINAL, RunHistory
 from app.runs.record_writer import FinishedRun, RunRecordWriter
-from app.store.db import is_transient
 from app.store.models import Run, StepRun, new_id, utcnow
 
 log = logging.getLogger(__name__)
 STEP_ID = "slack"
-# How long a run's record that the job's next run must find (it waits, or a live run ends) is tried again on a
-# locked or restarting database (SQLite's writers take turns; more threads per worker, more turns).
-WRITE_SOON_S = 3.0
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -69,7 +63,11 @@ class RecordedRun:
 
 
 class SlackRunRecorder:
-    def __init__(self, history: RunHistory, writer: RunRecordWriter) -> None:
+    def __init__(self, quick: RunHistory, history: RunHistory, writer: RunRecordWriter) -> None:
+        """`quick`: for a live run's start, before its work, which must not wait long for SQLite's lock
+        (Database.quick); `history`: for what the job's next run must find, written after the work with the
+        database's usual patience."""
+        self._quick = quick
         self._history = history
         self._writer = writer
 
@@ -88,8 +86,8 @@ class SlackRunRecorder:
         run_id: str | None = None
         if live:
             try:
-                run_id = (self._resume(resumes, started_at, job_id)
-                          or self._start(workflow, inputs, queued_at, started_at, job_id))
+                run_id = (self._resume(self._quick, resumes, started_at, job_id)
+                          or self._start(self._quick, workflow, inputs, queued_at, started_at, job_id))
             except SQLAlchemyError as exc:
                 log.warning("not recording a %s run: the database failed: %s", workflow.id, exc)
         handle = RecordedRun(run_id=run_id)
@@ -106,17 +104,17 @@ class SlackRunRecorder:
             elif run_id is not None or not live:
                 try:
                     if run_id is None:
-                        # Written now, not behind: the job's next run must find it.
-                        run_id = _soon(lambda: self._resume(resumes, started_at, job_id)
-                                       or self._start(workflow, inputs, queued_at, started_at, job_id))
+                        # Written now, not behind, and waiting out SQLite's lock: the job's next run must find it.
+                        run_id = (self._resume(self._history, resumes, started_at, job_id)
+                                  or self._start(self._history, workflow, inputs, queued_at, started_at, job_id))
                     handle.run_id = run_id
-                    _soon(lambda: (self._wait if handle.waiting else self._finish)(run_id, workflow, handle))
+                    (self._wait if handle.waiting else self._finish)(run_id, workflow, handle)
                 except SQLAlchemyError as exc:
                     log.warning("could not record a %s run: %s", workflow.id, exc)
 
-    def _start(self, workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: datetime | None,
+    def _start(self, via: RunHistory, workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: datetime | None,
                started_at: datetime, job_id: str | None = None) -> str:
-        with self._history.writing() as history:
+        with via.writing() as history:
             queued = queued_at.replace(tzinfo=UTC) if queued_at and not queued_at.tzinfo else queued_at
             run = Run(workflow_id=workflow.id, workflow_version=1, steps=[{"id": STEP_ID, "tool": workflow.step}],
                       inputs=inputs, status="running", created_at=queued or started_at, started_at=started_at,
@@ -149,11 +147,12 @@ class SlackRunRecorder:
     # meanwhile, and the job's next run carries on with the same run, "running" again, until it ends. These
     # runs are written as they go: rare, and each run of the job must find what the one before wrote. -------
 
-    def _resume(self, run_id: str | None, started_at: datetime, job_id: str | None = None) -> str | None:
+    def _resume(self, via: RunHistory, run_id: str | None, started_at: datetime,
+                job_id: str | None = None) -> str | None:
         """The waiting run `run_id`, running again; None when there is none (then a new run is recorded)."""
         if run_id is None:
             return None
-        with self._history.writing() as history:
+        with via.writing() as history:
             run = history.session.get(Run, run_id)
             # "running": its job's worker died before the failure callback could set it waiting.
             if run is None or run.status not in ("waiting", "running"):
@@ -197,21 +196,6 @@ class SlackRunRecorder:
             run.status, run.job_id = "waiting", waiting.job_id
             history.emit(run, "step.status", "waiting", step_id=STEP_ID, tool=workflow.step, reason=waiting.reason)
             history.emit(run, "run.status", "waiting", reason=waiting.reason, retry_in_s=round(waiting.retry_in_s, 3))
-
-
-def _soon(write: Callable[[], T]) -> T:
-    """`write`, tried again while the database is only locked or coming back, for WRITE_SOON_S at most: a run
-    left "running" when its job waits, or ends, is failed by the orphan sweep although its work was done.
-    The job's thread waits meanwhile, the asker does not (the answer is out already, or waits for later)."""
-    delay_s, deadline = 0.05, time.monotonic() + WRITE_SOON_S
-    while True:
-        try:
-            return write()
-        except SQLAlchemyError as exc:
-            if not is_transient(exc) or time.monotonic() + delay_s > deadline:
-                raise
-        time.sleep(delay_s)
-        delay_s = min(delay_s * 2, 0.5)
 
 
 def _finished_run(workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: datetime | None,
