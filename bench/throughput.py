@@ -65,6 +65,7 @@ class Stack:
     workers: list[subprocess.Popen] = field(default_factory=list)
 
     profile_to: str | None = None
+    profile_serve_to: str | None = None
     agent_concurrency: int = 20
 
     def start_worker(self, *extra: str) -> subprocess.Popen:
@@ -205,6 +206,10 @@ def ours_under_load(stack: Stack, rate: float, seconds: float) -> LoadFigures:
     stack.start_worker()
     wait_for(lambda: Worker.count(connection=stack.connection) > 0, 60, poll_s=0.01)
     time.sleep(3)  # every worker process up, not only the first
+    if stack.profile_serve_to:
+        subprocess.Popen(["py-spy", "record", "--gil", "--nonblocking", "-d", str(int(seconds)), "-r", "500", "-f",
+                          "raw", "-o", stack.profile_serve_to, "-p", str(stack.processes[1].pid)],
+                         stdout=subprocess.DEVNULL)
     figures = steady_load(stack, rate, seconds, "CL", "acme serve + the default acme worker",
                           lambda: [stack.processes[1].pid, *stack.worker_pids()])
     stack.stop_workers()
@@ -310,6 +315,8 @@ def main() -> None:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for every process started (repeatable)")
     parser.add_argument("--profile", metavar="FILE", help="run the worker under py-spy, collapsed stacks to FILE")
+    parser.add_argument("--profile-serve", metavar="FILE",
+                        help="load: run acme serve under py-spy, collapsed stacks to FILE")
     args = parser.parse_args()
     phases = set(args.only.split(","))
     print(f"machine: {os.cpu_count()} cores; python {sys.version.split()[0]}; load {os.getloadavg()[0]:.2f}; "
@@ -317,6 +324,7 @@ def main() -> None:
     stack = start_stack(dict(setting.split("=", 1) for setting in args.env),
                         args.model_delay_s if "agent" in phases else None)
     stack.profile_to = args.profile
+    stack.profile_serve_to = args.profile_serve
     rested_ms = machine_speed_ms()
     try:
         ours = ours_under_load(stack, args.rate, args.seconds) if "load" in phases else None
