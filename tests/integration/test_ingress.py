@@ -291,3 +291,14 @@ def test_nul_characters_in_api_requests_are_4xx_on_every_database(stack_factory,
     assert [a.status_code for a in answers] == [422, 422, 422, 400, 400], [a.text for a in answers]
     assert all("NUL" in a.text for a in answers)
     assert _tracebacks(logs) == []
+
+
+def test_slack_events_answers_only_post_and_every_answer_carries_a_request_id(stack_factory) -> None:
+    stack: Stack = stack_factory(worker=False)
+    got = stack.http.get("/slack/events")
+    acked = stack.slash("help")
+    traced = stack.http.post("/slack/events", content=b"{}", headers={"X-Request-ID": "trace-1", "Content-Type": JSON})
+
+    assert got.status_code == 405 and got.headers["allow"] == "POST"
+    assert acked.status_code == 200 and len(acked.headers["x-request-id"]) == 32
+    assert traced.status_code == 401 and traced.headers["x-request-id"] == "trace-1"
