@@ -10,6 +10,7 @@ import sys
 
 from app.config import Settings, SettingsError, load_settings
 from app.logs import configure_logging
+from app.worker.usable_cores import usable_cores
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -145,9 +146,10 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("serve", help="the HTTP server: /slack/events, /healthz, /readyz, /metrics")
     worker_parser = commands.add_parser("worker", help="run queued jobs")
     worker_parser.add_argument("--burst", action="store_true", help="drain the queues, then exit")
-    worker_parser.add_argument("--processes", type=_positive_int, default=os.cpu_count() or 1, metavar="N",
+    worker_parser.add_argument("--processes", type=_positive_int, default=usable_cores(), metavar="N",
                                help="worker processes under this command, each replaced when it dies "
-                               "(default: one per core); 1 runs the worker in this process")
+                               "(default: one per core this process may use, within its container's CPU limit); "
+                               "1 runs the worker in this process")
     worker_parser.add_argument("--stop-timeout", type=float, default=30.0, metavar="SECONDS",
                                help="on SIGTERM or SIGINT, how long the workers may finish their jobs in flight "
                                "before a cold stop (default 30; with --processes above 1)")
