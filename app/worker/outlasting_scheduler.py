@@ -3,17 +3,21 @@ Slack to come back, approvals' expiry), made to outlast a Redis outage.
 
 RQ's own loop dies on the first Redis error, with a traceback of about fifty lines, and a worker starts a new
 one only at its ten-minute maintenance: meanwhile every job queued for later waited. Here the loop waits for
-Redis with a backoff, in one line a failure, and takes up its work where it was.
+Redis with a backoff, in one line a failure, and takes up its work where it was. Its process, a fork of the
+worker, first lets go of the worker's connections (app/worker/inherited_sockets.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from multiprocessing import get_context
+from multiprocessing.process import BaseProcess
 
 import redis
-from rq.scheduler import RQScheduler
+from rq.scheduler import RQScheduler, run
 
+from app.worker.inherited_sockets import detach_inherited_sockets
 from app.worker.redis_waits import RedisWaits
 
 log = logging.getLogger("app.worker.scheduler")
@@ -21,6 +25,15 @@ log = logging.getLogger("app.worker.scheduler")
 
 class OutlastingScheduler(RQScheduler):
     redis_url: str = ""
+
+    def start(self) -> BaseProcess:
+        # RQ's own start, but for what its process does first.
+        self._status = self.Status.STARTED
+        self._connection = None  # the child makes its own
+        process = get_context("fork").Process(target=_run_detached, args=(self,), name="Scheduler")
+        self._process = process  # type: ignore[assignment]  # RQ declares it None at first
+        process.start()
+        return process
 
     def work(self) -> None:
         self._install_signal_handlers()
@@ -45,3 +58,9 @@ class OutlastingScheduler(RQScheduler):
         except redis.RedisError as exc:
             # Its locks lapse on their own; the next scheduler takes them then.
             log.warning("the scheduler stopped without releasing its locks: %s", exc)
+
+
+def _run_detached(scheduler: OutlastingScheduler) -> None:
+    detached = detach_inherited_sockets()
+    log.debug("the scheduler let go of %d connections of its worker", detached)
+    run(scheduler)

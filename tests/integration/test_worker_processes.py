@@ -255,3 +255,26 @@ def test_a_burst_exits_non_zero_when_a_worker_process_fails(stack_factory, start
     supervised = start_worker(stack, "--burst", "--processes", "2", REDIS_URL="redis://127.0.0.1:1/0")
     assert supervised.process.wait(timeout=WAIT_S) == 1
     assert supervised.log().count("not replaced (--burst)") == 2
+
+
+def test_jobs_queued_after_a_worker_is_killed_wait_for_the_next_worker_not_for_what_it_forked(
+        stack_factory, redis_conn: redis.Redis, start_worker) -> None:
+    stack = stack_factory(worker=False)
+    supervised = start_worker(stack, "--processes", "1", WORKER_THREADS="3")
+    summary_workers = Queue(SUMMARY_QUEUE, connection=redis_conn)
+    _wait_for(lambda: len(Worker.all(queue=summary_workers)) == 3 and _children(supervised.process.pid),
+              "three workers of the summaries, and RQ's scheduler forked")
+    [scheduler] = _children(supervised.process.pid)
+    try:
+        supervised.process.kill()
+        supervised.process.wait()
+        # The scheduler outlives its worker until a supervisor ends its group; meanwhile the worker's blocked pops
+        # must have ended with it, or Redis hands them the next jobs, which then are in no queue and never run.
+        customers = ("Globex", "Initech", "Hooli", "Umbrella")
+        for customer in customers:
+            assert stack.slash(f"summary {customer}").text == "Working on it..."
+        time.sleep(0.3)
+        assert Path(f"/proc/{scheduler}").exists(), "the scheduler ended with its worker: nothing was tested"
+        assert Queue(SUMMARY_QUEUE, connection=redis_conn).count == len(customers)
+    finally:
+        os.kill(scheduler, signal.SIGKILL)
