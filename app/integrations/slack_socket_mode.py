@@ -21,6 +21,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
@@ -36,6 +37,17 @@ MAX_RETRY_S = 30.0
 # What the app does with one envelope: the ack to send, or None to send none (Slack delivers an event
 # again, and tells the user that a command or a click failed).
 EnvelopeHandler = Callable[[SocketModeRequest], SocketModeResponse | None]
+# apps.connections.open's answers that no retry changes: the token (or its scopes) must be.
+TOKEN_REFUSALS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+                            "not_allowed_token_type", "missing_scope", "no_permission"})
+
+
+class _SaidOnce(logging.Filter):
+    """slack-sdk logs its own ERROR before it raises a refusal of apps.connections.open; the attempt's own line
+    (below) says it with what comes next."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to retrieve WSS URL")
 
 
 class _Client(SocketModeClient):
@@ -73,6 +85,8 @@ class SocketModeConnection:
         self._watchers: set[asyncio.Task[None]] = set()
         mask_records_of(log)
         mask_records_of(logging.getLogger("websockets.client"))
+        if not any(isinstance(f, _SaidOnce) for f in log.filters):
+            log.addFilter(_SaidOnce())
 
     def start(self) -> SocketModeConnection:
         """Connect in the background (retrying until Slack answers); the web server need not wait."""
@@ -139,7 +153,16 @@ class SocketModeConnection:
             try:
                 # Does nothing when another connection came up meanwhile (the client's monitor, `disconnect`).
                 await self._client.connect_to_new_endpoint()
-            except Exception as exc:  # Slack unreachable, the token refused, the WebSocket refused
+            except SlackApiError as exc:
+                error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+                if error in TOKEN_REFUSALS:
+                    log.error("Slack refused SLACK_APP_TOKEN for Socket Mode (%s): it must be the app-level token "
+                              "(xapp-...) of this app with the connections:write scope. Socket Mode stays off until "
+                              "the token is fixed and acme serve restarted; Slack over HTTP still works.", error)
+                    return
+                log.warning("could not connect to Slack over Socket Mode: %s; trying again in %.0f s", error or exc,
+                            wait_s)
+            except Exception as exc:  # Slack unreachable, the WebSocket refused
                 log.warning("could not connect to Slack over Socket Mode: %s: %s; trying again in %.0f s",
                             type(exc).__name__, exc, wait_s)
             if await self._client.is_connected():

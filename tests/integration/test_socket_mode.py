@@ -179,6 +179,20 @@ def test_while_slack_refuses_to_open_a_connection_http_still_serves_and_the_app_
     assert socket_slack.wait_for_ack(envelope).payload
 
 
+def test_a_refused_app_token_is_said_once_with_the_remedy_and_not_tried_again(
+        stack_factory, socket_slack: SocketModeEmulator, caplog: pytest.LogCaptureFixture) -> None:
+    socket_slack.refuse_with = "invalid_auth"
+    stack = stack_factory(slack_app_token=APP_TOKEN)
+    socket_slack.wait_for(lambda: socket_slack.connections_refused >= 1, what="the first attempt")
+    time.sleep(2.5)  # past the first two retries' waits (1 s, then 2 s)
+
+    assert socket_slack.connections_refused == 1
+    said = [r for r in caplog.records if r.name == "app.integrations.slack_socket_mode" and r.levelno >= logging.WARNING]
+    assert len(said) == 1 and said[0].levelno == logging.ERROR, [r.getMessage() for r in said]
+    assert "invalid_auth" in said[0].getMessage() and "connections:write" in said[0].getMessage()
+    assert stack.slash("summary Globex").text == "Working on it..."
+
+
 def test_stopping_closes_the_connection_cleanly(socket_stack: Stack, socket_slack: SocketModeEmulator) -> None:
     assert socket_stack.socket_mode is not None
     socket_stack.socket_mode.stop()
