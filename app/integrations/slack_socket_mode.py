@@ -17,6 +17,7 @@ Redis delays that envelope's ack and nothing else, and its ack goes out as soon 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -51,16 +52,37 @@ class _SaidOnce(logging.Filter):
 
 
 class _Client(SocketModeClient):
-    """slack-sdk's client, telling its owner of each connection it opens."""
+    """slack-sdk's client, telling its owner of each connection it opens, and refusing a message it would fail on
+    with a traceback (not JSON, an envelope whose payload is not an object)."""
 
     def __init__(self, *, on_connected: Callable[[ClientConnection], None], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._on_connected = on_connected
+        self._tasks: set[asyncio.Future[None]] = set()
 
     async def connect(self) -> None:
         await super().connect()
         assert self.current_session is not None
         self._on_connected(self.current_session)
+
+    async def process_message(self) -> None:
+        raw_message = await self.message_queue.get()
+        if raw_message is None:
+            return
+        try:
+            message = json.loads(raw_message) if raw_message.startswith("{") else {}
+        except ValueError as exc:
+            log.warning("refused a Socket Mode message that is not JSON: %s", exc)
+            return
+        envelope_id = message.get("envelope_id")
+        if isinstance(envelope_id, str) and not isinstance(message.get("payload"), dict):
+            # slack-sdk would raise on most such with a traceback (and take a string for `{"text": ...}`), never
+            # acking it: Slack would deliver it again.
+            log.warning("refused a malformed %s envelope: its payload is not an object", message.get("type"))
+            await self.send_socket_mode_response(SocketModeResponse(envelope_id=envelope_id))
+            return
+        self._tasks.add(task := asyncio.ensure_future(self.run_message_listeners(message, raw_message)))
+        task.add_done_callback(self._tasks.discard)
 
     async def close(self) -> None:
         # The receiver would otherwise see our own close first and log it as an error.

@@ -43,11 +43,21 @@ def parse_slack_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
         raise MalformedSlackBody(f"the body is nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
         raise MalformedSlackBody(f"the body is neither JSON nor form data: {exc}") from None
+    return checked_payload(body)
+
+
+def checked_payload(body: Any) -> dict[str, Any]:
+    """A body already parsed (a Socket Mode envelope's payload) checked as one sent over HTTP is."""
     if not isinstance(body, dict):
-        raise MalformedSlackBody(f"the payload is a JSON {type(body).__name__}, not an object")
+        raise MalformedSlackBody(f"the payload is a JSON {_json_type(body)}, not an object")
     _check_depth(body)
     _check_shape(body)
     return body
+
+
+def _json_type(value: Any) -> str:
+    return {type(None): "null", list: "array", str: "string", bool: "boolean", int: "number",
+            float: "number"}.get(type(value), type(value).__name__)
 
 
 def is_slash_command(body: dict[str, Any]) -> bool:

@@ -4,7 +4,8 @@ Bolt skips signature verification for Socket Mode (the connection itself is auth
 token) and, with `process_before_response=True`, answers once the listener has queued the job: the ack
 goes out then, as an HTTP 200 would. An answer other than 200 (the queue unavailable, a click on
 nothing of ours) sends no ack: Slack delivers an event again later, as after a 503, and tells the user
-that a command or a click failed. Redeliveries carry `retry_attempt`, which Bolt turns into the
+that a command or a click failed. A payload of the wrong shape is refused before Bolt, as over HTTP, and
+acked: delivered again, it would be just as wrong. Redeliveries carry `retry_attempt`, which Bolt turns into the
 `X-Slack-Retry-Num` header; the listeners deduplicate on the event id either way.
 """
 
@@ -20,6 +21,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from app.config import Settings
 from app.integrations.slack_socket_mode import EnvelopeHandler, SocketModeConnection
+from app.web.slack_body import MalformedSlackBody, checked_payload
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,13 @@ def ack_for(envelope_id: str, response: BoltResponse) -> SocketModeResponse:
 
 def envelope_handler(bolt: App) -> EnvelopeHandler:
     def handle(request: SocketModeRequest) -> SocketModeResponse | None:
+        try:
+            checked_payload(request.payload)
+        except MalformedSlackBody as exc:
+            # As over HTTP (a 400), checked before Bolt reads it; acked, since Slack's delivering it again
+            # would not mend it.
+            log.warning("refused a malformed %s envelope: %s", request.type, exc)
+            return SocketModeResponse(envelope_id=request.envelope_id)
         response = run_bolt_app(bolt, request)
         if response.status != 200:
             log.info("no ack for a %s envelope: the app answered %s", request.type, response.status)

@@ -139,6 +139,27 @@ def test_a_button_click_is_acked_and_acted_on_and_a_foreign_one_is_not_acked(
     assert socket_slack.ack_of(foreign) is None
 
 
+MALFORMED_ENVELOPES = [
+    ("events_api", None), ("events_api", "x"), ("events_api", []),
+    ("events_api", {"type": "event_callback", "event": {"type": "app_mention"}}),
+    ("interactive", {"type": "block_actions", "actions": "x"}),
+    ("interactive", {"type": "block_actions", "actions": [{"action_id": "x"}], "channel": "C1"}),
+    ("slash_commands", {"command": "/acme", "text": "summary Globex"}),  # no channel
+]
+
+
+def test_a_malformed_envelope_is_refused_before_bolt_and_acked_and_the_next_one_handled(
+        socket_stack: Stack, socket_slack: SocketModeEmulator, caplog: pytest.LogCaptureFixture) -> None:
+    refused = [socket_slack.deliver(kind, payload) for kind, payload in MALFORMED_ENVELOPES]  # type: ignore[arg-type]
+    good = socket_slack.deliver_http_request(*socket_stack.signer.slash_command("help", channel=CHANNEL, user=USER))
+
+    assert all(not socket_slack.wait_for_ack(envelope).payload for envelope in refused)
+    assert socket_slack.wait_for_ack(good).payload
+    said = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
+    assert len(said) == len(MALFORMED_ENVELOPES), said
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
 def test_a_dropped_connection_is_replaced_and_the_next_envelope_handled(
         socket_stack: Stack, socket_slack: SocketModeEmulator) -> None:
     socket_slack.drop()
@@ -187,7 +208,8 @@ def test_a_refused_app_token_is_said_once_with_the_remedy_and_not_tried_again(
     time.sleep(2.5)  # past the first two retries' waits (1 s, then 2 s)
 
     assert socket_slack.connections_refused == 1
-    said = [r for r in caplog.records if r.name == "app.integrations.slack_socket_mode" and r.levelno >= logging.WARNING]
+    said = [r for r in caplog.records
+            if r.name == "app.integrations.slack_socket_mode" and r.levelno >= logging.WARNING]
     assert len(said) == 1 and said[0].levelno == logging.ERROR, [r.getMessage() for r in said]
     assert "invalid_auth" in said[0].getMessage() and "connections:write" in said[0].getMessage()
     assert stack.slash("summary Globex").text == "Working on it..."
