@@ -247,6 +247,15 @@ class SocketModeEmulator:
         envelope_type, payload = envelope_of_http_request(body, headers.get("Content-Type", ""))
         return self.deliver(envelope_type, payload, **kwargs)
 
+    def send_text(self, text: str, envelope: tuple[str, str] | None = None, timeout_s: float = 10.0) -> None:
+        """A text frame as given (what Slack would never send), on the newest open connection; with
+        `envelope` (its id and type), an ack of it is recorded as any envelope's."""
+        self.wait_for(lambda: bool(self._live), timeout_s, "an open connection to send on")
+        if envelope is None:
+            self._run(self._live[-1].send(text), timeout_s)
+        else:
+            self._run(self._send(*envelope, text), timeout_s)
+
     async def _send(self, envelope_id: str, envelope_type: str, text: str) -> None:
         connection = self._live[-1]
         with self._changed:

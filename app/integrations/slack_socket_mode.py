@@ -53,7 +53,7 @@ class _SaidOnce(logging.Filter):
 
 class _Client(SocketModeClient):
     """slack-sdk's client, telling its owner of each connection it opens, and refusing a message it would fail on
-    with a traceback (not JSON, an envelope whose payload is not an object)."""
+    with a traceback or drops without a word (not a JSON object, an envelope whose payload is not an object)."""
 
     def __init__(self, *, on_connected: Callable[[ClientConnection], None], **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -70,9 +70,13 @@ class _Client(SocketModeClient):
         if raw_message is None:
             return
         try:
-            message = json.loads(raw_message) if raw_message.startswith("{") else {}
+            # slack-sdk parses only text that starts with "{", and drops the rest without a word.
+            message = json.loads(raw_message)
         except ValueError as exc:
             log.warning("refused a Socket Mode message that is not JSON: %s", exc)
+            return
+        if not isinstance(message, dict):
+            log.warning("refused a Socket Mode message that is not a JSON object")
             return
         envelope_id = message.get("envelope_id")
         if isinstance(envelope_id, str) and not isinstance(message.get("payload"), dict):

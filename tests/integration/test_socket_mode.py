@@ -25,7 +25,7 @@ from app.embedded_redis import free_port
 from app.http_server import BackgroundServer
 from app.slack_emulator import SlackEmulator
 from app.slack_request_signer import SlackRequestSigner
-from app.socket_mode_emulator import SocketModeEmulator
+from app.socket_mode_emulator import SocketModeEmulator, envelope_of_http_request
 from app.webhook_signature import crm_signature
 from tests.conftest import CHANNEL, USER, FakeSlack, Stack
 
@@ -139,6 +139,11 @@ def test_a_button_click_is_acked_and_acted_on_and_a_foreign_one_is_not_acked(
     assert socket_slack.ack_of(foreign) is None
 
 
+def _form(signed: tuple[str, dict[str, str]]) -> tuple[str, str]:
+    body, headers = signed
+    return body, headers["Content-Type"]
+
+
 MALFORMED_ENVELOPES = [
     ("events_api", None), ("events_api", "x"), ("events_api", []),
     ("events_api", {"type": "event_callback", "event": {"type": "app_mention"}}),
@@ -151,12 +156,19 @@ MALFORMED_ENVELOPES = [
 def test_a_malformed_envelope_is_refused_before_bolt_and_acked_and_the_next_one_handled(
         socket_stack: Stack, socket_slack: SocketModeEmulator, caplog: pytest.LogCaptureFixture) -> None:
     refused = [socket_slack.deliver(kind, payload) for kind, payload in MALFORMED_ENVELOPES]  # type: ignore[arg-type]
+    for frame in ("not json", "[1, 2]", "{not json"):
+        socket_slack.send_text(frame)
+    envelope_type, payload = envelope_of_http_request(*_form(socket_stack.signer.slash_command("help", channel=CHANNEL,
+                                                                                              user=USER)))
+    socket_slack.send_text("\n" + json.dumps({"envelope_id": "e-spaced", "type": envelope_type, "payload": payload,
+                                              "accepts_response_payload": True}), envelope=("e-spaced", envelope_type))
     good = socket_slack.deliver_http_request(*socket_stack.signer.slash_command("help", channel=CHANNEL, user=USER))
 
     assert all(not socket_slack.wait_for_ack(envelope).payload for envelope in refused)
     assert socket_slack.wait_for_ack(good).payload
-    said = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
-    assert len(said) == len(MALFORMED_ENVELOPES), said
+    assert socket_slack.wait_for_ack("e-spaced").payload  # JSON after a newline is still JSON
+    said = [r.getMessage() for r in caplog.records if "refused a" in r.getMessage()]
+    assert len(said) == len(MALFORMED_ENVELOPES) + 3, said
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
