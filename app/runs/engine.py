@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.runs.history import RunHistory
 from app.runs.steps import StepRecorder
 from app.runs.templates import render
-from app.store.models import ContextEntry, Run, Workflow, utcnow
+from app.store.models import ContextEntry, Run, StepRun, Workflow, utcnow
 from app.tools.context import ToolContext
 from app.tools.registry import ToolError
 from app.tools.tool_catalog import ToolCatalog
@@ -32,15 +32,19 @@ class StepEngine:
         self._tools = tools
         self._tool_context = tool_context
 
-    def execute(self, run_id: str) -> str:
+    def execute(self, run_id: str, job_id: str | None = None) -> str:
+        """Run the steps of a queued run; or go on with a waiting one when `job_id` is the job it waits for,
+        its steps that succeeded taken as done (their outputs as recorded)."""
         with self._history.writing() as history:
             run = history.session.get(Run, run_id)
-            if run is None or run.status != "queued":
+            resuming = run is not None and run.status == "waiting" and job_id is not None and run.job_id == job_id
+            if run is None or (run.status != "queued" and not resuming):
                 return f"run {run_id} is {run.status if run else 'gone'}; nothing to do"
-            run.status, run.started_at = "running", utcnow()
+            run.status, run.started_at = "running", run.started_at or utcnow()
             history.emit(run, "run.status", "running")
             steps, inputs, workflow_id = list(run.steps), dict(run.inputs), run.workflow_id
             values = _context_values(history.session, workflow_id, run_id)
+            done = _succeeded_steps(history.session, run_id) if resuming else {}
         scope: dict[str, Any] = {"inputs": inputs, "steps": {}, "context": values}
         tool_context = replace(self._tool_context, run_id=run_id, run_context=values)
         output: Any = None
@@ -49,7 +53,7 @@ class StepEngine:
                 if self._cancel_requested(run_id):
                     self._history.finish(run_id, "cancelled")
                     return "cancelled"
-                output = self._step(run_id, workflow_id, step, scope, tool_context, depth=0)
+                output = self._step(run_id, workflow_id, step, scope, tool_context, done, depth=0)
                 scope["steps"][step["id"]] = {"output": output}
         except _StepFailed as failure:
             self._history.finish(run_id, "failed", error=str(failure))
@@ -62,21 +66,27 @@ class StepEngine:
             return "ended meanwhile (cancelled, or swept as lost); left as it was"
         return "succeeded"
 
+    def waits(self, run_id: str, reason: str, job_id: str) -> bool:
+        """The run goes on in `job_id`, a later job (a step waits for Slack); False when it ended meanwhile."""
+        return self._history.wait(run_id, reason, job_id)
+
     def _cancel_requested(self, run_id: str) -> bool:
         with self._history.db.session() as session:
             run = session.get(Run, run_id)
             return bool(run and run.cancel_requested)
 
     def _step(self, run_id: str, workflow_id: str | None, step: dict[str, Any], scope: dict[str, Any],
-              tool_context: ToolContext, depth: int) -> Any:
+              tool_context: ToolContext, done: dict[str, Any], depth: int) -> Any:
         step_id = str(step["id"])
+        if step_id in done:
+            return done[step_id]
         name = step.get("tool") or f"workflow:{step.get('workflow')}"
 
         def work(args: dict[str, Any]) -> Any:
             args.update(step.get("args", {}) if step.get("literal") else render(step.get("args", {}), scope))
             if step.get("workflow"):
                 return self._sub_workflow(run_id, workflow_id, str(step["workflow"]), args, scope, tool_context,
-                                          depth)
+                                          done, depth)
             tool = self._tools.get(name)
             if tool is None:
                 raise ToolError(f"there is no tool {name!r}")
@@ -88,7 +98,7 @@ class StepEngine:
         return outcome.output
 
     def _sub_workflow(self, run_id: str, run_workflow_id: str | None, workflow_id: str, args: dict[str, Any],
-                      scope: dict[str, Any], tool_context: ToolContext, depth: int) -> Any:
+                      scope: dict[str, Any], tool_context: ToolContext, done: dict[str, Any], depth: int) -> Any:
         if depth >= MAX_SUB_WORKFLOW_DEPTH:
             raise ToolError(f"sub-workflows nest deeper than {MAX_SUB_WORKFLOW_DEPTH}")
         with self._history.db.session() as session:
@@ -100,9 +110,15 @@ class StepEngine:
         output = None
         for step in steps:
             output = self._step(run_id, run_workflow_id, {**step, "id": f"{workflow_id}.{step['id']}"}, inner,
-                                tool_context, depth + 1)
+                                tool_context, done, depth + 1)
             inner["steps"][step["id"]] = {"output": output}
         return output
+
+
+def _succeeded_steps(session: Session, run_id: str) -> dict[str, Any]:
+    """A waiting run's steps that succeeded, by step id, with their outputs (a later attempt's record wins)."""
+    query = select(StepRun).where(StepRun.run_id == run_id, StepRun.status == "succeeded").order_by(StepRun.id)
+    return {record.step_id: record.output for record in session.scalars(query)}
 
 
 def _context_values(session: Session, workflow_id: str | None, run_id: str) -> dict[str, Any]:

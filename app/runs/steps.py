@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, update
 
+from app.integrations.deferral import PostDeferred
 from app.integrations.errors import IntegrationError
 from app.runs.history import RunHistory
 from app.runs.templates import TemplateError
@@ -56,6 +57,12 @@ class StepRecorder:
         status, output, error = "succeeded", None, None
         try:
             output = work(args)
+        except PostDeferred as deferred:
+            # Not failed: the run goes on in a later job, which does this step again.
+            self.finished(run_id, workflow_id, record_id, step_id, name,
+                          StepOutcome("waiting", error=deferred.reason,
+                                      duration_ms=round((time.perf_counter() - started) * 1000, 1)), args, usage)
+            raise
         except IntegrationError as exc:
             status, error = "failed", exc.user_message
         except (ToolError, TemplateError) as exc:

@@ -24,7 +24,7 @@ from app.jobs.report_request import answer_with_report
 from app.jobs.reports import ShownProgress
 from app.jobs.summary import answer_with_summary
 from app.messages.bot import help_text, unexpected_failure
-from app.queueing.job_table import ENTRY_POINTS, kind_of
+from app.queueing.job_table import ENTRY_POINTS, RUN, kind_of
 from app.queueing.slack_request import SlackRequest
 from app.runs.builtin_workflows import (
     CRM_NOTIFICATION,
@@ -168,8 +168,19 @@ def dismiss_notification(channel: str, ts: str, user: str) -> str:
 
 
 def execute_run(run_id: str) -> str:
-    """Run every step of `run_id` in order, recording each."""
-    return this_worker().engine.execute(run_id)
+    """Run every step of `run_id` in order, recording each. A step that would wait long for Slack (its channel's
+    turn, a Retry-After) is not waited for here: the run waits, and a later job goes on with it from that step."""
+    worker = this_worker()
+    job = get_current_job()
+    later = Later.of(job)
+    try:
+        with worker.slack.deferring(later.slack):
+            return worker.engine.execute(run_id, job_id=job.id if job else None)
+    except PostDeferred as deferred:
+        next_job = later_job_id(later, deferred)
+        if not worker.engine.waits(run_id, deferred.reason, next_job):
+            return f"run {run_id} ended meanwhile; it does not wait"
+        return run_again_later(worker.jobs, RUN, {"run_id": run_id}, job, later, run_id, deferred, next_job)
 
 
 def answer_with_the_agent(request: dict[str, Any]) -> str:

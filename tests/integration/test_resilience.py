@@ -172,14 +172,16 @@ def test_a_4xx_from_the_crm_is_not_retried_and_does_not_count_against_it(
         server.stop()
 
 
-def test_outside_slacks_jobs_a_429_is_still_waited_for_where_it_happens(stack_factory) -> None:
-    """The API's runs and the agent wait out Retry-After in place; Slack's jobs run again later (test_waiting.py)."""
+def test_a_tool_called_through_the_api_and_hit_by_a_429_runs_again_later_not_asleep(stack_factory) -> None:
+    """The API's runs give their worker back as Slack's jobs do (test_waiting.py); the agent waits in place."""
     stack = stack_factory(acme_api_rate="1000/s")
-    stack.slack.fail_next("chat.postMessage", 429, error="ratelimited", headers={"Retry-After": "3"})
+    stack.slack.fail_next("chat.postMessage", 429, error="ratelimited", headers={"Retry-After": "1"})
+    asked_at = time.time()
     started = stack.http.post("/v1/tools/slack.post_message/invoke", json={"channel": CHANNEL, "text": "hello"})
     assert started.status_code == 202
     stack.slack.wait_for(lambda calls: any(c.text == "hello" for c in calls))
-    assert stack.sleeps == [3.0]
+    [hello] = [c for c in stack.slack.calls if c.text == "hello"]
+    assert hello.received_at - asked_at >= 1.0 and stack.sleeps == []
 
 
 def test_slack_5xx_is_retried_and_a_rejection_is_not(stack: Stack, redis_conn: redis.Redis) -> None:

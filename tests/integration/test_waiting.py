@@ -179,3 +179,36 @@ def test_a_message_waiting_for_slack_to_come_back_is_not_overtaken_in_its_channe
     in_channel = posts(stack, NOTIFY)
     assert len(in_channel) == 2
     assert "First" in in_channel[0].text and summary_of(in_channel[1]) == "cus_005"
+
+
+def test_an_api_run_that_must_wait_for_slack_gives_its_worker_back_and_goes_on_from_that_step(stack_factory) -> None:
+    stack: Stack = stack_factory(**API)
+    workflow = stack.http.post("/v1/workflows", json={"name": "Tell sales", "steps": [
+        {"id": "who", "tool": "crm.get_customer", "args": {"customer": "cus_001"}},
+        {"id": "post", "tool": "slack.post_message",
+         "args": {"channel": CHANNEL, "text": "{{ steps.who.output.name }} renewed"}}]}).json()
+    stack.slack.fail_next("chat.postMessage", 429, error="ratelimited", headers={"Retry-After": "2"})
+    asked_at = time.time()
+    run_id = stack.http.post(f"/v1/workflows/{workflow['id']}/run", json={"inputs": {}}).json()["run_id"]
+    time.sleep(0.5)
+    slash(stack, "summary cus_005", channel=QUIET)  # while the run waits
+
+    stack.slack.wait_for(lambda calls: len(posts(stack)) >= 2, timeout_s=15)
+    run = _ended(stack, run_id)
+    assert run["status"] == "succeeded", run
+    [posted] = posts(stack, CHANNEL)
+    assert posted.text == "Globex renewed" and posted.received_at - asked_at >= 2.0
+    assert posts(stack, QUIET)[0].at < posted.at  # the worker was not held by the wait
+    assert stack.sleeps == []
+    # The step before the wait ran once; the waiting one ran again in the later job.
+    assert [(s["step_id"], s["status"]) for s in run["steps"]] == [
+        ("who", "succeeded"), ("post", "waiting"), ("post", "succeeded")]
+    assert statuses(run) == ["queued", "running", "waiting", "running", "succeeded"]
+
+
+def _ended(stack: Stack, run_id: str) -> dict:
+    deadline = time.monotonic() + 20
+    while (run := stack.http.get(f"/v1/runs/{run_id}").json())["status"] not in ("succeeded", "failed", "cancelled"):
+        assert time.monotonic() < deadline, run
+        time.sleep(0.05)
+    return run
