@@ -4,9 +4,9 @@ Bolt skips signature verification for Socket Mode (the connection itself is auth
 token) and, with `process_before_response=True`, answers once the listener has queued the job: the ack
 goes out then, as an HTTP 200 would. An answer other than 200 (the queue unavailable, a click on
 nothing of ours) sends no ack: Slack delivers an event again later, as after a 503, and tells the user
-that a command or a click failed. A payload of the wrong shape is refused before Bolt, as over HTTP, and
-acked: delivered again, it would be just as wrong. Redeliveries carry `retry_attempt`, which Bolt turns into the
-`X-Slack-Retry-Num` header; the listeners deduplicate on the event id either way.
+that a command or a click failed. A payload of the wrong shape is refused before Bolt, as over HTTP,
+and acked: delivered again, it would be just as wrong. Redeliveries carry `retry_attempt`, which Bolt
+turns into the `X-Slack-Retry-Num` header; the listeners deduplicate on the event id either way.
 """
 
 from __future__ import annotations
