@@ -66,9 +66,9 @@ class StepEngine:
             return "ended meanwhile (cancelled, or swept as lost); left as it was"
         return "succeeded"
 
-    def waits(self, run_id: str, reason: str, job_id: str) -> bool:
+    def waits(self, run_id: str, reason: str, retry_in_s: float, job_id: str) -> bool:
         """The run goes on in `job_id`, a later job (a step waits for Slack); False when it ended meanwhile."""
-        return self._history.wait(run_id, reason, job_id)
+        return self._history.wait(run_id, reason, retry_in_s, job_id)
 
     def _cancel_requested(self, run_id: str) -> bool:
         with self._history.db.session() as session:
@@ -85,8 +85,8 @@ class StepEngine:
         def work(args: dict[str, Any]) -> Any:
             args.update(step.get("args", {}) if step.get("literal") else render(step.get("args", {}), scope))
             if step.get("workflow"):
-                return self._sub_workflow(run_id, workflow_id, str(step["workflow"]), args, scope, tool_context,
-                                          done, depth)
+                return self._sub_workflow(run_id, workflow_id, step_id, str(step["workflow"]), args, scope,
+                                          tool_context, done, depth)
             tool = self._tools.get(name)
             if tool is None:
                 raise ToolError(f"there is no tool {name!r}")
@@ -97,8 +97,9 @@ class StepEngine:
             raise _StepFailed(f"step {step_id!r} failed: {outcome.error}")
         return outcome.output
 
-    def _sub_workflow(self, run_id: str, run_workflow_id: str | None, workflow_id: str, args: dict[str, Any],
-                      scope: dict[str, Any], tool_context: ToolContext, done: dict[str, Any], depth: int) -> Any:
+    def _sub_workflow(self, run_id: str, run_workflow_id: str | None, calling_step_id: str, workflow_id: str,
+                      args: dict[str, Any], scope: dict[str, Any], tool_context: ToolContext, done: dict[str, Any],
+                      depth: int) -> Any:
         if depth >= MAX_SUB_WORKFLOW_DEPTH:
             raise ToolError(f"sub-workflows nest deeper than {MAX_SUB_WORKFLOW_DEPTH}")
         with self._history.db.session() as session:
@@ -109,7 +110,9 @@ class StepEngine:
         inner: dict[str, Any] = {"inputs": args, "steps": {}, "context": scope["context"]}
         output = None
         for step in steps:
-            output = self._step(run_id, run_workflow_id, {**step, "id": f"{workflow_id}.{step['id']}"}, inner,
+            # Named by the path of steps that called it (ids hold no dots): one workflow called from two steps
+            # records two steps, each found again when a waiting run goes on.
+            output = self._step(run_id, run_workflow_id, {**step, "id": f"{calling_step_id}.{step['id']}"}, inner,
                                 tool_context, done, depth + 1)
             inner["steps"][step["id"]] = {"output": output}
         return output

@@ -66,14 +66,14 @@ class RunHistory:
         if writer.pending:
             self._publisher.publish(writer.pending)
 
-    def wait(self, run_id: str, reason: str, job_id: str) -> bool:
+    def wait(self, run_id: str, reason: str, retry_in_s: float, job_id: str) -> bool:
         """The run goes on in a later job, `job_id` (it waits for Slack); False when it has ended meanwhile."""
         with self.writing() as history:
             run = history.session.get(Run, run_id, with_for_update=True)
             if run is None or run.status in TERMINAL:
                 return False
             run.status, run.job_id = "waiting", job_id
-            history.emit(run, "run.status", "waiting", reason=reason)
+            history.emit(run, "run.status", "waiting", reason=reason, retry_in_s=round(retry_in_s, 3))
         return True
 
     def finish(self, run_id: str, status: str, output: Any = None, error: str | None = None) -> bool:

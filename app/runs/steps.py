@@ -60,8 +60,8 @@ class StepRecorder:
         except PostDeferred as deferred:
             # Not failed: the run goes on in a later job, which does this step again.
             self.finished(run_id, workflow_id, record_id, step_id, name,
-                          StepOutcome("waiting", error=deferred.reason,
-                                      duration_ms=round((time.perf_counter() - started) * 1000, 1)), args, usage)
+                          StepOutcome("waiting", duration_ms=round((time.perf_counter() - started) * 1000, 1)),
+                          args, usage, reason=deferred.reason)
             raise
         except IntegrationError as exc:
             status, error = "failed", exc.user_message
@@ -88,7 +88,9 @@ class StepRecorder:
             return int(inserted.inserted_primary_key[0])  # type: ignore[index]  # always set by an INSERT
 
     def finished(self, run_id: str, workflow_id: str | None, record_id: int, step_id: str, name: str,
-                 outcome: StepOutcome, args: dict[str, Any], usage: dict[str, int] | None = None) -> None:
+                 outcome: StepOutcome, args: dict[str, Any], usage: dict[str, int] | None = None,
+                 reason: str | None = None) -> None:
+        """How the step ended; `reason`, why one that waits does (said in its event, as a Slack job's is)."""
         with self._history.writing() as history:
             history.session.connection().execute(_FINISH_STEP, {
                 "record_id": record_id, "status": outcome.status, "output": outcome.output, "error": outcome.error,
@@ -96,5 +98,7 @@ class StepRecorder:
             detail: dict[str, Any] = {"duration_ms": outcome.duration_ms}
             if usage:
                 detail["usage"] = usage
+            if reason:
+                detail["reason"] = reason
             history.emit_for(run_id, workflow_id, "step.status", outcome.status, step_id=step_id, tool=name,
                              error=outcome.error, **detail)

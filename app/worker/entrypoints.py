@@ -178,7 +178,7 @@ def execute_run(run_id: str) -> str:
             return worker.engine.execute(run_id, job_id=job.id if job else None)
     except PostDeferred as deferred:
         next_job = later_job_id(later, deferred)
-        if not worker.engine.waits(run_id, deferred.reason, next_job):
+        if not worker.engine.waits(run_id, deferred.reason, deferred.wait_s, next_job):
             return f"run {run_id} ended meanwhile; it does not wait"
         return run_again_later(worker.jobs, RUN, {"run_id": run_id}, job, later, run_id, deferred, next_job)
 

@@ -204,6 +204,11 @@ def test_an_api_run_that_must_wait_for_slack_gives_its_worker_back_and_goes_on_f
     assert [(s["step_id"], s["status"]) for s in run["steps"]] == [
         ("who", "succeeded"), ("post", "waiting"), ("post", "succeeded")]
     assert statuses(run) == ["queued", "running", "waiting", "running", "succeeded"]
+    # Said as a Slack job's wait is: why, and for how long.
+    waiting = next(e for e in run["events"] if e["type"] == "run.status" and e["status"] == "waiting")
+    assert "HTTP 429" in waiting["detail"]["reason"] and waiting["detail"]["retry_in_s"] == 2
+    step_waiting = next(e for e in run["events"] if e["type"] == "step.status" and e["status"] == "waiting")
+    assert "HTTP 429" in step_waiting["detail"]["reason"] and "error" not in step_waiting["detail"]
 
 
 def _ended(stack: Stack, run_id: str) -> dict:
@@ -212,3 +217,23 @@ def _ended(stack: Stack, run_id: str) -> dict:
         assert time.monotonic() < deadline, run
         time.sleep(0.05)
     return run
+
+
+def test_one_workflow_called_from_two_steps_goes_on_after_a_wait_in_the_second_and_posts_both(stack_factory) -> None:
+    stack: Stack = stack_factory(**API)
+    inner = stack.http.post("/v1/workflows", json={"name": "Say", "steps": [
+        {"id": "post", "tool": "slack.post_message", "args": {"channel": "{{ inputs.channel }}",
+                                                               "text": "{{ inputs.text }}"}}]}).json()
+    outer = stack.http.post("/v1/workflows", json={"name": "Say twice", "steps": [
+        {"id": "a", "workflow": inner["id"], "args": {"channel": CHANNEL, "text": "message A"}},
+        {"id": "b", "workflow": inner["id"], "args": {"channel": QUIET, "text": "message B"}}]}).json()
+    stack.slack.fail_next("chat.postMessage", 429, error="ratelimited", headers={"Retry-After": "1"}, channel=QUIET)
+    run_id = stack.http.post(f"/v1/workflows/{outer['id']}/run", json={"inputs": {}}).json()["run_id"]
+
+    run = _ended(stack, run_id)
+    assert run["status"] == "succeeded", run
+    assert [c.text for c in posts(stack, CHANNEL)] == ["message A"]
+    assert [c.text for c in posts(stack, QUIET)] == ["message B"]
+    assert [(s["step_id"], s["status"]) for s in run["steps"]] == [
+        ("a", "succeeded"), ("a.post", "succeeded"), ("b", "waiting"), ("b.post", "waiting"),
+        ("b", "succeeded"), ("b.post", "succeeded")]
