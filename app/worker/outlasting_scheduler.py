@@ -4,12 +4,14 @@ Slack to come back, approvals' expiry), made to outlast a Redis outage.
 RQ's own loop dies on the first Redis error, with a traceback of about fifty lines, and a worker starts a new
 one only at its ten-minute maintenance: meanwhile every job queued for later waited. Here the loop waits for
 Redis with a backoff, in one line a failure, and takes up its work where it was. Its process, a fork of the
-worker, first lets go of the worker's connections (app/worker/inherited_sockets.py).
+worker, first lets go of the worker's connections (app/worker/inherited_sockets.py), and stops when the worker
+is gone.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from multiprocessing import get_context
 from multiprocessing.process import BaseProcess
@@ -25,10 +27,12 @@ log = logging.getLogger("app.worker.scheduler")
 
 class OutlastingScheduler(RQScheduler):
     redis_url: str = ""
+    worker_pid: int = 0
 
     def start(self) -> BaseProcess:
         # RQ's own start, but for what its process does first.
         self._status = self.Status.STARTED
+        self.worker_pid = os.getpid()
         self._connection = None  # the child makes its own
         process = get_context("fork").Process(target=_run_detached, args=(self,), name="Scheduler")
         self._process = process  # type: ignore[assignment]  # RQ declares it None at first
@@ -40,6 +44,11 @@ class OutlastingScheduler(RQScheduler):
         waits = RedisWaits(self.redis_url, log, stopping=lambda: bool(self._stop_requested))
         born = False
         while not self._stop_requested:
+            if self.worker_pid and os.getppid() != self.worker_pid:
+                # Its worker was killed (a worker that stops stops it first): a scheduler left on its own would
+                # hold the locks for as long as it lives, where the next worker's would take them at once.
+                log.warning("the worker that started this scheduler is gone; the scheduler stops")
+                break
             try:
                 if not born:
                     self.register_birth()

@@ -53,6 +53,11 @@ def _left_in_groups(groups: set[int]) -> set[int]:
     return {pid for pid, _, group, state in _processes() if group in groups and state != "Z"}
 
 
+def _ended(pid: int) -> bool:
+    """Exited (a zombie left for its new parent to reap counts)."""
+    return not any(p == pid and state != "Z" for p, _, _, state in _processes())
+
+
 def _registered_pids(connection: redis.Redis) -> set[int]:
     return {worker.pid for worker in Worker.all(connection=connection)}
 
@@ -265,6 +270,7 @@ def test_jobs_queued_after_a_worker_is_killed_wait_for_the_next_worker_not_for_w
     _wait_for(lambda: len(Worker.all(queue=summary_workers)) == 3 and _children(supervised.process.pid),
               "three workers of the summaries, and RQ's scheduler forked")
     [scheduler] = _children(supervised.process.pid)
+    _wait_for(lambda: redis_conn.keys("rq:scheduler-lock:*"), "the scheduler to take its locks")
     try:
         supervised.process.kill()
         supervised.process.wait()
@@ -273,8 +279,14 @@ def test_jobs_queued_after_a_worker_is_killed_wait_for_the_next_worker_not_for_w
         customers = ("Globex", "Initech", "Hooli", "Umbrella")
         for customer in customers:
             assert stack.slash(f"summary {customer}").text == "Working on it..."
+        assert Path(f"/proc/{scheduler}").exists(), "the scheduler ended before the jobs came: nothing was tested"
         time.sleep(0.3)
-        assert Path(f"/proc/{scheduler}").exists(), "the scheduler ended with its worker: nothing was tested"
         assert Queue(SUMMARY_QUEUE, connection=redis_conn).count == len(customers)
+        # Then it sees its worker gone and stops, giving up its locks to the next worker's scheduler.
+        _wait_for(lambda: _ended(scheduler), "the scheduler to stop")
+        assert not redis_conn.keys("rq:scheduler-lock:*")
     finally:
-        os.kill(scheduler, signal.SIGKILL)
+        try:
+            os.kill(scheduler, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
