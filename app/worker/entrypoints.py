@@ -169,7 +169,7 @@ def dismiss_notification(channel: str, ts: str, user: str) -> str:
 
 def execute_run(run_id: str) -> str:
     """Run every step of `run_id` in order, recording each. A step that would wait long for Slack (its channel's
-    turn, a Retry-After) is not waited for here: the run waits, and a later job goes on with it from that step."""
+    turn, a Retry-After, an outage) is not waited for here: the run waits, and a later job goes on from that step."""
     worker = this_worker()
     job = get_current_job()
     later = Later.of(job)
