@@ -52,6 +52,22 @@ def mask_records_of(logger: logging.Logger) -> None:
         logger.addFilter(MaskingFilter())
 
 
+class _Dropped(logging.Filter):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in str(record.msg)
+
+
+def drop_lines_saying(logger: logging.Logger, text: str) -> None:
+    """Drop `logger`'s lines whose message holds `text`, once attached: a library's line that says what ours
+    already say, or what is here by design."""
+    if not any(isinstance(f, _Dropped) and f.text == text for f in logger.filters):
+        logger.addFilter(_Dropped(text))
+
+
 def library_logger(name: str) -> logging.Logger:
     """The logger `name`, for a library that tests `logger.level <= DEBUG` itself before it builds a debug line
     (slack-sdk, Bolt): at NOTSET (0) that test passes, and every call built lines no handler printed (slack-sdk

@@ -30,7 +30,7 @@ from slack_sdk.socket_mode.websockets import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 from websockets.asyncio.client import ClientConnection
 
-from app.logs import mask_records_of
+from app.logs import drop_lines_saying, mask_records_of
 
 log = logging.getLogger(__name__)
 FIRST_RETRY_S = 1.0
@@ -41,14 +41,6 @@ EnvelopeHandler = Callable[[SocketModeRequest], SocketModeResponse | None]
 # apps.connections.open's answers that no retry changes: the token (or its scopes) must be.
 TOKEN_REFUSALS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
                             "not_allowed_token_type", "missing_scope", "no_permission"})
-
-
-class _SaidOnce(logging.Filter):
-    """slack-sdk logs its own ERROR before it raises a refusal of apps.connections.open; the attempt's own line
-    (below) says it with what comes next."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Failed to retrieve WSS URL")
 
 
 class _Client(SocketModeClient):
@@ -111,8 +103,9 @@ class SocketModeConnection:
         self._watchers: set[asyncio.Task[None]] = set()
         mask_records_of(log)
         mask_records_of(logging.getLogger("websockets.client"))
-        if not any(isinstance(f, _SaidOnce) for f in log.filters):
-            log.addFilter(_SaidOnce())
+        # slack-sdk logs its own ERROR before it raises a refusal of apps.connections.open; the attempt's own
+        # line (in _connect) says it with what comes next.
+        drop_lines_saying(log, "Failed to retrieve WSS URL")
 
     def start(self) -> SocketModeConnection:
         """Connect in the background (retrying until Slack answers); the web server need not wait."""

@@ -10,7 +10,6 @@ urllib's HTTPError, as `urlopen` raises it.
 from __future__ import annotations
 
 import io
-import logging
 from http.client import HTTPMessage
 from typing import Any
 from urllib.error import HTTPError, URLError
@@ -21,7 +20,7 @@ from slack_sdk import WebClient
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
-from app.logs import library_logger
+from app.logs import drop_lines_saying, library_logger
 
 # Connections kept to Slack: one per thread of a worker process that posts at once (its quick jobs and turns).
 POOL_SIZE = 24
@@ -34,21 +33,15 @@ def _message_headers(headers: urllib3.HTTPHeaderDict) -> HTTPMessage:
     return message
 
 
-class _SaidByTheCaller(logging.Filter):
-    # slack-sdk logs every request that fails to go through at ERROR; the integration layer says each failed
-    # attempt itself, with what it does next (a WARNING and its retry), so that line said it a second time.
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Failed to send a request to Slack API server")
-
-
 class KeepAliveWebClient(WebClient):
     """A WebClient whose calls reuse connections; with a proxy set, slack-sdk's own urlopen is used."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if kwargs.get("logger") is None:
             logger = library_logger("app.integrations.slack_sdk")
-            if not any(isinstance(f, _SaidByTheCaller) for f in logger.filters):
-                logger.addFilter(_SaidByTheCaller())
+            # slack-sdk logs every request that fails to go through at ERROR; the integration layer says each
+            # failed attempt itself, with what it does next (a WARNING and its retry).
+            drop_lines_saying(logger, "Failed to send a request to Slack API server")
             kwargs["logger"] = logger
         super().__init__(*args, **kwargs)
         # No retries or redirects of urllib3's own: the caller's policy retries, and Slack's API does not redirect.

@@ -15,7 +15,7 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 
 from app.domain.system_status import SystemStatus
-from app.logs import library_logger
+from app.logs import drop_lines_saying, library_logger
 from app.messages.bot import unexpected_failure
 from app.queueing.job_queue import JobQueue
 from app.slack.listeners import actions, agent_actions, commands, mentions, messages
@@ -24,13 +24,6 @@ from app.state.notification_store import NotificationStore
 from app.state.thread_memory import ThreadMemory
 
 log = logging.getLogger(__name__)
-
-
-class _IgnoredTokenNotice(logging.Filter):
-    """Bolt warns that SLACK_BOT_TOKEN is ignored when `authorize` is given; here that is the design."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "will be ignored" not in record.getMessage()
 
 
 def build_bolt_app(
@@ -48,8 +41,8 @@ def build_bolt_app(
         return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
 
     bolt_logger = library_logger("app.slack.bolt")
-    if not any(isinstance(f, _IgnoredTokenNotice) for f in bolt_logger.filters):
-        bolt_logger.addFilter(_IgnoredTokenNotice())
+    # Bolt warns that SLACK_BOT_TOKEN is ignored when `authorize` is given; here that is the design.
+    drop_lines_saying(bolt_logger, "will be ignored")
     app = App(
         signing_secret=signing_secret,
         authorize=authorize,
