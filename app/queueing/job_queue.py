@@ -7,6 +7,7 @@ import math
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,8 +28,41 @@ CRM_EVENT_MEMORY_S = 24 * 3600
 ACK_REDIS_TIMEOUT_S = 0.2
 
 
+# The queued commands, run only when the delivery's key is new, in one round trip: a redelivery queues
+# nothing, and a delivery is never marked seen without its job (a crash between the two would lose it).
+# A command that fails takes the mark back, so that the sender's next delivery is acted on.
+_QUEUE_IF_FIRST = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
+local i = 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  local reply = redis.pcall(unpack(ARGV, i + 1, i + n))
+  if type(reply) == 'table' and reply.err then
+    redis.call('DEL', KEYS[1])
+    return redis.error_reply(reply.err)
+  end
+  i = i + n + 1
+end
+return 1
+"""
+
+
 class QueueUnavailable(Exception):
     """Redis did not take the job; the user must be told rather than left waiting."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One delivery of something its sender delivers again (Slack's retries, a replayed request, a second
+    click): acted on the first time within `remember_s`."""
+
+    kind: str
+    id: str
+    remember_s: int = SLACK_EVENT_MEMORY_S
+
+    @property
+    def key(self) -> str:
+        return f"acme:seen:{self.kind}:{self.id}"
 
 
 def new_request_id() -> str:
@@ -40,6 +74,7 @@ class JobQueue:
         self._redis = connection
         self._response_urls = response_urls
         self._queues = {name: Queue(name, connection=connection) for name in QUEUE_ORDER}
+        self._queue_if_first = connection.register_script(_QUEUE_IF_FIRST)
 
     @property
     def queues(self) -> list[Queue]:
@@ -49,29 +84,20 @@ class JobQueue:
     def queue(self, name: str) -> Queue:
         return self._queues[name]
 
-    def first_time(self, kind: str, delivery_id: str, remember_s: int = SLACK_EVENT_MEMORY_S) -> bool:
-        """True the first time `delivery_id` is seen; False for every redelivery within `remember_s`."""
-        try:
-            return bool(self._redis.set(f"acme:seen:{kind}:{delivery_id}", 1, nx=True, ex=remember_s))
-        except redis.RedisError as exc:
-            raise QueueUnavailable(str(exc)) from None
-
-    def forget(self, kind: str, delivery_id: str) -> None:
-        """Let the next redelivery of `delivery_id` through, because this one could not be queued."""
-        try:
-            self._redis.delete(f"acme:seen:{kind}:{delivery_id}")
-        except redis.RedisError:
-            log.warning("could not forget %s %s; its redeliveries will be ignored", kind, delivery_id)
-
-    def enqueue_slack(self, kind: JobKind, request: SlackRequest, response_url: str | None = None) -> str:
-        """Queue a job for a Slack request; answers the job id."""
+    def enqueue_slack(self, kind: JobKind, request: SlackRequest, response_url: str | None = None,
+                      once: Delivery | None = None) -> str | None:
+        """Queue a job for a Slack request; answers the job id, or None for a delivery queued before."""
         def keep_response_url(pipeline: Pipeline) -> None:
             if response_url:
                 self._response_urls.keep(request.request_id, response_url, pipeline)
 
-        return self.enqueue(kind, {"request": request.to_job_args()}, job_id=f"{request.origin}-{request.request_id}",
-                            description=f"{kind.name} {request.origin} in {request.channel_id}",
-                            with_it=keep_response_url)
+        kwargs = {"request": request.to_job_args()}
+        job_id = f"{request.origin}-{request.request_id}"
+        description = f"{kind.name} {request.origin} in {request.channel_id}"
+        if once is not None:
+            return self.enqueue_once(once, kind, kwargs, job_id=job_id, description=description,
+                                     with_it=keep_response_url)
+        return self.enqueue(kind, kwargs, job_id=job_id, description=description, with_it=keep_response_url)
 
     def enqueue(self, kind: JobKind, kwargs: dict[str, Any], *, job_id: str, description: str,
                 delay_s: float = 0, meta: dict[str, Any] | None = None,
@@ -79,6 +105,32 @@ class JobQueue:
         """Queue a job of `kind`; with `delay_s`, RQ's scheduler (run by the workers) queues it then, never sooner.
 
         One round trip (RQ's own enqueue makes two), in one MULTI with what `with_it` adds to it."""
+        try:
+            with self._redis.pipeline() as pipeline:
+                self._stage(pipeline, kind, kwargs, job_id, description, delay_s, meta, with_it)
+                pipeline.execute()
+        except redis.RedisError as exc:
+            raise QueueUnavailable(str(exc)) from None
+        return job_id
+
+    def enqueue_once(self, delivery: Delivery, kind: JobKind, kwargs: dict[str, Any], *, job_id: str,
+                     description: str, with_it: Callable[[Pipeline], None] | None = None) -> str | None:
+        """As `enqueue`, the first time `delivery` comes; None, queuing nothing, for each time it comes again.
+
+        Still one round trip: the check and the job's commands run together in Redis."""
+        try:
+            with self._redis.pipeline() as pipeline:
+                self._stage(pipeline, kind, kwargs, job_id, description, 0, None, with_it)
+                staged: list[Any] = [delivery.remember_s]
+                for args, _options in pipeline.command_stack:
+                    staged += [len(args), *args]
+            first = self._queue_if_first(keys=[delivery.key], args=staged)
+        except redis.RedisError as exc:
+            raise QueueUnavailable(str(exc)) from None
+        return job_id if first else None
+
+    def _stage(self, pipeline: Pipeline, kind: JobKind, kwargs: dict[str, Any], job_id: str, description: str,
+               delay_s: float, meta: dict[str, Any] | None, with_it: Callable[[Pipeline], None] | None) -> None:
         if set(kwargs) != set(kind.parameters):
             raise ValueError(f"job {kind.name} takes {', '.join(kind.parameters)}, not {', '.join(kwargs)}")
         options: dict[str, Any] = {"job_id": job_id, "description": description, "job_timeout": kind.timeout_s,
@@ -87,19 +139,12 @@ class JobQueue:
                                    # Run again, first in line, when its worker dies (app/worker/reruns.py).
                                    "retry": Retry(max=JOB_RERUNS, enqueue_at_front=True)}
         queue = self._queues[kind.queue]
-        try:
-            with self._redis.pipeline() as pipeline:
-                if delay_s > 0:
-                    # RQ keeps the time in whole seconds, cut down: rounded up here, the job is never queued early.
-                    due = datetime.fromtimestamp(math.ceil(time.time() + delay_s), UTC)
-                    queued = queue.enqueue_at(due, kind.function, kwargs=kwargs, pipeline=pipeline, **options)
-                else:
-                    queued = queue.enqueue_call(kind.function, kwargs=kwargs, timeout=kind.timeout_s,
-                                                pipeline=pipeline,
-                                                **{k: v for k, v in options.items() if k != "job_timeout"})
-                if with_it is not None:
-                    with_it(pipeline)
-                pipeline.execute()
-        except redis.RedisError as exc:
-            raise QueueUnavailable(str(exc)) from None
-        return queued.id
+        if delay_s > 0:
+            # RQ keeps the time in whole seconds, cut down: rounded up here, the job is never queued early.
+            due = datetime.fromtimestamp(math.ceil(time.time() + delay_s), UTC)
+            queue.enqueue_at(due, kind.function, kwargs=kwargs, pipeline=pipeline, **options)
+        else:
+            queue.enqueue_call(kind.function, kwargs=kwargs, timeout=kind.timeout_s, pipeline=pipeline,
+                               **{k: v for k, v in options.items() if k != "job_timeout"})
+        if with_it is not None:
+            with_it(pipeline)

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.domain.crm_events import CrmEvent, MalformedEvent, event_to_job_args, notification_for, parse_event
-from app.queueing.job_queue import CRM_EVENT_MEMORY_S, JobQueue, QueueUnavailable
+from app.queueing.job_queue import CRM_EVENT_MEMORY_S, Delivery, JobQueue, QueueUnavailable
 from app.queueing.job_table import NOTIFY
 from app.web.thread_lanes import ThreadLane
 from app.webhook_signature import crm_signature_is_valid
@@ -30,16 +30,14 @@ def crm_webhook_endpoint(secret: str | None, notify_priorities: frozenset[str], 
 
     def queue_once(event: CrmEvent) -> JSONResponse:
         try:
-            first_delivery = jobs.first_time("crm-event", event.id, CRM_EVENT_MEMORY_S)
-            if first_delivery:
-                jobs.enqueue(NOTIFY, {"event": event_to_job_args(event)}, job_id=f"crm-{event.id}",
-                             description=f"notify {event.type} {event.id}")
+            queued = jobs.enqueue_once(Delivery("crm-event", event.id, CRM_EVENT_MEMORY_S), NOTIFY,
+                                       {"event": event_to_job_args(event)}, job_id=f"crm-{event.id}",
+                                       description=f"notify {event.type} {event.id}")
         except QueueUnavailable as exc:
-            # Forgotten, so that the CRM's next delivery of this event is not taken for a duplicate.
-            jobs.forget("crm-event", event.id)
+            # Not marked seen either: the CRM's next delivery of this event is acted on.
             log.error("could not queue CRM event %s: %s", event.id, exc)
             return _answer(503, error="the job queue is unavailable; deliver the event again later")
-        if not first_delivery:
+        if queued is None:
             log.info("CRM event %s delivered again; already acted on", event.id)
             return _answer(200, status="duplicate")
         return _answer(202, status="queued")

@@ -1,9 +1,9 @@
 """POST /slack/events: Slack's one Request URL. Verified on the raw bytes, checked for shape, then Bolt.
 
 The cheap refusals come first, on the event loop: the body's size (app/web/body_limit.py, while it
-streams in), the signature (401), the shape (400 with the reason). What can block, the replay check
-on Redis and Bolt's dispatch (the listeners enqueue), runs in the Slack lane's threads, so a hung
-Redis holds those threads for the ack path's short timeout and never the loop.
+streams in), the signature (401), the shape (400 with the reason). What can block, Bolt's dispatch (the
+listeners enqueue, and check a slash command for a replay as they do), runs in the Slack lane's threads,
+so a hung Redis holds those threads for the ack path's short timeout and never the loop.
 """
 
 from __future__ import annotations
@@ -19,19 +19,12 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from app.queueing.job_queue import JobQueue, QueueUnavailable
+from app.queueing.job_queue import JobQueue
+from app.slack.listeners.commands import COMMAND_DELIVERY, command_delivery
 from app.web.slack_body import MalformedSlackBody, is_slash_command, parse_slack_body
 from app.web.thread_lanes import ThreadLane
 
 log = logging.getLogger(__name__)
-# A signature verifies while its timestamp is within 300 s of the clock, either way: a replay can
-# come up to 600 s after the first delivery.
-COMMAND_REPLAY_MEMORY_S = 600
-
-
-def command_fingerprint(timestamp: str, signature: str) -> str:
-    """One slash command delivery: Slack signs each command once, so the same pair is a replay."""
-    return hashlib.sha256(f"{timestamp}:{signature}".encode()).hexdigest()
 
 
 def signed_by_slack(verifier: SignatureVerifier, raw: bytes, timestamp: str | None, signature: str | None) -> bool:
@@ -54,26 +47,17 @@ def slack_events_endpoint(bolt: App, signing_secret: str, jobs: JobQueue,
                           lane: ThreadLane) -> Callable[[Request], Awaitable[Response]]:
     verifier = SignatureVerifier(signing_secret)
 
-    def act_once(request: Request, raw: bytes, slash_command: bool) -> BoltResponse:
-        if slash_command:
-            fingerprint = command_fingerprint(request.headers.get("x-slack-request-timestamp", ""),
-                                              request.headers.get("x-slack-signature", ""))
-            try:
-                first_delivery = jobs.first_time("slack-command", fingerprint, COMMAND_REPLAY_MEMORY_S)
-            except QueueUnavailable as exc:
-                # Acted on unchecked: a command that queues work is refused by the same Redis ("the job
-                # queue is unavailable"), and one that needs none (help) is still answered.
-                log.warning("could not check a slash command for a replay: %s", exc)
-                first_delivery = True
-            if not first_delivery:
-                log.warning("a slash command was delivered again with the same signature; not acted on")
-                return BoltResponse(status=200, body="")
+    def dispatch(request: Request, raw: bytes, slash_command: bool) -> BoltResponse:
         try:
             bolt_request = to_bolt_request(request, raw)
         except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
             # A shape slack_body.py does not know yet: still the sender's fault, not a 500.
             log.warning("refused a signed Slack request that Bolt cannot read: %r", exc)
             return BoltResponse(status=400, body="malformed Slack request")
+        if slash_command:
+            # Checked when the command's job is queued, in the same round trip (app/queueing/job_queue.py).
+            bolt_request.context[COMMAND_DELIVERY] = command_delivery(
+                request.headers.get("x-slack-request-timestamp", ""), request.headers.get("x-slack-signature", ""))
         return bolt.dispatch(bolt_request)
 
     async def slack_events(request: Request) -> Response:
@@ -86,6 +70,6 @@ def slack_events_endpoint(bolt: App, signing_secret: str, jobs: JobQueue,
         except MalformedSlackBody as exc:
             log.warning("refused a signed Slack request: %s", exc)
             return PlainTextResponse(f"malformed Slack request: {exc}", status_code=400)
-        return to_starlette_response(await lane.run(act_once, request, raw, is_slash_command(body)))
+        return to_starlette_response(await lane.run(dispatch, request, raw, is_slash_command(body)))
 
     return slack_events

@@ -9,7 +9,7 @@ import redis
 from slack_bolt import App, BoltResponse
 
 from app.messages.notifications import DISMISS_ACTION, DRAFT_ACTION, SUMMARIZE_ACTION
-from app.queueing.job_queue import JobQueue, QueueUnavailable, new_request_id
+from app.queueing.job_queue import Delivery, JobQueue, QueueUnavailable, new_request_id
 from app.queueing.job_table import DISMISS, DRAFT, SUMMARY, JobKind
 from app.queueing.slack_request import SlackRequest
 from app.slack.listeners.redelivery import deliver_again_later
@@ -35,28 +35,28 @@ def register(app: App, *, jobs: JobQueue, notifications: NotificationStore) -> N
         try:
             record = notifications.get(channel, ts) if channel and ts else None
         except redis.RedisError as exc:
-            # Before the click is marked seen: nothing to forget, Slack tells the user it failed.
+            # Slack tells the user it failed; the click is not marked seen, so a second one is acted on.
             return deliver_again_later(exc)
+        if record is None or (wanted_kind and record.get("kind") != wanted_kind):
+            # Not a message we posted with this button: a payload from elsewhere, or made up.
+            log.warning("refused %s from %s on %s/%s: no such notification", action_id, user, channel, ts)
+            return BoltResponse(status=403, body="not a notification of this app")
+        click = Delivery(f"button-{action_id}", f"{channel}:{ts}")
         try:
-            if record is None or (wanted_kind and record.get("kind") != wanted_kind):
-                # Not a message we posted with this button: a payload from elsewhere, or made up.
-                log.warning("refused %s from %s on %s/%s: no such notification", action_id, user, channel, ts)
-                return BoltResponse(status=403, body="not a notification of this app")
-            if not jobs.first_time(f"button-{action_id}", f"{channel}:{ts}"):
-                log.info("%s on %s/%s clicked again; already acting on it", action_id, channel, ts)
-                ack()
-                return None
             if job == SUMMARY:
                 team = (body.get("team") or {}).get("id", "")
-                jobs.enqueue_slack(SUMMARY, SlackRequest(request_id=new_request_id(), origin="button", team_id=team,
-                                                         channel_id=channel, user_id=user, thread_ts=ts,
-                                                         customer=record["customer_id"]))
+                queued = jobs.enqueue_slack(SUMMARY, SlackRequest(request_id=new_request_id(), origin="button",
+                                                                  team_id=team, channel_id=channel, user_id=user,
+                                                                  thread_ts=ts, customer=record["customer_id"]),
+                                            once=click)
             else:
-                jobs.enqueue(job, {"channel": channel, "ts": ts, "user": user},
-                             job_id=f"{action_id}-{new_request_id()}", description=f"{action_id} in {channel}")
+                queued = jobs.enqueue_once(click, job, {"channel": channel, "ts": ts, "user": user},
+                                           job_id=f"{action_id}-{new_request_id()}",
+                                           description=f"{action_id} in {channel}")
         except QueueUnavailable as exc:
-            jobs.forget(f"button-{action_id}", f"{channel}:{ts}")
             return deliver_again_later(exc)
+        if queued is None:
+            log.info("%s on %s/%s clicked again; already acting on it", action_id, channel, ts)
         ack()
         return None
 

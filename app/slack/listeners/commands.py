@@ -1,27 +1,43 @@
-"""`/acme ...`: help, status and a missing customer answered in the ack; the rest queued."""
+"""`/acme ...`: help, status and a missing customer answered in the ack; the rest queued, once per delivery.
+
+A command Slack signed once and that comes again (a replay, within the signature's 300 s either way) queues
+nothing; what is answered in the ack is answered again, as it does nothing.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import redis
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 
 from app.domain.system_status import SystemStatus
 from app.messages.bot import WORKING, help_text, queue_unavailable, system_status
 from app.messages.customers import needs_customer
-from app.queueing.job_queue import JobQueue, QueueUnavailable, new_request_id
+from app.queueing.job_queue import Delivery, JobQueue, QueueUnavailable, new_request_id
 from app.queueing.slack_request import SlackRequest
 from app.slack.intents import Ask, Help, MissingCustomer, Status, job_for, parse_command
 
 log = logging.getLogger(__name__)
+# Where the web endpoint puts a slash command's delivery in Bolt's context (Socket Mode puts none).
+COMMAND_DELIVERY = "acme_command_delivery"
+# A signature verifies while its timestamp is within 300 s of the clock, either way: a replay can
+# come up to 600 s after the first delivery.
+COMMAND_REPLAY_MEMORY_S = 600
+
+
+def command_delivery(timestamp: str, signature: str) -> Delivery:
+    """One slash command delivery: Slack signs each command once, so the same pair is a replay."""
+    fingerprint = hashlib.sha256(f"{timestamp}:{signature}".encode()).hexdigest()
+    return Delivery("slack-command", fingerprint, COMMAND_REPLAY_MEMORY_S)
 
 
 def register(app: App, *, jobs: JobQueue, read_system_status: Callable[[], SystemStatus]) -> None:
     @app.command("/acme")
-    def on_acme_command(ack: Any, command: dict[str, Any]) -> None:
+    def on_acme_command(ack: Any, command: dict[str, Any], context: BoltContext) -> None:
         intent = parse_command(command.get("text", ""))
         if isinstance(intent, Help):
             ack(text=help_text().text, blocks=help_text().blocks)
@@ -50,9 +66,14 @@ def register(app: App, *, jobs: JobQueue, read_system_status: Callable[[], Syste
             text=intent.text if isinstance(intent, Ask) else None,
         )
         try:
-            jobs.enqueue_slack(job, request, response_url=command.get("response_url"))
+            queued = jobs.enqueue_slack(job, request, response_url=command.get("response_url"),
+                                        once=context.get(COMMAND_DELIVERY))
         except QueueUnavailable as exc:
             log.error("could not queue /acme %s: %s", command.get("text", "").split(" ")[0], exc)
             ack(text=queue_unavailable())
+            return
+        if queued is None:
+            log.warning("a slash command was delivered again with the same signature; not acted on")
+            ack()
             return
         ack(text=WORKING)

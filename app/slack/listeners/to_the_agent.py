@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import BoltResponse
 
-from app.queueing.job_queue import JobQueue, QueueUnavailable, new_request_id
+from app.queueing.job_queue import Delivery, JobQueue, QueueUnavailable, new_request_id
 from app.queueing.job_table import AGENT
 from app.queueing.slack_request import Origin, SlackRequest
 from app.slack.listeners.redelivery import deliver_again_later
@@ -19,13 +19,6 @@ def queue_for_the_agent(jobs: JobQueue, ack: Any, body: dict[str, Any], event: d
                         origin: Origin) -> BoltResponse | None:
     """Ack an event for the agent once, whatever Slack's redeliveries; 503 (deliver again) if not queued."""
     event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
-    try:
-        if not jobs.first_time("slack-event", event_id):
-            log.info("event %s delivered again; already queued", event_id)
-            ack()
-            return None
-    except QueueUnavailable as exc:
-        return deliver_again_later(exc)
     request = SlackRequest(
         request_id=new_request_id(),
         origin=origin,
@@ -36,9 +29,10 @@ def queue_for_the_agent(jobs: JobQueue, ack: Any, body: dict[str, Any], event: d
         text=event.get("text", ""),
     )
     try:
-        jobs.enqueue_slack(AGENT, request)
+        queued = jobs.enqueue_slack(AGENT, request, once=Delivery("slack-event", event_id))
     except QueueUnavailable as exc:
-        jobs.forget("slack-event", event_id)
         return deliver_again_later(exc)
+    if queued is None:
+        log.info("event %s delivered again; already queued", event_id)
     ack()
     return None
