@@ -47,6 +47,12 @@ return 1
 """
 
 
+def roll_key(queue_name: str) -> str:
+    """The roll of a queue's jobs, from their first queuing to their end (the time each was first queued): where
+    the workers find a job that a dying worker took off its queue before starting it (app/worker/stranded_jobs.py)."""
+    return f"acme:roll:{queue_name}"
+
+
 class QueueUnavailable(Exception):
     """Redis did not take the job; the user must be told rather than left waiting."""
 
@@ -146,5 +152,6 @@ class JobQueue:
         else:
             queue.enqueue_call(kind.function, kwargs=kwargs, timeout=kind.timeout_s, pipeline=pipeline,
                                **{k: v for k, v in options.items() if k != "job_timeout"})
+        pipeline.zadd(roll_key(kind.queue), {job_id: time.time()}, nx=True)
         if with_it is not None:
             with_it(pipeline)

@@ -29,6 +29,7 @@ from app.worker.orphan_sweep import OrphanSweep
 from app.worker.quiet_failures import QuietFailures
 from app.worker.redis_outlasting import RedisOutlasting
 from app.worker.started_job import StartedJob
+from app.worker.stranded_jobs import StrandedJobs
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,9 @@ class AcmeWorker(RedisOutlasting, QuietFailures, SimpleWorker):
         history = RunHistory(collaborators.db, collaborators.run_events)
         self.orphan_sweep = OrphanSweep(OrphanRuns(history, collaborators.redis, self._lease_s), collaborators.redis,
                                         every_s=self._lease_s)
+        # Confirmed a little under a sweep apart: the next sweep queues again what a dead worker took.
+        self.stranded_sweep = StrandedJobs(collaborators.redis, queues, every_s=self.sweep_every_s,
+                                           confirm_s=0.8 * self.sweep_every_s)
         self.outlast_redis(collaborators.settings.redis_url)
         self._on_loop_started = on_loop_started
         self._on_stop_requested = on_stop_requested

@@ -37,6 +37,8 @@ class RedisOutlasting(SimpleWorker):
     sweeps_lapsed_jobs: bool = True
     # Ends the runs whose job is gone (app/worker/orphan_sweep.py), from the same maintenance as the sweep.
     orphan_sweep: Callable[[], object] | None = None
+    # Queues again the jobs a dying worker took and never started (app/worker/stranded_jobs.py), likewise.
+    stranded_sweep: Callable[[], object] | None = None
     _redis_waits: RedisWaits | None = None
     _scheduler_in_burst = False
     _swept_at: float = 0.0
@@ -147,6 +149,8 @@ class RedisOutlasting(SimpleWorker):
         if self.sweeps_lapsed_jobs and time.monotonic() - self._swept_at >= self.sweep_every_s:
             self._swept_at = time.monotonic()
             sweep_lapsed(self.connection, self.queues, self.death_penalty_class, lock_s=60)
+            if self.stranded_sweep is not None:
+                self.stranded_sweep()
             if self.orphan_sweep is not None:
                 self.orphan_sweep()
             self._keep_a_scheduler()

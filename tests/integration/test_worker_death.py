@@ -10,7 +10,7 @@ from rq import Worker
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
-from app.queueing.job_table import SUMMARY_QUEUE
+from app.queueing.job_table import QUEUE_ORDER, SUMMARY_QUEUE
 from tests.conftest import Stack
 from tests.integration.test_worker_processes import Supervised, _two_workers_up, _wait_for, start_worker  # noqa: F401
 
@@ -52,3 +52,18 @@ def test_a_job_whose_worker_process_dies_runs_again_on_another_worker_and_answer
     log = supervised.log()
     assert f"worker process {killed} was killed by SIGKILL" in log
     assert f"{job_id} stopped renewing its lease" in log
+
+
+def test_a_job_that_a_dying_worker_took_off_its_queue_before_starting_it_runs_once(
+        stack_factory, redis_conn: redis.Redis, start_worker) -> None:  # noqa: F811
+    stack = stack_factory(worker=False)
+    assert stack.slash("summary Globex").text == "Working on it..."
+    # What a worker of several queues does before it writes the job's start; this one dies right after.
+    _, taken = redis_conn.blpop([f"rq:queue:{name}" for name in QUEUE_ORDER], timeout=5)
+    job_id = taken.decode()
+
+    supervised: Supervised = start_worker(stack, WORKER_JOB_LEASE_S=LEASE_S)
+    _wait_for(lambda: _summaries(stack), "the summary", timeout_s=RERUN_WITHIN_S)
+    _wait_for(lambda: Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.FINISHED, "its job's end")
+    assert len(_summaries(stack)) == 1
+    assert f"job {job_id} was taken off {SUMMARY_QUEUE} by a worker that stopped before starting it" in supervised.log()
