@@ -57,8 +57,7 @@ class RunControl:
             if run is None or run.status in TERMINAL:
                 return
             if run.cancel_requested:
-                run.status, run.finished_at = "cancelled", utcnow()
-                history.emit(run, "run.status", "cancelled")
+                history.end(run, "cancelled")
             elif retrying:
                 run.status = "queued"
                 history.emit(run, "run.status", "queued", reason=f"failed, retrying: {reason}")
@@ -79,8 +78,7 @@ class RunControl:
             run.cancel_requested = True
             # A queued run's worker, if it has just taken the job, finds the run cancelled and skips it.
             if run.status == "queued" or (state is not None and state is not JobState.RUNNING):
-                run.status, run.finished_at = "cancelled", utcnow()
-                history.emit(run, "run.status", "cancelled")
+                history.end(run, "cancelled")
             else:
                 run.cancel_requested_at = utcnow()
                 history.emit(run, "run.status", run.status, reason="cancel requested")

@@ -7,17 +7,18 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from app.runs.events import EventPublisher, event_json
 from app.store.db import Database
-from app.store.models import Run, RunEvent, utcnow
+from app.store.models import Run, RunEvent, StepRun, utcnow
 
 _INSERT_EVENTS = insert(cast(Table, RunEvent.__table__))
 # A run in one of these has ended for good: no writer may change its status again (a run cancelled while its
 # worker was busy or gone stays cancelled when that worker finishes).
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
+LIVE = ("queued", "running", "waiting")
 
 
 class HistoryWriter:
@@ -41,6 +42,18 @@ class HistoryWriter:
         self._rows.append({"run_id": run_id, "step_id": step_id, "type": type_, "status": status, "at": at,
                            "detail": detail})
         self.pending.append(event_json(type_, run_id, workflow_id, step_id, status, at, **detail))
+
+    def end(self, run: Run, status: str, reason: str | None = None) -> None:
+        """End `run` (loaded for update) as `status` by others than its worker: its live steps with it, so that
+        none is left running or waiting in a run that has ended."""
+        ended_at = utcnow()
+        for step in self.session.scalars(select(StepRun).where(StepRun.run_id == run.id, StepRun.status.in_(LIVE))):
+            step.status, step.error, step.finished_at = status, reason, ended_at
+            self.emit(run, "step.status", status, step_id=step.step_id, tool=step.tool, error=reason)
+        run.status, run.finished_at = status, ended_at
+        if reason is not None:
+            run.error = reason
+        self.emit(run, "run.status", status, error=reason)
 
     def write_events(self) -> None:
         # One INSERT of the transaction's events, after the rows they speak of: cheaper than the ORM's unit

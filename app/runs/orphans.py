@@ -16,12 +16,11 @@ import redis
 from redis.typing import EncodableT, FieldT
 from sqlalchemy import or_, select
 
-from app.runs.history import TERMINAL, HistoryWriter, RunHistory
+from app.runs.history import LIVE, TERMINAL, RunHistory
 from app.runs.run_jobs import JobState, job_states, remove_job
-from app.store.models import Run, StepRun, utcnow
+from app.store.models import Run, utcnow
 
 log = logging.getLogger(__name__)
-LIVE = ("queued", "running", "waiting")
 JOB_LOST = "its job was lost (the worker or Redis stopped)"
 JOB_ENDED = "its job ended without recording the run's end"
 CANCELLED_UNANSWERED = "cancelled; its worker did not stop it within a lease"
@@ -85,7 +84,7 @@ class OrphanRuns:
             # Its job changed meanwhile (a later run took over): not an orphan.
             if run is None or run.status in TERMINAL or run.job_id != job_id:
                 return False
-            self._end(history, run, "failed", reason)
+            history.end(run, "failed", reason)
             return True
 
     def _cancel(self, run_id: str) -> bool:
@@ -93,22 +92,11 @@ class OrphanRuns:
             run = history.session.get(Run, run_id, with_for_update=True)
             if run is None or run.status in TERMINAL:
                 return False
-            self._end(history, run, "cancelled", CANCELLED_UNANSWERED)
+            history.end(run, "cancelled", CANCELLED_UNANSWERED)
             job_id = run.job_id
         if job_id and job_states(self._redis, [job_id])[job_id] is JobState.DUE:
             remove_job(self._redis, job_id)
         return True
-
-    @staticmethod
-    def _end(history: HistoryWriter, run: Run, status: str, reason: str) -> None:
-        ended_at = utcnow()
-        for step in history.session.scalars(select(StepRun).where(StepRun.run_id == run.id,
-                                                                  StepRun.status.in_(LIVE))):
-            step.status, step.error, step.finished_at = status, reason, ended_at
-            history.emit(run, "step.status", status, step_id=step.step_id, tool=step.tool, error=reason)
-        run.status, run.error, run.finished_at = status, reason, ended_at
-        history.emit(run, "run.status", status, error=reason)
-
 
 def _aware(at: datetime) -> datetime:
     # SQLite hands back naive datetimes; every one stored is UTC.

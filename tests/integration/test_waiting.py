@@ -237,3 +237,25 @@ def test_one_workflow_called_from_two_steps_goes_on_after_a_wait_in_the_second_a
     assert [(s["step_id"], s["status"]) for s in run["steps"]] == [
         ("a", "succeeded"), ("a.post", "succeeded"), ("b", "waiting"), ("b.post", "waiting"),
         ("b", "succeeded"), ("b.post", "succeeded")]
+
+
+def test_a_run_cancelled_while_it_waits_for_slack_ends_its_waiting_step_and_never_posts(stack_factory) -> None:
+    stack: Stack = stack_factory(**API)
+    workflow = stack.http.post("/v1/workflows", json={"name": "Tell sales", "steps": [
+        {"id": "who", "tool": "crm.get_customer", "args": {"customer": "cus_001"}},
+        {"id": "post", "tool": "slack.post_message", "args": {"channel": CHANNEL, "text": "renewed"}}]}).json()
+    stack.slack.fail_next("chat.postMessage", 429, error="ratelimited", headers={"Retry-After": "2"})
+    run_id = stack.http.post(f"/v1/workflows/{workflow['id']}/run", json={"inputs": {}}).json()["run_id"]
+    deadline = time.monotonic() + 10
+    while stack.http.get(f"/v1/runs/{run_id}").json()["status"] != "waiting":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    assert stack.http.post(f"/v1/runs/{run_id}/cancel").json()["status"] == "cancelled"
+    time.sleep(3)  # past the Retry-After, when its later job would have posted
+    run = _ended(stack, run_id)
+    assert run["status"] == "cancelled"
+    assert [(s["step_id"], s["status"]) for s in run["steps"]] == [("who", "succeeded"), ("post", "cancelled")]
+    assert [e["status"] for e in run["events"] if e["type"] == "step.status" and e["step_id"] == "post"][-1] == \
+        "cancelled"
+    assert posts(stack, CHANNEL) == []
