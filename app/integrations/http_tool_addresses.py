@@ -14,6 +14,10 @@ TLS SNI (the certificate is verified against the name): what was checked is what
 - Never a cloud metadata service's address (169.254.169.254 and its like), even when written.
 - Any other name: public (global) addresses only.
 One address that fails refuses the call: a mixed answer is not a normal one.
+
+The name is resolved in each attempt of the call, inside its retries: a resolver that cannot answer now
+(EAI_AGAIN) is an outage like a refused connection, retried and counted by the breaker; a name that does
+not exist is a refusal.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ PRIVATE_SUFFIXES = (".internal", ".local", ".lan", ".corp", ".home.arpa", ".intr
 METADATA = frozenset(ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200",
                                                        "fd00:ec2::254"))
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class NameNotResolvedNow(Exception):
+    """The resolver did not answer (a temporary failure): worth trying again, as a refused connection is."""
 
 
 def _ip(text: str) -> Address | None:
@@ -76,6 +84,10 @@ def resolve(host: str, port: int) -> list[str]:
         return [host]
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
+    except socket.gaierror as exc:
+        if exc.errno == socket.EAI_AGAIN:
+            raise NameNotResolvedNow(f"{host} cannot be resolved now ({exc.strerror or exc})") from None
         raise AddressNotAllowed(f"{host} does not resolve ({exc.strerror or exc})") from None
+    except OSError as exc:
+        raise NameNotResolvedNow(f"{host} cannot be resolved now ({exc.strerror or exc})") from None
     return [str(info[4][0]) for info in infos]

@@ -24,7 +24,7 @@ import httpx
 
 from app.http_tool_origins import TOOL_SETTING, HttpToolAllowList, Origin
 from app.integrations.http_calls import call_http
-from app.integrations.http_tool_addresses import check_addresses, resolve
+from app.integrations.http_tool_addresses import NameNotResolvedNow, check_addresses, resolve
 from app.integrations.http_tool_errors import (
     HostNotAllowed,
     HttpToolRefused,
@@ -155,11 +155,17 @@ class HttpToolClient:
         url, body = fill(url_template, args, rest_in_query=in_query)
         verify(url, [origin, *(self.allow_list.secret_origins[s] for s in secret_headers.values())])
         headers = self.secret_headers(secret_headers)
-        addresses = check_addresses(origin.host, self._resolve(origin.host, origin.port))
         secrets = [value for value in self._secrets.values() if value]
+
+        def attempt() -> httpx.Response:
+            try:
+                addresses = check_addresses(origin.host, self._resolve(origin.host, origin.port))
+            except NameNotResolvedNow as exc:
+                raise httpx.ConnectError(str(exc)) from None
+            return self._send(method, url, origin, addresses, headers, None if in_query else body)
+
         try:
-            response = call_http(self._downstream, lambda: self._send(method, url, origin, addresses, headers,
-                                                                      None if in_query else body))
+            response = call_http(self._downstream, attempt)
         except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
             raise HttpToolRefused(f"the call failed: {redact(str(exc), secrets)}") from None
         answer = HttpToolAnswer(response.status_code,

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from app.http_server import BackgroundServer
 from app.http_tool_origins import HttpToolAllowList, parse_origin
+from app.integrations.http_tool_addresses import NameNotResolvedNow
 from app.integrations.http_tool_client import HttpToolClient
 from app.integrations.http_tool_errors import AddressNotAllowed
 from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker
@@ -235,3 +236,36 @@ def test_the_connection_goes_to_the_checked_address_with_the_name_as_host(
             client.call("GET", f"http://{name}:{port}/echo", {}, secret_headers={})
         client.close()
     assert len(a.hits) == 1
+
+
+def _resolving(redis_conn: redis.Redis, origin: str, answers: list) -> HttpToolClient:
+    """A client whose resolver gives `answers` in turn (an exception is raised), with three quick attempts."""
+    downstream = Downstream("HTTP tools", SharedBreaker("HTTP-tools-dns-test", redis_conn, 5, 60),
+                            RetryPolicy(attempts=3, sleep=lambda _: None),
+                            SharedThrottle(redis_conn, "HTTP-tools-dns-test", 0), 2.0)
+
+    def resolver(host: str, port: int) -> list[str]:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return HttpToolClient(downstream=downstream, allowed_hosts=HttpToolAllowList((parse_origin(origin),)),
+                          secrets={}, resolver=resolver)
+
+
+def test_a_resolver_that_cannot_answer_now_is_tried_again_and_a_name_that_does_not_exist_is_not(
+        redis_conn: redis.Redis, reflectors: tuple[Reflector, Reflector]) -> None:
+    a, _ = reflectors
+    port = a.server.port if a.server else 0
+    origin = f"http://crm.localhost:{port}"
+    answers: list = [NameNotResolvedNow("crm.localhost cannot be resolved now"), ["127.0.0.1"]]
+    client = _resolving(redis_conn, origin, answers)
+    assert client.call("GET", f"{origin}/echo", {}, secret_headers={}).status_code == 200
+    assert answers == [] and len(a.hits) == 1
+
+    answers = [AddressNotAllowed("crm.localhost does not resolve"), ["127.0.0.1"]]
+    client = _resolving(redis_conn, origin, answers)
+    with pytest.raises(AddressNotAllowed):
+        client.call("GET", f"{origin}/echo", {}, secret_headers={})
+    assert len(answers) == 1 and len(a.hits) == 1
