@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # How long a write waits for SQLite's one writer lock: the API's and the jobs' own transactions.
@@ -22,6 +24,8 @@ BUSY_TIMEOUT_MS = 5000
 # The same for writes that someone is waiting behind (Slack's runs, readiness): they give up quickly
 # and are written later instead (app/runs/record_writer.py).
 QUICK_BUSY_TIMEOUT_MS = 100
+# The advisory lock an upgrade holds (any fixed number: only upgrades take it).
+_UPGRADE_LOCK_KEY = 0x61636D65  # "acme"
 # A PostgreSQL lock on the row /readyz writes to (a migration holds it) is a busy database, not a broken one.
 _PG_LOCK_NOT_AVAILABLE = "55P03"
 
@@ -93,8 +97,32 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str) -> None:
-    """Bring the schema at `url` up to the newest migration (an empty database included)."""
-    command.upgrade(alembic_config(url), "head")
+    """Bring the schema at `url` up to the newest migration (an empty database included).
+
+    Several `acme serve` starting at once against one PostgreSQL take turns: each holds an advisory lock for
+    its upgrade (on SQLite, a lock on the file), and the ones after the first find the schema up to date.
+    Without it, two creating the same tables fail one of them ("duplicate key value violates unique
+    constraint", "table agents already exists")."""
+    file = sqlite_file(url)
+    if file is not None and file.parent.is_dir():  # (a missing folder is said by SQLite, as before)
+        # The same for processes sharing a SQLite file: flock is apart from SQLite's own (fcntl) locks.
+        with file.open("ab") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            command.upgrade(alembic_config(url), "head")
+        return
+    if make_url(url).get_backend_name() != "postgresql":
+        command.upgrade(alembic_config(url), "head")
+        return
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+            try:
+                command.upgrade(alembic_config(url), "head")
+            finally:
+                lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _UPGRADE_LOCK_KEY})
+    finally:
+        engine.dispose()
 
 
 def driver_detail(exc: SQLAlchemyError) -> str:

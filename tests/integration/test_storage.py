@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import make_url
 
 from app.runs.builtin_workflows import SLACK_SUMMARY
 from app.store.db import Database, upgrade
@@ -107,3 +112,37 @@ def test_a_run_that_waits_while_the_database_is_locked_is_recorded_waiting_once_
                                            for c in calls) == 2, 10)
     _wait_until(lambda: sorted(run.status for run in _runs_of(url, SLACK_SUMMARY.id)) == ["succeeded"] * 3)
     assert not [r for r in caplog.records if "could not record" in r.getMessage()]
+
+
+# --- several processes starting at once on an empty database -------------------------------------------------
+
+def _upgrade_at_once(url: str, processes: int = 4) -> list[subprocess.CompletedProcess]:
+    started = [subprocess.Popen([sys.executable, "-c", f"from app.store.db import upgrade; upgrade({url!r})"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(processes)]
+    return [subprocess.CompletedProcess(p.args, p.wait(timeout=120), *p.communicate()) for p in started]
+
+
+def test_servers_starting_at_once_on_a_new_sqlite_file_take_turns_to_create_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/acme.db"
+    finished = _upgrade_at_once(url)
+    assert [f.returncode for f in finished] == [0] * 4, [f.stderr[-400:] for f in finished]
+    assert _runs_of(url, SLACK_SUMMARY.id) == []  # the schema is there, whole
+
+
+def test_servers_starting_at_once_on_a_new_postgresql_database_take_turns_to_create_it() -> None:
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("TEST_DATABASE_URL is not set: no PostgreSQL to test against")
+    name = f"acme_upgrade_{secrets.token_hex(4)}"
+    admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name}")
+    url = make_url(base).set(database=name).render_as_string(hide_password=False)
+    try:
+        finished = _upgrade_at_once(url)
+        assert [f.returncode for f in finished] == [0] * 4, [f.stderr[-400:] for f in finished]
+        assert _runs_of(url, SLACK_SUMMARY.id) == []
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
