@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,12 @@ REQUIRED_FIELDS = {
 }
 
 
+# An event id is the CRM's to choose, within reason: it names the event in Redis and in the logs.
+MAX_EVENT_ID_CHARS = 200
+# What a job id may hold (RQ refuses anything else).
+_JOB_ID_SAFE = re.compile(r"[A-Za-z0-9_-]+")
+
+
 class MalformedEvent(ValueError):
     """The body is not an event we can read; the message says what is wrong."""
 
@@ -25,6 +33,13 @@ class CrmEvent:
     type: str
     created_at: str
     data: dict[str, Any]
+
+    @property
+    def job_id(self) -> str:
+        """The notification job's id: the same for every delivery of the event, whatever characters its id has."""
+        if _JOB_ID_SAFE.fullmatch(self.id):
+            return f"crm-{self.id}"
+        return f"crm-{hashlib.sha256(self.id.encode()).hexdigest()[:32]}"
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,10 @@ def parse_event(body: bytes) -> CrmEvent:
     for field, kind in (("id", str), ("type", str), ("data", dict)):
         if not isinstance(document.get(field), kind) or not document.get(field):
             raise MalformedEvent(f"'{field}' is missing or not a {kind.__name__}")
+    if len(document["id"]) > MAX_EVENT_ID_CHARS:
+        raise MalformedEvent(f"'id' is longer than {MAX_EVENT_ID_CHARS} characters")
+    if not document["id"].isprintable():  # a newline, a NUL, half of a surrogate pair
+        raise MalformedEvent("'id' holds a character that is not printable")
     needed = REQUIRED_FIELDS.get(document["type"], ())
     missing = [f for f in needed if document["data"].get(f) in (None, "")]
     if missing:

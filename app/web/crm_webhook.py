@@ -31,7 +31,7 @@ def crm_webhook_endpoint(secret: str | None, notify_priorities: frozenset[str], 
     def queue_once(event: CrmEvent) -> JSONResponse:
         try:
             queued = jobs.enqueue_once(Delivery("crm-event", event.id, CRM_EVENT_MEMORY_S), NOTIFY,
-                                       {"event": event_to_job_args(event)}, job_id=f"crm-{event.id}",
+                                       {"event": event_to_job_args(event)}, job_id=event.job_id,
                                        description=f"notify {event.type} {event.id}")
         except QueueUnavailable as exc:
             # Not marked seen either: the CRM's next delivery of this event is acted on.

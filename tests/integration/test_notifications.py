@@ -97,6 +97,17 @@ def test_signature_timestamp_and_bad_bodies_are_refused_never_a_500(notifying: S
     assert notifying.slack.calls == []
 
 
+def test_an_event_id_of_any_printable_characters_notifies_once_and_an_unreadable_one_is_a_400(
+        notifying: Stack) -> None:
+    for _ in range(2):
+        assert deliver(notifying, ticket_event("evt.42:é/ü 😀")).status_code in (200, 202)
+    assert deliver(notifying, ticket_event("evt\u0000nul")).status_code == 400
+    assert deliver(notifying, ticket_event("e" * 201)).status_code == 400
+    notifying.slack.wait_for(lambda calls: notifications(notifying))
+    time.sleep(0.3)  # room for a second notification, were one coming
+    assert len(notifications(notifying)) == 1
+
+
 def test_webhooks_are_off_without_a_secret(stack: Stack) -> None:
     assert deliver(stack, ticket_event("evt_1")).status_code == 503
 

@@ -1,4 +1,5 @@
 import json
+import re
 import time
 
 import pytest
@@ -38,6 +39,9 @@ def test_new_customers_always_notify_and_unknown_types_never() -> None:
     (body(data="x"), "'data' is missing or not a dict"),
     (body(data={"id": "t", "customer_id": "c", "priority": "urgent"}), "lacks subject"),
     (body(type="customer.created", data={"id": "c"}), "lacks name"),
+    (body(id="e" * 201), "'id' is longer than 200 characters"),
+    (body(id="evt\n1"), "'id' holds a character that is not printable"),
+    (b'{"id": "evt\\ud800", "type": "x", "data": {"a": 1}}', "'id' holds a character that is not printable"),
 ])
 def test_malformed_events_say_what_is_wrong(raw: bytes, reason: str) -> None:
     with pytest.raises(MalformedEvent, match=reason):
@@ -54,3 +58,12 @@ def test_signature_checks_the_secret_the_body_and_the_clock() -> None:
     assert not crm_signature_is_valid("s3cret", stamp, good, b"{}", now=now + 301)
     assert not crm_signature_is_valid("s3cret", None, good, b"{}", now=now)
     assert not crm_signature_is_valid("s3cret", "soon", good, b"{}", now=now)
+
+
+def test_every_delivery_of_an_event_has_one_job_id_that_rq_takes_whatever_its_id_holds() -> None:
+    ids = ["evt_1", "evt.1", "evt:1", "evt/1", " ", "\u00e9v\u00e9nement \U0001f600", "e" * 200]
+    job_ids = [parse_event(body(id=event_id)).job_id for event_id in ids]
+    assert job_ids[0] == "crm-evt_1"
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", job_id) for job_id in job_ids)
+    assert len(set(job_ids)) == len(ids)
+    assert [parse_event(body(id=event_id)).job_id for event_id in ids] == job_ids
