@@ -21,7 +21,11 @@ def help_text() -> Message:
     return Message(text=text, blocks=[section(text)])
 
 
-def queue_unavailable() -> str:
+def queue_unavailable(maybe_queued: bool = False) -> str:
+    if maybe_queued:
+        # Said so: asked again at once, it would be done twice.
+        return ("The job queue is slow to answer right now, so this may or may not have started. "
+                "If no answer comes within a minute, please ask again.")
     return "The job queue is unavailable right now, so I cannot start this. Please try again in a minute."
 
 

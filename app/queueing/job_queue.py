@@ -54,7 +54,16 @@ def roll_key(queue_name: str) -> str:
 
 
 class QueueUnavailable(Exception):
-    """Redis did not take the job; the user must be told rather than left waiting."""
+    """Redis did not take the job, or did not say in time; the user must be told rather than left waiting."""
+
+    def __init__(self, reason: str, maybe_queued: bool = False) -> None:
+        super().__init__(reason)
+        # Redis may have taken it and not answered in time (a timeout): it may run yet.
+        self.maybe_queued = maybe_queued
+
+
+def _unavailable(exc: redis.RedisError) -> QueueUnavailable:
+    return QueueUnavailable(str(exc), maybe_queued=isinstance(exc, redis.TimeoutError))
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,7 @@ class JobQueue:
                 self._stage(pipeline, kind, kwargs, job_id, description, delay_s, meta, with_it)
                 pipeline.execute()
         except redis.RedisError as exc:
-            raise QueueUnavailable(str(exc)) from None
+            raise _unavailable(exc) from None
         return job_id
 
     def enqueue_once(self, delivery: Delivery, kind: JobKind, kwargs: dict[str, Any], *, job_id: str,
@@ -132,7 +141,7 @@ class JobQueue:
                     staged += [len(args), *args]
             first = self._queue_if_first(keys=[delivery.key], args=staged)
         except redis.RedisError as exc:
-            raise QueueUnavailable(str(exc)) from None
+            raise _unavailable(exc) from None
         return job_id if first else None
 
     def _stage(self, pipeline: Pipeline, kind: JobKind, kwargs: dict[str, Any], job_id: str, description: str,

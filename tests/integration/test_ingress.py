@@ -95,7 +95,8 @@ def test_with_redis_paused_a_slash_command_is_told_the_queue_is_unavailable_and_
     assert health.status_code == 200
     assert health_took < 1, f"/healthz waited {health_took:.2f} s behind a hung Redis"
     assert [a.status_code for a in answers] == [200] * 4
-    assert {a.text for a in answers} == {queue_unavailable()}
+    # Not "unavailable": Redis may yet run what it did not answer for, so the asker is told to wait first.
+    assert {a.text for a in answers} == {queue_unavailable(maybe_queued=True)}
     assert answers_took < 3, f"slash commands answered after {answers_took:.2f} s; Slack gives up at 3 s"
     assert help_answer.status_code == 200 and "/acme summary" in help_answer.text
     # The API's gateway (keys, rate limits) asks Redis with the same short timeout, and says why it refuses.

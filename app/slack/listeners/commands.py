@@ -70,7 +70,7 @@ def register(app: App, *, jobs: JobQueue, read_system_status: Callable[[], Syste
                                         once=context.get(COMMAND_DELIVERY))
         except QueueUnavailable as exc:
             log.error("could not queue /acme %s: %s", command.get("text", "").split(" ")[0], exc)
-            ack(text=queue_unavailable())
+            ack(text=queue_unavailable(exc.maybe_queued))
             return
         if queued is None:
             log.warning("a slash command was delivered again with the same signature; not acted on")
