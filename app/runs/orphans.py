@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import redis
-from redis.typing import EncodableT, FieldT
 from sqlalchemy import or_, select
 
 from app.runs.history import LIVE, TERMINAL, RunHistory
 from app.runs.run_jobs import JobState, job_states, remove_job
+from app.state.suspects import confirmed
 from app.store.models import Run, utcnow
 
 log = logging.getLogger(__name__)
@@ -56,27 +56,13 @@ class OrphanRuns:
         jobs = {run_id: job_id for run_id, job_id, _ in rows if job_id and run_id not in overdue}
         states = job_states(self._redis, sorted(set(jobs.values())))
         suspects = {run_id: states[job_id] for run_id, job_id in jobs.items() if not states[job_id].will_run}
-        orphans = self._confirmed(suspects, now)
+        orphans = confirmed(self._redis, SUSPECTS_KEY, suspects, now.timestamp(), self.confirm_s)
         reasons = {run_id: JOB_ENDED if suspects[run_id] is JobState.ENDED else JOB_LOST for run_id in orphans}
         failed = tuple(run_id for run_id in orphans if self._fail(run_id, jobs[run_id], reasons[run_id]))
         cancelled = tuple(run_id for run_id in overdue if self._cancel(run_id))
         for run_id in failed:
             log.warning("run %s failed: %s (job %s)", run_id, reasons[run_id], jobs[run_id])
         return Swept(failed, cancelled)
-
-    def _confirmed(self, suspects: dict[str, JobState], now: datetime) -> list[str]:
-        """The suspects an earlier sweep also suspected, `confirm_s` ago or more; the others are kept for the next."""
-        seen = {_text(key): float(at) for key, at in self._redis.hgetall(SUSPECTS_KEY).items()}
-        at = now.timestamp()
-        confirmed = [run_id for run_id in suspects if run_id in seen and seen[run_id] <= at - self.confirm_s]
-        with self._redis.pipeline() as pipeline:
-            pipeline.delete(SUSPECTS_KEY)
-            waiting: dict[FieldT, EncodableT] = {run_id: seen.get(run_id, at) for run_id in suspects
-                                                 if run_id not in confirmed}
-            if waiting:
-                pipeline.hset(SUSPECTS_KEY, mapping=waiting)
-            pipeline.execute()
-        return confirmed
 
     def _fail(self, run_id: str, job_id: str, reason: str) -> bool:
         with self._history.writing() as history:
@@ -98,10 +84,7 @@ class OrphanRuns:
             remove_job(self._redis, job_id)
         return True
 
+
 def _aware(at: datetime) -> datetime:
     # SQLite hands back naive datetimes; every one stored is UTC.
     return at if at.tzinfo else at.replace(tzinfo=UTC)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -20,7 +20,6 @@ import math
 import time
 
 import redis
-from redis.typing import EncodableT, FieldT
 from rq.registry import (
     CanceledJobRegistry,
     DeferredJobRegistry,
@@ -31,6 +30,7 @@ from rq.registry import (
 )
 
 from app.queueing.job_queue import roll_key
+from app.state.suspects import confirmed
 
 log = logging.getLogger(__name__)
 TURN_KEY = "acme:sweep:stranded-jobs"
@@ -118,17 +118,9 @@ class StrandedJobs:
             pipeline.execute()
 
     def _queue_again_confirmed(self, suspects: dict[str, str], at: float) -> list[str]:
-        seen = {_text(job_id): float(since) for job_id, since in self._redis.hgetall(SUSPECTS_KEY).items()}
-        confirmed = [job_id for job_id in suspects if job_id in seen and seen[job_id] <= at - self.confirm_s]
-        with self._redis.pipeline() as pipeline:
-            pipeline.delete(SUSPECTS_KEY)
-            waiting: dict[FieldT, EncodableT] = {job_id: seen.get(job_id, at) for job_id in suspects
-                                                 if job_id not in confirmed}
-            if waiting:
-                pipeline.hset(SUSPECTS_KEY, mapping=waiting)
-            pipeline.execute()
+        found = confirmed(self._redis, SUSPECTS_KEY, suspects, at, self.confirm_s)
         queued_again = []
-        for job_id in confirmed:
+        for job_id in found:
             queue_key = f"rq:queue:{suspects[job_id]}"
             if self._queue_again(keys=[f"rq:job:{job_id}", queue_key], args=[job_id]):
                 log.warning("job %s was taken off %s by a worker that stopped before starting it: queued again",
