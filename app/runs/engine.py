@@ -6,11 +6,13 @@ from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.runs.history import RunHistory
 from app.runs.steps import StepRecorder
 from app.runs.templates import render
+from app.store.db import driver_detail, is_transient
 from app.store.models import ContextEntry, Run, StepRun, Workflow, utcnow
 from app.tools.context import ToolContext
 from app.tools.registry import ToolError
@@ -21,6 +23,11 @@ MAX_SUB_WORKFLOW_DEPTH = 5
 
 class _StepFailed(Exception):
     pass
+
+
+class RunNotStarted(Exception):
+    """The database could not be reached to start the run (an outage): nothing was done, and the run is still
+    queued; its job tries again later."""
 
 
 class StepEngine:
@@ -35,16 +42,23 @@ class StepEngine:
     def execute(self, run_id: str, job_id: str | None = None) -> str:
         """Run the steps of a queued run; or go on with a waiting one when `job_id` is the job it waits for,
         its steps that succeeded taken as done (their outputs as recorded)."""
-        with self._history.writing() as history:
-            run = history.session.get(Run, run_id)
-            resuming = run is not None and run.status == "waiting" and job_id is not None and run.job_id == job_id
-            if run is None or (run.status != "queued" and not resuming):
-                return f"run {run_id} is {run.status if run else 'gone'}; nothing to do"
-            run.status, run.started_at = "running", run.started_at or utcnow()
-            history.emit(run, "run.status", "running")
-            steps, inputs, workflow_id = list(run.steps), dict(run.inputs), run.workflow_id
-            values = _context_values(history.session, workflow_id, run_id)
-            done = _succeeded_steps(history.session, run_id) if resuming else {}
+        try:
+            with self._history.writing() as history:
+                run = history.session.get(Run, run_id)
+                resuming = run is not None and run.status == "waiting" and job_id is not None and run.job_id == job_id
+                if run is None or (run.status != "queued" and not resuming):
+                    return f"run {run_id} is {run.status if run else 'gone'}; nothing to do"
+                if job_id is not None:
+                    run.job_id = job_id  # a later job that started it after an outage: the sweep watches this one
+                run.status, run.started_at = "running", run.started_at or utcnow()
+                history.emit(run, "run.status", "running")
+                steps, inputs, workflow_id = list(run.steps), dict(run.inputs), run.workflow_id
+                values = _context_values(history.session, workflow_id, run_id)
+                done = _succeeded_steps(history.session, run_id) if resuming else {}
+        except SQLAlchemyError as exc:
+            if is_transient(exc):
+                raise RunNotStarted(driver_detail(exc)) from None
+            raise
         scope: dict[str, Any] = {"inputs": inputs, "steps": {}, "context": values}
         tool_context = replace(self._tool_context, run_id=run_id, run_context=values)
         output: Any = None

@@ -35,6 +35,7 @@ from app.runs.builtin_workflows import (
     SLACK_SUMMARY,
     BuiltinWorkflow,
 )
+from app.runs.engine import RunNotStarted
 from app.worker.current import this_worker
 from app.worker.later import Later, later_job_id, run_again_later
 from app.worker.reruns import failed_for_want_of_a_worker, failure_reason, runs_again
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 # the failure callback when its worker dies.
 RUN_META = "acme_run"
 PROGRESS_META = "acme_progress"
+# An API run that could not start for a database outage tries again after 2 s, 4 s... then every 30 s.
+DATABASE_RETRY_FIRST_S = 2.0
+DATABASE_RETRY_MAX_S = 30.0
 JobFunction = Callable[..., str]
 # A recorded job answers RQ nothing: its run keeps what it answered.
 RecordedJob = Callable[..., str | None]
@@ -176,6 +180,13 @@ def execute_run(run_id: str) -> str:
     try:
         with worker.slack.deferring(later.slack):
             return worker.engine.execute(run_id, job_id=job.id if job else None)
+    except RunNotStarted as exc:
+        # Nothing was done and nothing can be recorded: tried again later, as a run waiting for Slack is.
+        wait_s = min(DATABASE_RETRY_MAX_S, DATABASE_RETRY_FIRST_S * 2 ** later.runs_waited)
+        deferred = PostDeferred(wait_s, f"the database is unavailable ({exc})")
+        log.warning("run %s could not start: %s; trying again in %.0f s", run_id, deferred.reason, wait_s)
+        return run_again_later(worker.jobs, RUN, {"run_id": run_id}, job, later, run_id, deferred,
+                               later_job_id(later, deferred))
     except PostDeferred as deferred:
         next_job = later_job_id(later, deferred)
         if not worker.engine.waits(run_id, deferred.reason, deferred.wait_s, next_job):

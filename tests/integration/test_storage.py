@@ -146,3 +146,26 @@ def test_servers_starting_at_once_on_a_new_postgresql_database_take_turns_to_cre
         with admin.connect() as connection:
             connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.dispose()
+
+
+def test_an_api_run_that_cannot_start_while_the_database_is_out_starts_once_it_is_back(
+    stack_factory, own_sqlite: tuple[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, file = own_sqlite
+    stack: Stack = stack_factory(database_url=url, worker=False, acme_api_rate="1000/s")
+    caplog.set_level(logging.WARNING, logger="app.worker.entrypoints")
+    workflow = stack.http.post("/v1/workflows", json={"name": "look up", "steps": [
+        {"id": "who", "tool": "crm.get_customer", "args": {"customer": "Globex"}}]}).json()
+    run_id = stack.http.post(f"/v1/workflows/{workflow['id']}/run", json={"inputs": {}}).json()["run_id"]
+    lock = sqlite3.connect(file, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        stack.start_worker()
+        _wait_until(lambda: any(f"run {run_id} could not start: the database is unavailable" in r.getMessage()
+                                for r in caplog.records), timeout_s=20)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    _wait_until(lambda: stack.http.get(f"/v1/runs/{run_id}").json()["status"] == "succeeded", timeout_s=20)
+    run = stack.http.get(f"/v1/runs/{run_id}").json()
+    assert [(s["step_id"], s["status"]) for s in run["steps"]] == [("who", "succeeded")]
