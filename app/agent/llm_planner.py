@@ -9,7 +9,7 @@ from typing import Any
 from app.agent.conversation import AgentRequest, Answer, Calls, PlannerStep, ToolCall, Usage
 from app.agent.function_names import FunctionNames
 from app.agent.slack_text import read_slack_text
-from app.integrations.llm_client import LlmClient
+from app.integrations.llm_client import LlmClient, well_formed
 
 DEFAULT_INSTRUCTIONS = ("You are ACME Assistant, a Slack bot that connects the company's CRM and systems. "
                         "Help people with customers: summaries, open tickets, account reports, and posting "
@@ -70,7 +70,7 @@ def _call(call_id: str, function: str, arguments: str, names: FunctionNames) -> 
     if tool is None:
         return ToolCall(call_id, function, {}, problem=f"there is no tool {function!r}; use one of the tools given")
     try:
-        args = json.loads(arguments or "{}")
+        args = well_formed(json.loads(arguments or "{}"))
     except ValueError:
         return ToolCall(call_id, tool, {}, problem="the arguments are not valid JSON")
     if not isinstance(args, dict):

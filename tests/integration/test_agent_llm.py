@@ -207,3 +207,34 @@ def test_a_model_slower_than_its_timeout_is_retried_then_left_to_the_rules(with_
     stack.mention("status")
     _wait_said(stack, "built-in rules answered", timeout_s=30)
     assert len(fake_model.api.requests) == 4 and stack.sleeps[:3] == [1.0, 2.0, 4.0]
+
+
+def test_a_lone_surrogate_from_the_model_reaches_no_page_and_no_later_request_unreadable(
+        with_model, fake_model: FakeModel) -> None:
+    def completion(message: dict) -> ModelAnswer:
+        # Written as a model writes it: JSON escapes, one of them half of a surrogate pair.
+        return ModelAnswer(raw_body=json.dumps({"choices": [{"index": 0, "message": message}]}).replace(
+            "HALF", "\\ud800"))
+
+    stack = with_model()
+    fake_model.api.then(
+        completion({"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c1", "type": "function",
+             "function": {"name": "crm_get_customer", "arguments": json.dumps({"customer": "GlobexHALF"})}}]}),
+        completion({"role": "assistant", "content": "Globex HALF is on the enterprise plan."}),
+        say("Still on the enterprise plan."))
+    body, headers = stack.signer.app_mention("who is Globex?", channel=CHANNEL, user="U0ASKER")
+    stack.http.post("/slack/events", content=body, headers=headers)
+    thread = json.loads(body)["event"]["ts"]
+    _wait_said(stack, "is on the enterprise plan")
+    run = _turn(stack)
+    page = stack.http.get(f"/v1/runs/{run['id']}")
+    assert page.status_code == 200 and "\ufffd" in page.json()["steps"][0]["args"]["customer"]
+    assert stack.http.get("/v1/runs").status_code == 200
+
+    stack.reply_in_thread("and now?", thread, user="U0ASKER")
+    _wait_said(stack, "Still on the enterprise plan.")
+    # The thread's memory, the earlier answer with it, went to the model in one readable request.
+    assert len(fake_model.api.requests) == 3
+    assert "Globex \ufffd is on the enterprise plan." in json.dumps(fake_model.api.requests[2]["messages"],
+                                                                  ensure_ascii=False)
