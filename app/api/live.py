@@ -4,7 +4,8 @@ One Redis subscription per server process (LiveEvents), not one per socket: a ta
 first socket reads the channel and hands each event to every socket that wants it, through a queue
 of the socket's own. A socket that lets its queue fill up (it reads too slowly) is closed rather than
 sent a stream with holes in it; its client reconnects and reads what it missed from /v1/runs. When
-Redis drops, the task connects again, backing off; the sockets stay open meanwhile.
+Redis drops the subscription, what is published until it is back is lost to it: every socket is closed
+the same way (1013), and the task connects again, backing off, for the sockets that come back.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 1000  # events waiting for one socket before it is closed as too slow
 FIRST_BACKOFF_S, MAX_BACKOFF_S = 0.1, 5.0
 SUBSCRIBE_TIMEOUT_S = 2.0
-# Close codes: 1013 (try again later) for a socket dropped as too slow; 4429 for one over a cap, as the
-# gateway's 4000 + HTTP status.
+# Close codes: 1013 (try again later) for a socket whose stream has a hole (it read too slowly, or Redis dropped
+# the subscription); 4429 for one over a cap, as the gateway's 4000 + HTTP status.
 TOO_SLOW, TOO_MANY = 1013, 4429
+INTERRUPTED = TOO_SLOW
+_READ_WHAT_YOU_MISSED = "reconnect, and read what you missed from /v1/runs"
 
 
 def _wanted(event: dict[str, Any], subscription: dict[str, str]) -> bool:
@@ -40,7 +43,14 @@ def _wanted(event: dict[str, Any], subscription: dict[str, str]) -> bool:
 class _Listener:
     subscription: dict[str, str]
     queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
-    too_slow: asyncio.Event = field(default_factory=asyncio.Event)
+    cut_off: asyncio.Event = field(default_factory=asyncio.Event)
+    why: str = ""
+
+    def cut(self, why: str) -> None:
+        """Its stream has a hole from now on: the socket is closed, saying `why`."""
+        if not self.cut_off.is_set():
+            self.why = why
+            self.cut_off.set()
 
 
 class LiveEvents:
@@ -108,6 +118,8 @@ class LiveEvents:
             except RedisError as exc:
                 self._subscribed.clear()
                 log.warning("live events: Redis dropped the subscription (%s); again in %.1f s", exc, backoff_s)
+                for listener in list(self._listeners):
+                    listener.cut(f"live updates were interrupted (Redis dropped them); {_READ_WHAT_YOU_MISSED}")
             finally:
                 await pubsub.aclose()
                 await connection.aclose()
@@ -122,7 +134,7 @@ class LiveEvents:
             return
         events = published if isinstance(published, list) else [published]
         for listener in list(self._listeners):
-            if listener.too_slow.is_set():
+            if listener.cut_off.is_set():
                 continue
             for event in events:
                 if not _wanted(event, listener.subscription):
@@ -130,7 +142,8 @@ class LiveEvents:
                 try:
                     listener.queue.put_nowait(event)
                 except asyncio.QueueFull:
-                    listener.too_slow.set()
+                    log.warning("WebSocket closed: it read events too slowly (%d waiting)", listener.queue.qsize())
+                    listener.cut(f"events came faster than this socket read them; {_READ_WHAT_YOU_MISSED}")
                     break
 
 
@@ -149,7 +162,8 @@ def live_events_endpoint(live: LiveEvents) -> Any:
         listener = await live.join(caller, subscription)
         if listener is None:
             log.error("WebSocket refused: Redis does not answer")
-            await websocket.close(code=1013, reason="live updates are unavailable; try again later")
+            await websocket.accept()  # then closed: a refused handshake would read as a 403, with no reason
+            await websocket.close(code=INTERRUPTED, reason="live updates are unavailable; try again later")
             return
         try:
             await websocket.accept()
@@ -165,11 +179,9 @@ async def _serve(websocket: WebSocket, listener: _Listener) -> None:
         while True:
             await websocket.send_json(await listener.queue.get())
 
-    async def dropped_when_too_slow() -> None:
-        await listener.too_slow.wait()
-        log.warning("WebSocket closed: it read events too slowly (%d waiting)", listener.queue.qsize())
-        await websocket.close(code=TOO_SLOW, reason="events came faster than this socket read them; "
-                                                    "reconnect, and read what you missed from /v1/runs")
+    async def closed_when_cut_off() -> None:
+        await listener.cut_off.wait()
+        await websocket.close(code=INTERRUPTED, reason=listener.why)
 
     async def listen() -> None:
         while True:
@@ -187,7 +199,7 @@ async def _serve(websocket: WebSocket, listener: _Listener) -> None:
             listener.subscription.update({k: str(v) for k, v in wanted.items() if k in ("run_id", "workflow_id") and v})
             await websocket.send_json({"subscribed": dict(listener.subscription)})
 
-    tasks = [asyncio.create_task(send()), asyncio.create_task(listen()), asyncio.create_task(dropped_when_too_slow())]
+    tasks = [asyncio.create_task(send()), asyncio.create_task(listen()), asyncio.create_task(closed_when_cut_off())]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
