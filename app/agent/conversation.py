@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol
 
 
@@ -79,9 +79,11 @@ class AgentRequest:
     history: tuple[Turn, ...] = ()
     tools: tuple[ToolSpec, ...] = ()
     results: tuple[ToolResult, ...] = field(default_factory=tuple)
+    # When the turn must have its answer by (time.monotonic()): a planner that waits (a model) stops in time.
+    deadline: float | None = None
 
     def with_results(self, results: tuple[ToolResult, ...]) -> AgentRequest:
-        return AgentRequest(self.text, self.channel, self.instructions, self.history, self.tools, results)
+        return replace(self, results=results)
 
 
 class Planner(Protocol):

@@ -39,7 +39,7 @@ class LlmPlanner:
         names = FunctionNames(tool.name for tool in request.tools)
         tools = [{"type": "function", "function": {"name": names.function(t.name), "description": t.description,
                                                    "parameters": t.parameters}} for t in request.tools]
-        reply = self._client.complete(self._messages(request, names), tools or None)
+        reply = self._client.complete(self._messages(request, names), tools or None, request.deadline)
         usage = Usage(reply.prompt_tokens, reply.completion_tokens)
         if reply.tool_calls:
             return Calls(tuple(_call(c.id, c.name, c.arguments, names) for c in reply.tool_calls), usage)

@@ -5,6 +5,7 @@ has made AGENT_MAX_STEPS calls."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -12,6 +13,7 @@ from typing import Any, Protocol
 from app.agent.approval_policy import effect_outside
 from app.agent.conversation import AgentRequest, Answer, Planner, ToolCall, ToolResult, Usage
 from app.integrations.errors import IntegrationError
+from app.queueing.job_table import JOB_TIMEOUT_S
 from app.runs.builtin_workflows import AGENT_TURN
 from app.runs.steps import StepOutcome, StepRecorder
 from app.tools.context import ToolContext
@@ -21,6 +23,8 @@ from app.tools.tool_catalog import ToolCatalog
 
 log = logging.getLogger(__name__)
 NOT_WITHOUT_APPROVAL = "this acts outside the conversation and needs a person's approval in Slack; not done"
+# What a turn may spend asking a model: its job's time limit, less time for the rules to answer and to post it.
+TURN_BUDGET_S = JOB_TIMEOUT_S - 30
 FALLBACK_NOTE = "_The language model is unavailable right now, so my built-in rules answered._"
 
 
@@ -89,6 +93,8 @@ class AgentLoop:
         usage = Usage()
         note: str | None = None
         current = planner
+        # The turn's job is stopped at its time limit: the model is given up for the rules before it.
+        request = replace(request, deadline=time.monotonic() + TURN_BUDGET_S)
         while True:
             try:
                 step = current.next_step(request.with_results(tuple(results)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,10 @@ from app.integrations.resilience import Downstream, RetryableFailure, parse_retr
 
 if TYPE_CHECKING:
     import openai
+
+
+# An attempt with less time than this left in its turn is not made: the model could not answer in it.
+MIN_ATTEMPT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -68,21 +73,32 @@ class LlmClient:
         if self._client is not None:
             self._client.close()
 
-    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> ModelReply:
-        """One answer of the model; raises IntegrationError when it cannot be had (after retries)."""
+    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
+                 deadline: float | None = None) -> ModelReply:
+        """One answer of the model; raises IntegrationError when it cannot be had (after retries, or by
+        `deadline`, a time.monotonic(): no attempt runs and no retry waits past it)."""
         client = self._openai()
         import openai  # noqa: PLC0415 - already imported by _openai()
 
         body: dict[str, Any] = {"model": self.model, "messages": messages}
         if tools:
             body.update(tools=tools, tool_choice="auto")
+        if deadline is not None and deadline - time.monotonic() < MIN_ATTEMPT_S:
+            raise DownstreamFailed(self.name, "no time left in this turn to ask the model")
 
         def attempt() -> Any:
+            asking = client
+            if deadline is not None:
+                left_s = deadline - time.monotonic()
+                if left_s < MIN_ATTEMPT_S:
+                    raise RetryableFailure("no time left in this turn to ask the model again")
+                if left_s < self._downstream.timeout_s:
+                    asking = client.with_options(timeout=left_s)
             try:
                 # The client's POST with our body as it is, and its answer as JSON: `chat.completions.create`
                 # walks every parameter through its type transforms (about 10 ms of CPU with a dozen tools)
                 # and builds its models of the answer (about 0.6 ms); we read four fields of it.
-                return client.post("/chat/completions", body=body, cast_to=httpx.Response).json()
+                return asking.post("/chat/completions", body=body, cast_to=httpx.Response).json()
             except openai.APITimeoutError:
                 raise RetryableFailure("timed out") from None
             except openai.APIConnectionError as exc:
@@ -98,7 +114,7 @@ class LlmClient:
                 # A body that is not the API's JSON: worth another try, like a 5xx.
                 raise RetryableFailure(f"the answer was not understood ({type(exc).__name__})") from None
 
-        completion = self._downstream.call(attempt)
+        completion = self._downstream.call(attempt, deadline)
         return _reply(self.name, well_formed(completion))
 
 

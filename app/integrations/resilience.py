@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 import pybreaker
 import redis
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_any, wait_exponential
+from tenacity.stop import stop_base
 
 from app.integrations.breaker_storage import SnapshotRedisStorage
 from app.integrations.errors import DownstreamFailed, DownstreamUnavailable
@@ -72,7 +73,11 @@ class RetryPolicy:
             return max(backoff, min(failure.retry_after_s, self.max_retry_after_s))
         return backoff
 
-    def run(self, attempt: Callable[[], T], downstream: str) -> T:
+    def run(self, attempt: Callable[[], T], downstream: str, deadline: float | None = None) -> T:
+        """`attempt` until it succeeds, fails in a way not worth retrying, or has had its attempts; with a
+        `deadline` (time.monotonic()), no wait for another attempt ends past it."""
+        out_of_time = _Deadline(deadline)
+
         def log_retry(state: RetryCallState) -> None:
             failure = state.outcome.exception() if state.outcome else None
             wait = state.next_action.sleep if state.next_action else 0
@@ -80,7 +85,7 @@ class RetryPolicy:
                         downstream, failure, state.attempt_number, self.attempts, wait)
 
         retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
+            stop=stop_any(stop_after_attempt(self.attempts), out_of_time),
             wait=self._wait,
             retry=retry_if_exception_type(RetryableFailure),
             sleep=self._sleep,
@@ -90,7 +95,21 @@ class RetryPolicy:
         try:
             return retrying(attempt)
         except RetryableFailure as exc:
+            if out_of_time.reached:
+                raise DownstreamFailed(downstream, f"{exc.reason}, with no time left to try again") from None
             raise DownstreamFailed(downstream, f"{exc.reason}, after {self.attempts} attempts") from None
+
+
+class _Deadline(stop_base):
+    """Stops before a wait that would end past `deadline` (time.monotonic()); None never stops."""
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
+        self.reached = False
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        self.reached = self.deadline is not None and time.monotonic() + retry_state.upcoming_sleep >= self.deadline
+        return self.reached
 
 
 class _TripLogger(pybreaker.CircuitBreakerListener):
@@ -204,12 +223,13 @@ class Downstream:
         self.throttle = throttle
         self.timeout_s = timeout_s
 
-    def call(self, operation: Callable[[], T]) -> T:
-        """`operation` raises RetryableFailure for what is worth retrying; anything else passes through."""
+    def call(self, operation: Callable[[], T], deadline: float | None = None) -> T:
+        """`operation` raises RetryableFailure for what is worth retrying; anything else passes through. With a
+        `deadline` (time.monotonic()), no retry waits past it."""
 
         def attempt() -> T:
             self.throttle.acquire()
             with self.breaker.guard(self.timeout_s):
                 return operation()
 
-        return self.retry.run(attempt, self.name)
+        return self.retry.run(attempt, self.name, deadline)

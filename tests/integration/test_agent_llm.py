@@ -11,6 +11,10 @@ import time
 import pytest
 import redis
 
+from app.integrations.errors import DownstreamFailed
+from app.integrations.llm_client import LlmClient
+from app.integrations.resilience import Downstream, RetryPolicy, SharedBreaker
+from app.integrations.shared_throttle import SharedThrottle
 from app.model_emulator import ModelAnswer, call, fail, say
 from tests.conftest import CHANNEL, FakeModel, Stack
 from tests.integration.test_agent_slack import ANSWERS, _approval, _run, _turns, _wait_said
@@ -238,3 +242,30 @@ def test_a_lone_surrogate_from_the_model_reaches_no_page_and_no_later_request_un
     assert len(fake_model.api.requests) == 3
     assert "Globex \ufffd is on the enterprise plan." in json.dumps(fake_model.api.requests[2]["messages"],
                                                                   ensure_ascii=False)
+
+
+def _model_client(fake_model: FakeModel, redis_conn: redis.Redis, sleeps: list[float]) -> LlmClient:
+    downstream = Downstream("LLM", SharedBreaker(f"LLM-deadline-{secrets.token_hex(4)}", redis_conn, 50, 60),
+                            RetryPolicy(sleep=sleeps.append), SharedThrottle(redis_conn, "LLM-deadline", 0), 30.0)
+    return LlmClient(base_url=fake_model.url, api_key="sk-test", model="fake-model", downstream=downstream)
+
+
+def test_the_model_is_not_waited_for_past_the_turns_deadline(fake_model: FakeModel, redis_conn: redis.Redis) -> None:
+    sleeps: list[float] = []
+    client = _model_client(fake_model, redis_conn, sleeps)
+    # A Retry-After longer than the turn has left: given up at once, not slept (the rules answer instead).
+    fake_model.api.then(fail(429, retry_after_s=120))
+    with pytest.raises(DownstreamFailed, match="no time left"):
+        client.complete([{"role": "user", "content": "hi"}], deadline=time.monotonic() + 20)
+    assert sleeps == [] and len(fake_model.api.requests) == 1
+
+    # A model slower than the time left: the attempt is cut to it, not to the model's 30 s timeout.
+    fake_model.api.then(ModelAnswer(text="too late", delay_s=5.0))
+    started = time.monotonic()
+    with pytest.raises(DownstreamFailed, match="no time left"):
+        client.complete([{"role": "user", "content": "hi"}], deadline=time.monotonic() + 1.5)
+    assert time.monotonic() - started < 4.0
+    with pytest.raises(DownstreamFailed, match="no time left in this turn"):
+        client.complete([{"role": "user", "content": "hi"}], deadline=time.monotonic() + 0.5)
+    assert len(fake_model.api.requests) == 2
+    client.close()

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from app.integrations.errors import DownstreamFailed
@@ -45,3 +47,21 @@ def test_other_errors_are_not_retried() -> None:
     with pytest.raises(KeyError):
         RetryPolicy(sleep=sleeps.append).run(operation, "CRM")
     assert sleeps == [] and operation.calls == 1
+
+
+def test_no_wait_ends_past_the_deadline_and_the_failure_says_why() -> None:
+    sleeps: list[float] = []
+    soon = time.monotonic() + 10
+    failures = [RetryableFailure("HTTP 503"), RetryableFailure("HTTP 429", retry_after_s=120)]
+    operation = Flaky(failures)
+    with pytest.raises(DownstreamFailed, match="HTTP 429, with no time left to try again"):
+        RetryPolicy(sleep=sleeps.append).run(operation, "LLM", deadline=soon)
+    assert sleeps == [1] and operation.calls == 2  # the 1 s wait fits; the 60 s one would not
+
+
+def test_a_deadline_far_off_changes_nothing() -> None:
+    sleeps: list[float] = []
+    with pytest.raises(DownstreamFailed, match="after 4 attempts"):
+        RetryPolicy(sleep=sleeps.append).run(Flaky([RetryableFailure("HTTP 503")] * 4), "CRM",
+                                             deadline=time.monotonic() + 3600)
+    assert sleeps == [1, 2, 4]
