@@ -34,6 +34,8 @@ IDEMPOTENCY_TTL_S = 24 * 3600
 IN_PROGRESS_TTL_S = 60
 # Threads for each middleware's Redis calls (of its own, so that a hung Redis cannot take Slack's).
 GATEWAY_THREADS = 16
+# What a 503 for want of Redis tells the client to wait before it tries again (seconds).
+REDIS_RETRY_AFTER_S = "5"
 
 
 async def off_the_loop(threads: anyio.CapacityLimiter, func: Callable[..., T], *args: object) -> T:
@@ -69,6 +71,7 @@ class ApiGate:
         # A second's worth of requests may come at once; past that, they are spaced at the rate.
         self._gate = RateGate(connection, 1 / rate_per_s, max(1, math.ceil(rate_per_s)))
         self._threads = anyio.CapacityLimiter(GATEWAY_THREADS)
+        self._redis_down = False
 
     def _caller(self, scope: Scope) -> str | None:
         """A stable name for the caller: a hash of its key, or its address when the API is open."""
@@ -104,9 +107,16 @@ class ApiGate:
         try:
             wait_s = await off_the_loop(self._threads, self._gate.try_take, f"acme:rate:{caller}")
         except redis.RedisError as exc:
-            log.error("rate limiter unavailable, refusing: %s", exc)
-            await _send_error(scope, send, receive, 503, "the rate limiter (Redis) is unavailable")
+            # Said once an outage, not once a request (a client retrying would fill the log).
+            log.log(logging.DEBUG if self._redis_down else logging.ERROR,
+                    "rate limiter unavailable, refusing API requests until Redis answers: %s", exc)
+            self._redis_down = True
+            await _send_error(scope, send, receive, 503, "the rate limiter (Redis) is unavailable; try again later",
+                              headers={"Retry-After": REDIS_RETRY_AFTER_S})
             return
+        if self._redis_down:
+            self._redis_down = False
+            log.info("rate limiter available again: API requests are served")
         if wait_s > 0:
             retry_after = str(max(1, math.ceil(wait_s)))
             await _send_error(scope, send, receive, 429, "too many requests for this key",
@@ -144,7 +154,8 @@ class Idempotency:
         try:
             record = await off_the_loop(self._threads, self._claim, record_key, fingerprint)
         except redis.RedisError:
-            await _send_error(scope, send, receive, 503, "idempotency records (Redis) are unavailable")
+            await _send_error(scope, send, receive, 503, "idempotency records (Redis) are unavailable; try again later",
+                              headers={"Retry-After": REDIS_RETRY_AFTER_S})
             return
         if record is not None:
             await self._replay(scope, receive, send, record, fingerprint)

@@ -141,3 +141,21 @@ def test_jobs_queued_for_later_still_run_after_redis_restarts(
     assert "Traceback" not in log, "the scheduler (or anything) logged a traceback for the outage"
     assert "could not connect to Redis instance" not in log  # RQ's own line every 2 s: said once, by the loop
     _no_traceback_nor_exit(supervised)
+
+
+def test_the_api_without_redis_says_when_to_come_back_and_logs_it_once(
+        stack_factory, own_redis: RestartableRedis, caplog: pytest.LogCaptureFixture) -> None:
+    own_redis.start()
+    stack: Stack = stack_factory(worker=False, redis_url=own_redis.url)
+    assert stack.http.get("/v1/workflows").status_code == 200
+    own_redis.stop()
+
+    refused = [stack.http.get("/v1/workflows") for _ in range(3)]
+    assert [r.status_code for r in refused] == [503] * 3
+    assert all(r.headers["retry-after"] == "5" and "Redis" in r.json()["error"]["message"] for r in refused)
+    said = [r for r in caplog.records if "rate limiter unavailable" in r.getMessage() and r.levelname == "ERROR"]
+    assert len(said) == 1
+
+    own_redis.start()
+    assert stack.http.get("/v1/workflows").status_code == 200
+    assert any("rate limiter available again" in r.getMessage() for r in caplog.records)
