@@ -39,17 +39,20 @@ class StepEngine:
         self._tools = tools
         self._tool_context = tool_context
 
-    def execute(self, run_id: str, job_id: str | None = None) -> str:
-        """Run the steps of a queued run; or go on with a waiting one when `job_id` is the job it waits for,
-        its steps that succeeded taken as done (their outputs as recorded)."""
+    def execute(self, run_id: str, job_id: str | None = None, waited_for: str | None = None) -> str:
+        """Run the steps of a queued run; or go on with a waiting one when `job_id` (or `waited_for`, the job
+        `job_id` stands in for) is the job it waits for, its steps that succeeded taken as done (their outputs as
+        recorded)."""
+        expected = waited_for or job_id
         try:
             with self._history.writing() as history:
                 run = history.session.get(Run, run_id)
-                resuming = run is not None and run.status == "waiting" and job_id is not None and run.job_id == job_id
+                resuming = run is not None and run.status == "waiting" and expected is not None \
+                    and run.job_id == expected
                 if run is None or (run.status != "queued" and not resuming):
                     return f"run {run_id} is {run.status if run else 'gone'}; nothing to do"
                 if job_id is not None:
-                    run.job_id = job_id  # a later job that started it after an outage: the sweep watches this one
+                    run.job_id = job_id  # a job that stands in for another after an outage: the sweep watches it
                 run.status, run.started_at = "running", run.started_at or utcnow()
                 history.emit(run, "run.status", "running")
                 steps, inputs, workflow_id = list(run.steps), dict(run.inputs), run.workflow_id

@@ -177,16 +177,18 @@ def execute_run(run_id: str) -> str:
     worker = this_worker()
     job = get_current_job()
     later = Later.of(job)
+    job_id = job.id if job else None
     try:
         with worker.slack.deferring(later.slack):
-            return worker.engine.execute(run_id, job_id=job.id if job else None)
+            return worker.engine.execute(run_id, job_id=job_id, waited_for=later.waited_for)
     except RunNotStarted as exc:
-        # Nothing was done and nothing can be recorded: tried again later, as a run waiting for Slack is.
+        # Nothing was done and nothing can be recorded: tried again later, as a run waiting for Slack is, by a
+        # job that stands in for this one (a waiting run waits for this one's id).
         wait_s = min(DATABASE_RETRY_MAX_S, DATABASE_RETRY_FIRST_S * 2 ** later.runs_waited)
         deferred = PostDeferred(wait_s, f"the database is unavailable ({exc})")
         log.warning("run %s could not start: %s; trying again in %.0f s", run_id, deferred.reason, wait_s)
         return run_again_later(worker.jobs, RUN, {"run_id": run_id}, job, later, run_id, deferred,
-                               later_job_id(later, deferred))
+                               later_job_id(later, deferred), waited_for=later.waited_for or job_id)
     except PostDeferred as deferred:
         next_job = later_job_id(later, deferred)
         if not worker.engine.waits(run_id, deferred.reason, deferred.wait_s, next_job):

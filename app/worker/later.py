@@ -32,6 +32,8 @@ class Later:
     runs_waited: int = 0
     run_id: str | None = None
     slack: Carried = field(default_factory=Carried)
+    # The job a waiting run waits for, when this one stands in for it (it could not start for an outage).
+    waited_for: str | None = None
 
     @classmethod
     def of(cls, job: Job | None) -> Later:
@@ -42,11 +44,12 @@ class Later:
                 return cls(first_job=f"unqueued-{time.time_ns()}")
             return cls(first_job=job.id, slack=Carried(job_key=job.id))
         return cls(first_job=data["first_job"], runs_waited=int(data["runs_waited"]), run_id=data.get("run_id"),
-                   slack=Carried.from_json(data.get("slack"), job_key=data["first_job"]))
+                   slack=Carried.from_json(data.get("slack"), job_key=data["first_job"]),
+                   waited_for=data.get("waited_for"))
 
     def to_meta(self) -> dict[str, Any]:
         return {META_KEY: {"first_job": self.first_job, "runs_waited": self.runs_waited, "run_id": self.run_id,
-                           "slack": self.slack.to_json()}}
+                           "slack": self.slack.to_json(), "waited_for": self.waited_for}}
 
 
 def later_job_id(later: Later, deferred: PostDeferred) -> str:
@@ -56,9 +59,10 @@ def later_job_id(later: Later, deferred: PostDeferred) -> str:
 
 
 def run_again_later(jobs: JobQueue, kind: JobKind, kwargs: dict[str, Any], job: Job | None, later: Later,
-                    run_id: str | None, deferred: PostDeferred, job_id: str) -> str:
-    """Queue the job's next run, `job_id`, for when `deferred` says; answers what this run did, for RQ's result."""
-    after = Later(later.first_job, later.runs_waited + 1, run_id, later.slack)
+                    run_id: str | None, deferred: PostDeferred, job_id: str, waited_for: str | None = None) -> str:
+    """Queue the job's next run, `job_id`, for when `deferred` says; answers what this run did, for RQ's result.
+    `waited_for`: the job the run waits for, which the next run stands in for."""
+    after = Later(later.first_job, later.runs_waited + 1, run_id, later.slack, waited_for)
     jobs.enqueue(kind, kwargs, job_id=job_id, description=(job.description if job else None) or kind.name,
                  delay_s=deferred.wait_s, meta=after.to_meta())
     log.info("%s waits %.1f s (%s); then %s", job.id if job else kind.name, deferred.wait_s, deferred.reason, job_id)

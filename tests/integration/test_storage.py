@@ -169,3 +169,27 @@ def test_an_api_run_that_cannot_start_while_the_database_is_out_starts_once_it_i
     _wait_until(lambda: stack.http.get(f"/v1/runs/{run_id}").json()["status"] == "succeeded", timeout_s=20)
     run = stack.http.get(f"/v1/runs/{run_id}").json()
     assert [(s["step_id"], s["status"]) for s in run["steps"]] == [("who", "succeeded")]
+
+
+def test_a_run_waiting_for_slack_whose_next_job_meets_the_database_out_goes_on_once_it_is_back(
+    stack_factory, own_sqlite: tuple[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, file = own_sqlite
+    stack: Stack = stack_factory(database_url=url, acme_api_rate="1000/s")
+    caplog.set_level(logging.WARNING, logger="app.worker.entrypoints")
+    workflow = stack.http.post("/v1/workflows", json={"name": "tell", "steps": [
+        {"id": "post", "tool": "slack.post_message", "args": {"channel": "C0TELL", "text": "renewed"}}]}).json()
+    stack.slack.fail_next("chat.postMessage", 429, error="ratelimited", headers={"Retry-After": "2"})
+    run_id = stack.http.post(f"/v1/workflows/{workflow['id']}/run", json={"inputs": {}}).json()["run_id"]
+    _wait_until(lambda: stack.http.get(f"/v1/runs/{run_id}").json()["status"] == "waiting")
+    lock = sqlite3.connect(file, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")  # before its later job comes, 2 s on
+    try:
+        _wait_until(lambda: any(f"run {run_id} could not start" in r.getMessage() for r in caplog.records),
+                    timeout_s=20)
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    _wait_until(lambda: stack.http.get(f"/v1/runs/{run_id}").json()["status"] == "succeeded", timeout_s=20)
+    posted = [c for c in stack.slack.calls if c.method == "chat.postMessage" and c.payload["channel"] == "C0TELL"]
+    assert [c.text for c in posted] == ["renewed"]
