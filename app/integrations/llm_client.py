@@ -88,12 +88,8 @@ class LlmClient:
 
         def attempt() -> Any:
             asking = client
-            if deadline is not None:
-                left_s = deadline - time.monotonic()
-                if left_s < MIN_ATTEMPT_S:
-                    raise RetryableFailure("no time left in this turn to ask the model again")
-                if left_s < self._downstream.timeout_s:
-                    asking = client.with_options(timeout=left_s)
+            if deadline is not None and deadline - time.monotonic() < self._downstream.timeout_s:
+                asking = client.with_options(timeout=max(MIN_ATTEMPT_S, deadline - time.monotonic()))
             try:
                 # The client's POST with our body as it is, and its answer as JSON: `chat.completions.create`
                 # walks every parameter through its type transforms (about 10 ms of CPU with a dozen tools)
@@ -114,7 +110,8 @@ class LlmClient:
                 # A body that is not the API's JSON: worth another try, like a 5xx.
                 raise RetryableFailure(f"the answer was not understood ({type(exc).__name__})") from None
 
-        completion = self._downstream.call(attempt, deadline)
+        # A retry is made only with an attempt's worth of time left after its wait.
+        completion = self._downstream.call(attempt, None if deadline is None else deadline - MIN_ATTEMPT_S)
         return _reply(self.name, well_formed(completion))
 
 

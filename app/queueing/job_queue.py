@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import time
 import uuid
@@ -18,8 +17,6 @@ from rq import Callback, Queue, Retry
 from app.queueing.job_table import FAILURE_CALLBACK, FAILURE_TTL_S, JOB_RERUNS, QUEUE_ORDER, RESULT_TTL_S, JobKind
 from app.queueing.slack_request import SlackRequest
 from app.state.response_urls import ResponseUrls
-
-log = logging.getLogger(__name__)
 
 # Slack retries an event at once, after 1 min and after 5 min: remember event ids well past that.
 SLACK_EVENT_MEMORY_S = 3600

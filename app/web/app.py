@@ -91,7 +91,7 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
     webhook_secret = settings.crm_webhook_secret.get_secret_value() if settings.crm_webhook_secret else None
     # First in the routing table: Slack's acks should not be matched against every API path first.
     app.router.routes[:0] = [
-        Route("/slack/events", slack_events_endpoint(bolt, signing_secret, ack_jobs, lanes.slack), methods=["POST"],
+        Route("/slack/events", slack_events_endpoint(bolt, signing_secret, lanes.slack), methods=["POST"],
               include_in_schema=False),
         Route("/webhooks/crm", crm_webhook_endpoint(webhook_secret, settings.notify_priority_set, ack_jobs,
                                                     lanes.webhooks),

@@ -19,7 +19,6 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from app.queueing.job_queue import JobQueue
 from app.slack.listeners.commands import COMMAND_DELIVERY, command_delivery
 from app.web.slack_body import MalformedSlackBody, is_slash_command, parse_slack_body
 from app.web.thread_lanes import ThreadLane
@@ -43,7 +42,7 @@ def signed_by_slack(verifier: SignatureVerifier, raw: bytes, timestamp: str | No
         return False
 
 
-def slack_events_endpoint(bolt: App, signing_secret: str, jobs: JobQueue,
+def slack_events_endpoint(bolt: App, signing_secret: str,
                           lane: ThreadLane) -> Callable[[Request], Awaitable[Response]]:
     verifier = SignatureVerifier(signing_secret)
 
