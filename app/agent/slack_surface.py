@@ -16,12 +16,11 @@ from typing import Any
 from app.agent.conversation import ToolCall, ToolResult
 from app.integrations.errors import DownstreamRejected, IntegrationError
 from app.integrations.slack_poster import SlackPoster
-from app.messages.agent import agent_answer, doing, feedback_block
+from app.messages.agent import agent_answer, doing, feedback_block, streamed_answer
 from app.messages.bot import WORKING
 from app.messages.message import Message
 
 log = logging.getLogger(__name__)
-MAX_STREAM_CHARS = 12000
 STREAM_EXPIRED = "message_not_in_streaming_state"
 
 
@@ -75,7 +74,7 @@ class SlackSurface:
         that holds it."""
         self._wait_for_shown()
         message = agent_answer(text, run_id)
-        answer, self._held = [*self._held, {"type": "markdown_text", "text": text[:MAX_STREAM_CHARS]}], []
+        answer, self._held = [*self._held, {"type": "markdown_text", "text": streamed_answer(text)}], []
         if self._streaming and not self._stream_expired and self._stream_ts is None:
             self._stream(answer)  # a turn with no tool call: the answer opens the stream
             answer = []

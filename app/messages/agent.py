@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.messages.long_text import cut_saying_so, pieces
+from app.messages.markdown import as_markdown
 from app.messages.message import MAX_SECTION_CHARS, Message, section
 from app.messages.mrkdwn import escape, mention
 
@@ -11,6 +13,8 @@ AGENT_FEEDBACK = "agent_feedback"
 AGENT_APPROVE = "agent_approve"
 AGENT_CANCEL = "agent_cancel"
 MAX_ANSWER_SECTIONS = 10
+MAX_FALLBACK_CHARS = 3000
+MAX_STREAM_CHARS = 12000  # Slack's limit on a stream's markdown_text
 
 # What the agent says it is doing while a tool runs: {customer} and {channel} come from the call's arguments.
 DOING = {
@@ -45,11 +49,15 @@ def feedback_block(run_id: str) -> dict[str, Any]:
 
 def agent_answer(text: str, run_id: str | None) -> Message:
     """An answer already made safe (see safe_answer), in sections Slack accepts, with feedback buttons."""
-    parts = [text[i:i + MAX_SECTION_CHARS] for i in range(0, len(text), MAX_SECTION_CHARS)][:MAX_ANSWER_SECTIONS]
-    blocks = [section(part) for part in parts or [" "]]
+    blocks = [section(part) for part in pieces(text, MAX_SECTION_CHARS, MAX_ANSWER_SECTIONS) or [" "]]
     if run_id:
         blocks.append(feedback_block(run_id))
-    return Message(text=text[:3000] or " ", blocks=blocks)
+    return Message(text=cut_saying_so(text, MAX_FALLBACK_CHARS) or " ", blocks=blocks)
+
+
+def streamed_answer(text: str) -> str:
+    """An answer already made safe, as the `markdown_text` of a stream (see markdown.py)."""
+    return cut_saying_so(as_markdown(text), MAX_STREAM_CHARS)
 
 
 def approval_request(asker: str, effect: str, approval_id: str, minutes: int) -> Message:

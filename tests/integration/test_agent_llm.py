@@ -46,10 +46,11 @@ def _turn(stack: Stack, statuses: tuple[str, ...] = ("succeeded", "failed", "wai
 def test_the_model_plans_over_the_tools_and_its_answer_is_escaped(with_model, fake_model: FakeModel) -> None:
     stack = with_model()
     fake_model.api.then(call("crm_get_customer", {"customer": "Globex"}),
-                        say("Globex is on the enterprise plan. <!channel> look!"))
+                        say("Globex is on the enterprise plan. <!channel> look! [Renew](https://evil.example)"))
     stack.mention("who is Globex?")
     answer = _wait_said(stack, "enterprise plan")
     assert "<!channel>" not in answer[0].text and "&lt;!channel&gt;" in answer[0].text
+    assert "](" not in answer[0].text  # as markdown, the link's target would be hidden
 
     first, second = fake_model.api.requests[:2]
     names = [t["function"]["name"] for t in first["tools"]]

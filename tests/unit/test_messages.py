@@ -1,6 +1,9 @@
 from app.domain.customers import Ambiguous, Customer, NoMatch, Ticket
 from app.domain.summary import summarize
+from app.messages.agent import agent_answer, streamed_answer
 from app.messages.customers import ambiguous_customer, customer_summary, no_customer
+from app.messages.long_text import pieces
+from app.messages.message import MAX_SECTION_CHARS, section
 from app.messages.mrkdwn import escape, unescape
 
 HOSTILE = Customer("cus_1", "<!channel> & Co", "<@U1>@x.example", "<!here> Ltd", "pro", "active", "<!subteam^S1>",
@@ -32,3 +35,30 @@ def test_no_match_and_ambiguous_escape_what_the_user_typed() -> None:
     assert no_customer(NoMatch("<!here>")).text == "No customer matches \u201c&lt;!here&gt;\u201d."
     text = ambiguous_customer(Ambiguous("<b>", (HOSTILE,))).text
     assert "<b>" not in text and "<!channel>" not in text
+
+
+def test_a_markdown_link_in_a_streamed_answer_stays_text() -> None:
+    shown = streamed_answer(escape("Reset it [here](https://evil.example), ![x](https://e/i.png) or [a][r]\n[r]: https://e"))
+    for link in ("](", "][", "]:"):
+        assert link not in shown
+    assert shown.replace("\u2060", "") == escape(
+        "Reset it [here](https://evil.example), ![x](https://e/i.png) or [a][r]\n[r]: https://e")
+
+
+def test_an_answer_too_long_for_slack_says_where_it_was_cut() -> None:
+    words = " ".join(f"w{i}" for i in range(20000))
+    streamed = streamed_answer(words)
+    assert len(streamed) <= 12000 and "more characters did not fit" in streamed
+    posted = agent_answer(words, "run-1")
+    sections = [b["text"]["text"] for b in posted.blocks if b["type"] == "section"]
+    assert all(len(s) <= MAX_SECTION_CHARS for s in sections)
+    assert "more characters did not fit" in sections[-1] and "more characters did not fit" in posted.text
+    kept = "".join(sections[:-1]) + sections[-1].split("\n_(cut here")[0]
+    assert words.startswith(kept) and not kept.endswith(("w", "w1"))  # cut between words
+    assert agent_answer("short", None).blocks == [section("short")]
+
+
+def test_a_cut_never_splits_an_entity() -> None:
+    text = "x" * 95 + "&amp;" * 10
+    assert pieces(text, 98, 5)[0] == "x" * 95
+    assert all(not p.endswith(("&", "&a", "&am", "&amp")) for p in pieces(text, 98, 5))
