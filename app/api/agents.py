@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from app.api import crud
-from app.api.backend import ApiBackend, Backend
+from app.api.backend import ApiBackend, Backend, RequestKey
 from app.api.errors import ApiError
 from app.api.pagination import Cursor, Limit
 from app.api.schemas import AgentIn, AgentOut, AgentPatch, AgentRunIn, RunStarted
@@ -53,7 +53,7 @@ def patch_agent(agent_id: str, body: AgentPatch, backend: Backend) -> dict[str, 
 
 
 @router.post("/agents/{agent_id}/run", status_code=202, response_model=RunStarted, tags=["agents"])
-def run_agent(agent_id: str, body: AgentRunIn, backend: Backend) -> RunStarted:
+def run_agent(agent_id: str, body: AgentRunIn, backend: Backend, key: RequestKey) -> RunStarted:
     """A turn of this agent (its instructions, only its tools): a run in /v1/runs with a step per tool call.
 
     Nobody is there to approve, so calls that act outside the conversation (its channel) are not made."""
@@ -61,7 +61,7 @@ def run_agent(agent_id: str, body: AgentRunIn, backend: Backend) -> RunStarted:
         agent = crud.get_or_404(session, Agent, agent_id, "agent")
         if body.channel and agent.channels and body.channel not in agent.channels:
             raise ApiError(422, f"agent {agent.name!r} does not work in {body.channel}", {"channels": agent.channels})
-    return backend.start_agent(agent_id, body.input, body.channel)
+    return backend.start_agent(agent_id, body.input, body.channel, key)
 
 
 @router.delete("/agents/{agent_id}", status_code=204, tags=["agents"])

@@ -28,11 +28,12 @@ class ApiBackend:
     http_tool_hosts: HttpToolAllowList
 
     def start_run(self, steps: list[dict[str, Any]], inputs: dict[str, Any],
-                  workflow: Workflow | None = None) -> RunStarted:
-        return self._started(lambda: self.runs.start(steps, inputs, workflow))
+                  workflow: Workflow | None = None, request_key: str | None = None) -> RunStarted:
+        return self._started(lambda: self.runs.start(steps, inputs, workflow, request_key))
 
-    def start_agent(self, agent_id: str, text: str, channel: str | None) -> RunStarted:
-        return self._started(lambda: self.runs.start_agent(agent_id, text, channel))
+    def start_agent(self, agent_id: str, text: str, channel: str | None,
+                    request_key: str | None = None) -> RunStarted:
+        return self._started(lambda: self.runs.start_agent(agent_id, text, channel, request_key))
 
     @staticmethod
     def _started(start: Callable[[], Run]) -> RunStarted:
@@ -48,3 +49,12 @@ def _backend(request: Request) -> ApiBackend:
 
 
 Backend = Annotated[ApiBackend, Depends(_backend)]
+
+
+def _request_key(request: Request) -> str | None:
+    return getattr(request.state, REQUEST_KEY, None)
+
+
+# What the Idempotency-Key middleware (gateway.py) tells a route that starts a run: see RunControl.start.
+REQUEST_KEY = "request_key"
+RequestKey = Annotated[str | None, Depends(_request_key)]

@@ -24,13 +24,15 @@ import anyio.to_thread
 import redis
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.backend import REQUEST_KEY
 from app.api.errors import error_response
 from app.integrations.pacing import RateGate
+from app.runs.control import REQUEST_KEYS_KEPT_S
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 UNVERSIONED = ("/workflows", "/runs", "/agents", "/tasks", "/tools", "/ws")
-IDEMPOTENCY_TTL_S = 24 * 3600
+IDEMPOTENCY_TTL_S = REQUEST_KEYS_KEPT_S
 IN_PROGRESS_TTL_S = 60
 # Threads for each middleware's Redis calls (of its own, so that a hung Redis cannot take Slack's).
 GATEWAY_THREADS = 16
@@ -160,6 +162,9 @@ class Idempotency:
         if record is not None:
             await self._replay(scope, receive, send, record, fingerprint)
             return
+        # A route that starts a run keeps this with it: if this process dies before the answer is remembered,
+        # the request again, once the claim lapses, finds that run rather than starting another.
+        scope.setdefault("state", {})[REQUEST_KEY] = hashlib.sha256(f"{record_key}\n{fingerprint}".encode()).hexdigest()
         replayed = False
 
         async def replay_body() -> Message:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Response
 from sqlalchemy.orm import Session
 
 from app.api import crud
-from app.api.backend import ApiBackend, Backend
+from app.api.backend import ApiBackend, Backend, RequestKey
 from app.api.errors import ApiError
 from app.api.pagination import Cursor, Limit
 from app.api.schemas import RunIn, RunStarted, TaskIn, TaskOut, TaskPatch
@@ -72,8 +72,10 @@ def delete_task(task_id: str, backend: Backend) -> Response:
 
 
 @router.post("/tasks/{task_id}/run", status_code=202, response_model=RunStarted, tags=["tasks"])
-def run_task(task_id: str, backend: Backend, body: Annotated[RunIn | None, Body()] = None) -> RunStarted:
+def run_task(task_id: str, backend: Backend, key: RequestKey,
+             body: Annotated[RunIn | None, Body()] = None) -> RunStarted:
     with backend.db.session() as session:
         task = crud.get_or_404(session, Task, task_id, "task")
         _check(backend, session, task.tool, task.agent_id)
-    return backend.start_run([{"id": "task", "tool": task.tool, "args": task.args}], (body or RunIn()).inputs)
+    return backend.start_run([{"id": "task", "tool": task.tool, "args": task.args}], (body or RunIn()).inputs,
+                             request_key=key)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Response
 
 from app.api import crud
-from app.api.backend import ApiBackend, Backend
+from app.api.backend import ApiBackend, Backend, RequestKey
 from app.api.errors import ApiError
 from app.api.pagination import page
 from app.api.schemas import HttpToolIn, RunStarted
@@ -50,14 +50,14 @@ def get_tool(name: str, backend: Backend) -> dict[str, Any]:
 
 
 @router.post("/tools/{name}/invoke", status_code=202, response_model=RunStarted, tags=["tools"])
-def invoke_tool(name: str, backend: Backend, args: Annotated[dict[str, Any], Body()]) -> RunStarted:
+def invoke_tool(name: str, backend: Backend, key: RequestKey, args: Annotated[dict[str, Any], Body()]) -> RunStarted:
     tool = _tool(backend, name)
     try:
         valid = tool.validate(args)
     except ToolArgumentsInvalid as exc:
         raise ApiError(422, str(exc), exc.errors) from None
     # The arguments are data here, not templates: a literal step runs them as given.
-    return backend.start_run([{"id": "invoke", "tool": name, "args": valid, "literal": True}], {})
+    return backend.start_run([{"id": "invoke", "tool": name, "args": valid, "literal": True}], {}, request_key=key)
 
 
 @router.post("/tools", status_code=201, tags=["tools"])

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Query, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.api.backend import ApiBackend, Backend
+from app.api.backend import ApiBackend, Backend, RequestKey
 from app.api.errors import ApiError
 from app.api.pagination import Cursor, Limit, page, paginate
 from app.api.schemas import RunIn, RunStarted, Step, WorkflowIn, WorkflowOut, WorkflowPatch, WorkflowStatus
@@ -120,10 +120,11 @@ def delete_workflow(workflow_id: str, backend: Backend) -> Response:
 
 
 @router.post("/workflows/{workflow_id}/run", status_code=202, response_model=RunStarted, tags=["runs"])
-def run_workflow(workflow_id: str, backend: Backend, body: Annotated[RunIn | None, Body()] = None) -> RunStarted:
+def run_workflow(workflow_id: str, backend: Backend, key: RequestKey,
+                 body: Annotated[RunIn | None, Body()] = None) -> RunStarted:
     with backend.db.session() as session:
         workflow = find_workflow(session, workflow_id, changing=True)
-    return backend.start_run(list(workflow.steps), (body or RunIn()).inputs, workflow)
+    return backend.start_run(list(workflow.steps), (body or RunIn()).inputs, workflow, key)
 
 
 @router.get("/workflows/{workflow_id}/status", response_model=WorkflowStatus, tags=["runs"])

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import redis
+from sqlalchemy import select, update
 
 from app.queueing.job_queue import JobQueue, QueueUnavailable
 from app.queueing.job_table import AGENT_RUN, RUN, JobKind
@@ -14,6 +16,9 @@ from app.runs.run_jobs import JobState, job_states, remove_job
 from app.store.models import Run, Workflow, utcnow
 
 __all__ = ["TERMINAL", "RunControl", "RunNotCancellable"]
+
+# How long a request key finds its run: as long as the API replays an Idempotency-Key's answer.
+REQUEST_KEYS_KEPT_S = 24 * 3600
 
 
 class RunNotCancellable(Exception):
@@ -26,19 +31,31 @@ class RunControl:
         self._jobs = jobs
         self._redis = connection
 
-    def start(self, steps: list[dict[str, Any]], inputs: dict[str, Any], workflow: Workflow | None = None) -> Run:
-        """Record a queued run and put it on the queue; raises QueueUnavailable (the run then says failed)."""
+    def start(self, steps: list[dict[str, Any]], inputs: dict[str, Any], workflow: Workflow | None = None,
+              request_key: str | None = None) -> Run:
+        """Record a queued run and put it on the queue; raises QueueUnavailable (the run then says failed).
+
+        `request_key` (a digest of who asked and what): the run it started in the last day, if any, rather
+        than another one."""
         run = Run(workflow_id=workflow.id if workflow else None,
                   workflow_version=workflow.version if workflow else None, steps=steps, inputs=inputs)
-        return self._queue(run, RUN)
+        return self._queue(run, RUN, request_key)
 
-    def start_agent(self, agent_id: str, text: str, channel: str | None) -> Run:
+    def start_agent(self, agent_id: str, text: str, channel: str | None, request_key: str | None = None) -> Run:
         """An agent's turn, run by a worker like any other run."""
         inputs = {"agent_id": agent_id, "text": text, "origin": "api", **({"channel": channel} if channel else {})}
-        return self._queue(Run(workflow_id=AGENT_TURN.id, workflow_version=1, steps=[], inputs=inputs), AGENT_RUN)
+        run = Run(workflow_id=AGENT_TURN.id, workflow_version=1, steps=[], inputs=inputs)
+        return self._queue(run, AGENT_RUN, request_key)
 
-    def _queue(self, run: Run, kind: JobKind) -> Run:
+    def _queue(self, run: Run, kind: JobKind, request_key: str | None) -> Run:
         with self._history.writing() as history:
+            if request_key is not None:
+                earlier = history.session.scalars(select(Run).where(
+                    Run.request_key == request_key,
+                    Run.created_at >= utcnow() - timedelta(seconds=REQUEST_KEYS_KEPT_S))).first()
+                if earlier is not None:
+                    return earlier
+                run.request_key = request_key
             history.session.add(run)
             history.session.flush()
             run.job_id = f"run-{run.id}"
@@ -47,6 +64,10 @@ class RunControl:
             self._jobs.enqueue(kind, {"run_id": run.id}, job_id=run.job_id, description=f"{kind.name} {run.id}")
         except QueueUnavailable:
             self._history.finish(run.id, "failed", error="the job queue is unavailable")
+            if request_key is not None:
+                # The caller is told to try again (503): the same request must then start a run.
+                with self._history.writing() as history:
+                    history.session.execute(update(Run).where(Run.id == run.id).values(request_key=None))
             raise
         return run
 

@@ -51,6 +51,9 @@ class Run(Base):
     cancel_requested_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # The RQ job that runs it now (a waiting run: the job that will go on with it); None: not known.
     job_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # A digest of who asked, their Idempotency-Key and the request (app/api/gateway.py): the request again
+    # finds this run, even once the key's answer is no longer in Redis.
+    request_key: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)

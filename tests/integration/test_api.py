@@ -247,6 +247,22 @@ def test_idempotency_key_replays_the_first_answer_and_refuses_another_body(api: 
     assert len(api.http.get(f"/v1/workflows/{workflow['id']}/runs").json()["items"]) == 1
 
 
+def test_a_run_started_with_an_idempotency_key_is_found_again_when_its_answer_was_never_remembered(api: Stack) -> None:
+    # As when `acme serve` dies after starting the run and before remembering the answer: the claim lapses.
+    workflow = api.http.post("/v1/workflows", json={"name": "Once more"}).json()
+    headers = {"Idempotency-Key": "run-once-456"}
+    first = api.http.post(f"/v1/workflows/{workflow['id']}/run", json={"inputs": {"a": 1}}, headers=headers)
+    lapse = lambda: [api.collaborators.redis.delete(r) for r in api.collaborators.redis.scan_iter("acme:idem:*")]  # noqa: E731
+    lapse()
+    again = api.http.post(f"/v1/workflows/{workflow['id']}/run", json={"inputs": {"a": 1}}, headers=headers)
+    lapse()
+    other = api.http.post(f"/v1/workflows/{workflow['id']}/run", json={"inputs": {"a": 2}}, headers=headers)
+
+    assert first.status_code == again.status_code == other.status_code == 202
+    assert again.json()["run_id"] == first.json()["run_id"] != other.json()["run_id"]
+    assert len(api.http.get(f"/v1/workflows/{workflow['id']}/runs").json()["items"]) == 2
+
+
 def test_request_ids_are_echoed_or_made(api: Stack) -> None:
     assert api.http.get("/v1/tools", headers={"X-Request-ID": "trace-abc.1"}).headers["x-request-id"] == "trace-abc.1"
     made = api.http.get("/healthz").headers["x-request-id"]
