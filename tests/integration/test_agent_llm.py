@@ -70,14 +70,16 @@ def test_the_model_plans_over_the_tools_and_its_answer_is_escaped(with_model, fa
 def test_bad_arguments_and_unknown_tools_go_back_to_the_model(with_model, fake_model: FakeModel) -> None:
     stack = with_model()
     fake_model.api.then(call("crm_get_customer", "{not json"), call("delete_everything", {}),
-                        call("crm_get_customer", {"customer": ""}), say("Sorry, I could not look that up."))
+                        call("crm_get_customer", {"customer": ""}), call("crm_get_customer", {"customer": "x" * 10**6}),
+                        say("Sorry, I could not look that up."))
     stack.mention("look up Globex")
     _wait_said(stack, "Sorry, I could not look that up.")
     errors = [m["content"] for r in fake_model.api.requests[1:] for m in r["messages"][-1:] if m["role"] == "tool"]
     assert "not valid JSON" in errors[0] and "no tool 'delete_everything'" in errors[1]
-    assert "do not match the schema" in errors[2]
+    assert "do not match the schema" in errors[2] and "more than the 32,000" in errors[3]
     run = _turn(stack)
-    assert run["status"] == "succeeded" and [s["status"] for s in run["steps"]] == ["failed"] * 3
+    assert run["status"] == "succeeded" and [s["status"] for s in run["steps"]] == ["failed"] * 4
+    assert run["steps"][3]["args"] == {}  # a megabyte the model made up is not kept in the run's record
 
 
 def test_answers_shaped_as_other_servers_shape_them_are_understood(with_model, fake_model: FakeModel) -> None:
