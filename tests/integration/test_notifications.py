@@ -135,11 +135,17 @@ def test_dismiss_removes_the_buttons_and_says_who(notifying: Stack) -> None:
     deliver(notifying, ticket_event("evt_3"))
     ts = posted_notification(notifying)
 
-    assert click(notifying, "dismiss_notification", notifying.slack.messages[ts], user="U0BOSS").status_code == 200
+    as_posted = notifying.slack.messages[ts]
+    assert click(notifying, "dismiss_notification", as_posted, user="U0BOSS").status_code == 200
     notifying.slack.wait_for(lambda calls: any(c.method == "chat.update" for c in calls))
     edited = notifying.slack.messages[ts]
     assert "Dismissed by <@U0BOSS>" in str(edited["blocks"])
     assert all(block["type"] != "actions" for block in edited["blocks"])
+    # A click on the buttons someone still sees (Slack had not refreshed their view) finds it settled.
+    assert click(notifying, "draft_response", as_posted).status_code == 200
+    time.sleep(0.5)
+    assert not [c for c in notifying.slack.calls if c.payload.get("thread_ts") == ts]
+    assert "Dismissed by <@U0BOSS>" in str(notifying.slack.messages[ts]["blocks"])
 
 
 def test_new_customer_notification_and_its_summarize_button(notifying: Stack) -> None:

@@ -13,7 +13,7 @@ from app.queueing.job_queue import Delivery, JobQueue, QueueUnavailable, new_req
 from app.queueing.job_table import DISMISS, DRAFT, SUMMARY, JobKind
 from app.queueing.slack_request import SlackRequest
 from app.slack.listeners.redelivery import deliver_again_later
-from app.state.notification_store import NotificationStore
+from app.state.notification_store import NOTIFICATION_MEMORY_S, NotificationStore
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,8 @@ BUTTON_JOBS: dict[str, tuple[str | None, JobKind]] = {
     DISMISS_ACTION: (None, DISMISS),
     SUMMARIZE_ACTION: ("customer", SUMMARY),
 }
+# The jobs that settle a notification (take its buttons away).
+SETTLING = (DRAFT, DISMISS)
 
 
 def register(app: App, *, jobs: JobQueue, notifications: NotificationStore) -> None:
@@ -41,7 +43,12 @@ def register(app: App, *, jobs: JobQueue, notifications: NotificationStore) -> N
             # Not a message we posted with this button: a payload from elsewhere, or made up.
             log.warning("refused %s from %s on %s/%s: no such notification", action_id, user, channel, ts)
             return BoltResponse(status=403, body="not a notification of this app")
-        click = Delivery(f"button-{action_id}", f"{channel}:{ts}")
+        if job in SETTLING:
+            # The first of them settles the notification; a click on buttons a stale view still shows is not
+            # acted on (a draft after a dismissal, or a dismissal over a draft's "requested by").
+            click = Delivery("button-settle", f"{channel}:{ts}", remember_s=NOTIFICATION_MEMORY_S)
+        else:
+            click = Delivery(f"button-{action_id}", f"{channel}:{ts}")
         try:
             if job == SUMMARY:
                 team = (body.get("team") or {}).get("id", "")
@@ -56,7 +63,7 @@ def register(app: App, *, jobs: JobQueue, notifications: NotificationStore) -> N
         except QueueUnavailable as exc:
             return deliver_again_later(exc)
         if queued is None:
-            log.info("%s on %s/%s clicked again; already acting on it", action_id, channel, ts)
+            log.info("%s on %s/%s: already acted on", action_id, channel, ts)
         ack()
         return None
 
