@@ -23,14 +23,23 @@ def _quote(text: str) -> str:
     return "\n".join(f">{escape(line)}" for line in text.splitlines() or [""])
 
 
-def effect_outside(call: ToolCall, conversation: str | None, http_method: str | None = None) -> str | None:
-    """Exactly what `call` would do outside the conversation in `conversation`, as safe mrkdwn; None when
-    it would do nothing there."""
+def effect_outside(call: ToolCall, conversation: str | None, http_method: str | None = None,
+                   thread: str | None = None) -> str | None:
+    """Exactly what `call` would do outside the conversation in `conversation` (and its `thread`, if any), as
+    safe mrkdwn; None when it would do nothing there."""
     args = call.args
     elsewhere = _channel(args) and _channel(args) != conversation
     customer = escape(str(args.get("customer", "")))
-    if call.tool == "slack.post_message" and elsewhere:
-        return f"post this message in <#{escape(_channel(args))}>:\n{_quote(str(args.get('text', '')))}"
+    if call.tool == "slack.post_message":
+        # Someone else's thread in the same channel is another conversation too.
+        other_thread = str(args.get("thread_ts") or "")
+        if other_thread == (thread or ""):
+            other_thread = ""
+        if elsewhere or other_thread:
+            where = f"<#{escape(_channel(args))}>" + (f", in the thread of message {escape(other_thread)}"
+                                                       if other_thread else "")
+            return f"post this message in {where}:\n{_quote(str(args.get('text', '')))}"
+        return None
     if call.tool == "summarize_and_post_customer_update" and elsewhere:
         return f"post a summary of *{customer}* (from the CRM) in <#{escape(_channel(args))}>"
     if call.tool == "report.build" and elsewhere:

@@ -75,6 +75,8 @@ class ToolSpec:
 class AgentRequest:
     text: str
     channel: str | None = None
+    # The thread the conversation is in, if any: posting into another thread acts outside it.
+    thread_ts: str | None = None
     instructions: str = ""
     history: tuple[Turn, ...] = ()
     tools: tuple[ToolSpec, ...] = ()

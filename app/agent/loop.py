@@ -114,7 +114,7 @@ class AgentLoop:
                                   f"Ask again more narrowly, or raise AGENT_MAX_STEPS.", mrkdwn=True)
                     return TurnOutcome(stop, current.name, usage, tuple(results), note)
                 step_id = f"call-{len(results) + 1}"
-                effect = self._effect(call, request.channel)
+                effect = self._effect(call, request.channel, request.thread_ts)
                 if effect:
                     if may_ask:
                         return TurnOutcome(None, current.name, usage, tuple(results), note,
@@ -127,11 +127,11 @@ class AgentLoop:
                 results.append(result)
                 observer.called(call, result)
 
-    def _effect(self, call: ToolCall, conversation: str | None) -> str | None:
+    def _effect(self, call: ToolCall, conversation: str | None, thread: str | None) -> str | None:
         if call.problem:
             return None
         tool = self._tools.get(call.tool)
-        return effect_outside(call, conversation, tool.method if isinstance(tool, HttpTool) else None)
+        return effect_outside(call, conversation, tool.method if isinstance(tool, HttpTool) else None, thread)
 
     def execute(self, run_id: str, step_id: str, call: ToolCall, context: ToolContext, allowed: Collection[str],
                 usage: dict[str, int] | None = None) -> ToolResult:

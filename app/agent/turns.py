@@ -134,8 +134,8 @@ class AgentTurns:
             history = tuple(Turn(t["role"], t["text"], t.get("customer"))
                             for t in self._memory.turns(asked.channel, asked.thread_ts)
                             if t.get("role") in ("user", "assistant"))
-        return AgentRequest(text=asked.text, channel=asked.channel, instructions=instructions, history=history,
-                            tools=specs)
+        return AgentRequest(text=asked.text, channel=asked.channel, thread_ts=asked.thread_ts,
+                            instructions=instructions, history=history, tools=specs)
 
     def play(self, run_id: str, request: AgentRequest, observer: TurnObserver | None = None,
              approved_call: ToolCall | None = None, may_ask: bool = True) -> TurnOutcome:
