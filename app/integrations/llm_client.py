@@ -4,6 +4,7 @@ downstream: our retries (the client's own are off), breaker and throttle, like e
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from app.integrations.resilience import Downstream, RetryableFailure, parse_retr
 
 if TYPE_CHECKING:
     import openai
+
+log = logging.getLogger(__name__)
 
 
 # An attempt with less time than this left in its turn is not made: the model could not answer in it.
@@ -105,6 +108,12 @@ class LlmClient:
                 if exc.status_code >= 500:
                     raise RetryableFailure(f"HTTP {exc.status_code}", parse_retry_after(exc.response.headers)) \
                         from None
+                if exc.status_code in (401, 403):
+                    # Not the model being down: a setting the operator must fix, said where they look.
+                    log.error("the %s refused our credentials (HTTP %s): check LLM_API_KEY", self.name,
+                              exc.status_code)
+                    raise DownstreamRejected(self.name, f"HTTP {exc.status_code}: it refused our API key",
+                                             exc.status_code) from None
                 raise DownstreamRejected(self.name, f"HTTP {exc.status_code}", exc.status_code) from None
             except (openai.APIError, ValueError) as exc:
                 # A body that is not the API's JSON: worth another try, like a 5xx.

@@ -119,6 +119,18 @@ def test_a_429_is_waited_for_as_the_model_asks(with_model, fake_model: FakeModel
     assert 2.0 in stack.sleeps
 
 
+def test_a_model_that_refuses_our_key_is_logged_as_an_error_naming_the_setting(with_model, fake_model: FakeModel,
+                                                                              caplog: pytest.LogCaptureFixture) -> None:
+    stack = with_model()
+    fake_model.api.then(fail(401))
+    with caplog.at_level(logging.WARNING):
+        stack.mention("summarize Globex")
+        answer = _wait_said(stack, "Summary of Globex")
+    assert "built-in rules answered" in "".join(c.text for c in answer)
+    refused = [r for r in caplog.records if "check LLM_API_KEY" in r.getMessage()]
+    assert refused and refused[0].levelno == logging.ERROR and "sk-test" not in caplog.text
+
+
 def test_when_the_model_fails_the_rules_answer_and_say_so(with_model, fake_model: FakeModel,
                                                         caplog: pytest.LogCaptureFixture) -> None:
     stack = with_model(llm_breaker_fail_max=4)
