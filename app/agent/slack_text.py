@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from app.messages.mrkdwn import unescape
 
 _CHANNEL = re.compile(r"<#([CGD][A-Z0-9]{2,})(?:\|([^>]*))?>")
+# A channel's id typed as it is ("post it in C0123ABCD"), not linked: read as the channel after "in", "to"...
+# An id has a digit and only capitals, so a customer such as "Cyberdyne" or "C3po" is not one.
+_BARE_CHANNEL = re.compile(r"(?i:\b(in|to|into|on|at|inside)\s+)(?:#)?([CG](?=[A-Z0-9]*\d)[A-Z0-9]{4,14})\b")
 _MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
 _LINK = re.compile(r"<(https?://[^|>]+)(?:\|([^>]*))?>")
 _USER = re.compile(r"<@([UW][A-Z0-9]{2,})(?:\|[^>]*)?>")
@@ -36,9 +39,13 @@ def read_slack_text(raw: str, bot_user: str | None = None) -> SlackText:
     for match in _CHANNEL.finditer(text):
         channels.append(match.group(1))
         names.append(match.group(2) or match.group(1))
+    for match in _BARE_CHANNEL.finditer(_CHANNEL.sub(" ", text)):
+        channels.append(match.group(2))
+        names.append(match.group(2))
     mass = bool(_SPECIAL.search(text) or _PLAIN_MASS.search(text))
     users = tuple(_USER.findall(text))
     text = _CHANNEL.sub(lambda m: f"#{m.group(2) or m.group(1)}", text)
+    text = _BARE_CHANNEL.sub(lambda m: f"{m.group(1)} #{m.group(2)}", text)
     text = _MAILTO.sub(lambda m: m.group(1), text)
     text = _LINK.sub(lambda m: m.group(2) or m.group(1), text)
     text = _SPECIAL.sub(lambda m: f"@{m.group(1).split('^')[0]}", text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from app.agent.conversation import AgentRequest, Answer, Calls, ToolCall, ToolResult, ToolSpec, Turn
-from app.agent.evals import evaluate, read_cases
+from app.agent.evals import default_cases_path, evaluate, read_cases
 from app.agent.rules.planner import RulesPlanner
 from app.agent.slack_text import read_slack_text
 
@@ -21,6 +21,18 @@ def test_slack_markup_is_read_not_taken_for_words() -> None:
     read = read_slack_text("<@U0ACMEBOT> post <!here> to <#C0SALES|sales> for <mailto:a@b.example|a@b.example> :wave:")
     assert read.channels == ("C0SALES",) and read.mass_mention
     assert "a@b.example" in read.text and "<" not in read.text and "wave" not in read.text
+
+
+def test_a_channel_id_typed_after_in_or_to_is_read_as_the_channel() -> None:
+    read = read_slack_text("post the Globex summary to C0123ABCD, not C3po or Cyberdyne in C0SALES")
+    assert read.channels == ("C0123ABCD", "C0SALES") and "to #C0123ABCD" in read.text
+    assert read_slack_text("summary of C3PO Robotics").channels == ()
+
+
+def test_the_rules_planner_gets_every_case_of_its_own_eval_set_right() -> None:
+    with default_cases_path().open() as lines:
+        wrong = [o.case.text for o in evaluate(PLANNER, read_cases(lines)) if not o.right]
+    assert wrong == []
 
 
 def test_a_follow_up_in_a_thread_uses_the_customer_it_was_about() -> None:

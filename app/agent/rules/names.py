@@ -28,6 +28,8 @@ _TIME = re.compile(r"^\d{1,2}([:.]\d\d)?\s*(am|pm)?$", re.IGNORECASE)
 _CUSTOMER_ID = re.compile(r"\bcus_[A-Za-z0-9]+\b")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _QUOTED = re.compile(r"[\"“”]([^\"“”]{2,120})[\"“”]|(?<![\w])'([^']{2,80})'(?![\w])")
+# "let #sales know the deck is out" (not "know about Globex", which asks for what there is to know).
+_LET_KNOW = re.compile(r"\blet\s+\S+\s+(know)\s+(?!about\b|of\b|how\b|what\b)(.{2,})$", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"['’]s?$")
 NEVER_A_NAME = FILLER | GREETINGS | THANKS | PLEASANTRIES
 _SENTENCE_END = re.compile(r"[.!?:;…]")
@@ -174,7 +176,7 @@ def text_to_post(text: str) -> str | None:
     quoted = _quoted(text)
     if quoted:
         return quoted
-    match = re.search(r"\b(saying|that says|that|:)\s+(.{2,})$", text, re.IGNORECASE)
+    match = re.search(r"\b(saying|that says|that|:)\s+(.{2,})$", text, re.IGNORECASE) or _LET_KNOW.search(text)
     return match.group(2).strip(" .!?") if match else None
 
 

@@ -22,6 +22,7 @@ from app.agent.rules.vocabulary import (
     PLEASANTRIES,
     POLITE,
     POST,
+    POSTING_VERBS,
     QUESTION_WORDS,
     REPORT,
     SEARCH,
@@ -60,6 +61,11 @@ def _is_change_request(words: list[str]) -> bool:
     return leading + 1 == len(lowered) or lowered[leading + 1] not in NOT_A_CHANGE_AFTER
 
 
+def _leading(lowered: list[str]) -> str | None:
+    """The word that leads an order, after "please", "can you"..."""
+    return next((w for w in lowered if w[0].isalnum() and w not in POLITE), None)
+
+
 def _plain(text: str) -> str:
     text = patterns.ADDRESSING_THE_BOT.sub("", text)
     for typed, meant in PHRASES:
@@ -86,14 +92,18 @@ def understand(message: SlackText) -> Understood:
     here = bool(patterns.HERE.search(text))
     linked = {name.lower() for name in message.channel_names}
     unlinked = next((w for w in words if w.startswith("#") and w[1:].lower() not in linked), None)
-    wants_post = POST in present and (bool(message.channels) or here or unlinked is not None)
+    # "write in #ops: ...", "ping #ops with: ...": a verb that otherwise asks for something this bot does not
+    # do (a change, an email) is an order to post when it names a channel and what to say there.
+    posting_order = _leading(lowered) in POSTING_VERBS and bool(message.channels) and text_to_post(text) is not None
+    wants_post = (POST in present or posting_order) and (bool(message.channels) or here or unlinked is not None)
     to_post = text_to_post(text) if wants_post else None
     named_in = text
     if to_post:
-        # The words to post are not where the customer is named.
+        # The words to post are not where the customer is named, nor what is asked ("...: pricing updated").
         named_in = text.replace(to_post, " ")
         words = tokens(named_in)
         concepts = concepts_of(words)
+        present = set(concepts) - {None}
 
     def asked(kind: str, customer: str | None = None, text_to_post: str | None = None) -> Understood:
         return Understood(kind, customer, message.channels, here, wants_post, text_to_post, unlinked)
@@ -108,7 +118,7 @@ def understand(message: SlackText) -> Understood:
         return Understood("refuse", reason="destroy")
     if patterns.CREATE_THING.search(text):
         return Understood("unsupported", reason="create")
-    if _is_change_request(words) or patterns.CHANGE_PHRASE.search(text):
+    if not posting_order and (_is_change_request(words) or patterns.CHANGE_PHRASE.search(text)):
         return Understood("unsupported", reason="change")
     if patterns.OTHER_SYSTEM.search(text) or patterns.SEND_ELSEWHERE.search(text):
         return Understood("unsupported", reason="elsewhere")
@@ -142,7 +152,7 @@ def understand(message: SlackText) -> Understood:
     if LOOKUP in present and not wants_post:
         return asked("lookup", customer)
     if wants_post:
-        if to_post and not customer:
+        if to_post and (not customer or posting_order):
             return asked("post", None, text_to_post=to_post)
         return asked("summary" if customer else "followup", customer)
     if CHANGE in present:

@@ -33,7 +33,7 @@ bot assistant buddy mate hmm um uh well oh okay alright right sure great cool ni
 days day lately recently week weeks month months quarter year so far yet still much lot lots very bit
 message messages msg note notes announcement reminder word together maybe perhaps possibly just actually
 basically literally sorry umm ummm erm er ah who's what're whatcha gotta i'm im i've ive i'd i'll
-taking take took handing inheriting picking paying using seeing facing experiencing overall generally
+across taking take took handing inheriting picking paying using seeing facing experiencing overall generally
 atm rn tbh fyi btw imo whether started starting joined trying try tried kinds kind sorts sort types type
 organisation organization mentioned hang hold wait sec second moment name names uh lemme gonna support
 reported raised filed logged opened em many we're they're you're we've they've seeing feels feel seems seem
@@ -85,6 +85,9 @@ NOT_A_CHANGE_AFTER = frozenset({"on", "about", "for", "me", "us", "details", "de
                                 # a noun after the verb makes a compound: "contact email", "phone number"
                                 "email", "e-mail", "emails", "phone", "number", "numbers", "person", "name",
                                 "names", "owner", "owners"})
+# Verbs that lead an order to post when a channel and the words for it follow ("write in #ops: ...").
+POSTING_VERBS = frozenset({"write", "ping", "message", "msg", "tell", "let", "notify", "remind", "alert", "say",
+                           "post", "send", "announce"})
 # Phrases typed as two words that mean one request word.
 PHRASES = (("deep dive", "deep-dive"), ("look up", "lookup"), ("pull up", "show"), ("run down", "rundown"),
            ("round up", "roundup"), ("sum up", "sum-up"), ("tl dr", "tldr"), ("up to date", "update"),
