@@ -35,6 +35,10 @@ def fixed_reply(kind: str, reason: str = "") -> Answer:
         "unsupported:create": "I can't create tickets or customers: I only read the CRM. " + CAN_DO,
         "unsupported:elsewhere": "I can't act on other systems (email, DMs, Jira, Zendesk, calendars...): I only "
                                  "read the CRM and post to Slack channels. " + CAN_DO,
+        "unsupported:filter": "I can search customers by name, id or email (`which customers match labs?`), not by "
+                              "plan, status or owner, and I don't list them all.",
+        "unsupported:ticket_id": "I can't look up one ticket by its id: I read tickets by customer. Ask for a "
+                                 "customer's open tickets, e.g. `open tickets for Globex`.",
         "unsupported:change": "I can't change anything in the CRM (plans, owners, tickets): I only read it. "
                               + CAN_DO,
     }

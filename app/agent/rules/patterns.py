@@ -83,3 +83,12 @@ SEND_ELSEWHERE = re.compile(
     r"\b(send|write|shoot|drop|draft|compose|forward|fire off)\s+(\S+\s+){0,3}?(e-?mails?|mails?|sms|dms?|"
     r"direct messages?|letters?|invites?|invitations?|faxe?s?|newsletters?)\b"
     r"|\b(dm|pm|text|e-?mail|sms|whatsapp)\s+(me|him|her|them|us|everyone|everybody|all)\b", re.I)
+# Customers chosen by a fact the CRM cannot be searched by (plan, status, owner), or all of them: the search
+# reads names, ids and emails only.
+CUSTOMERS_BY_FACT = re.compile(
+    r"\b(which|what|who|list|show|all|every|any)\b.{0,30}\b(customers|clients|accounts)\b.{0,20}"
+    r"\b(on|in|with|have|has|using|paying)\b.{0,15}\b(plans?|tiers?|enterprise|pro|starter|free|premium|trial|"
+    r"status|churned|churning|active|inactive)\b"
+    r"|\b(enterprise|pro|starter|free|premium|trial|churned|active|inactive|paying)\s+(customers|clients|accounts)\b"
+    r"|^\W*(list|show|give me)( me)?( all| every| our)* (the )?(customers|clients|accounts)\W*$", re.IGNORECASE)
+TICKET_ID = re.compile(r"^tkt_\w+$", re.IGNORECASE)

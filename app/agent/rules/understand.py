@@ -123,8 +123,12 @@ def understand(message: SlackText) -> Understood:
     if patterns.OTHER_SYSTEM.search(text) or patterns.SEND_ELSEWHERE.search(text):
         return Understood("unsupported", reason="elsewhere")
 
+    if patterns.CUSTOMERS_BY_FACT.search(text) and not wants_post:
+        return Understood("unsupported", reason="filter")
     candidates = customers(named_in, words, concepts)
     customer = candidates[0] if candidates else None
+    if customer and patterns.TICKET_ID.match(customer):
+        return Understood("unsupported", reason="ticket_id")
     if patterns.HELP_PHRASE.search(text) or (HELP in present and not customer):
         return Understood("help")
     search = patterns.SEARCH_FOR.search(text)
