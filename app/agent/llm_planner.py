@@ -9,7 +9,8 @@ from typing import Any
 from app.agent.conversation import AgentRequest, Answer, Calls, PlannerStep, ToolCall, Usage
 from app.agent.function_names import FunctionNames
 from app.agent.slack_text import read_slack_text
-from app.integrations.llm_client import LlmClient, well_formed
+from app.integrations.llm_client import LlmClient
+from app.store.json_values import well_formed
 
 DEFAULT_INSTRUCTIONS = ("You are ACME Assistant, a Slack bot that connects the company's CRM and systems. "
                         "Help people with customers: summaries, open tickets, account reports, and posting "

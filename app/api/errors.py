@@ -59,6 +59,17 @@ def install_error_handlers(app: FastAPI) -> None:
                                             request.url.path, getattr(exc, "orig", None) or exc)
         return error_response(503, "the database is unavailable; try again later", headers={"Retry-After": "5"})
 
+    async def internal_error(request: Request, exc: Exception) -> JSONResponse:
+        # The traceback goes to the log (Starlette raises the error again once this is sent); the caller
+        # gets the error's envelope and the request id to quote, never the traceback.
+        request_id = str(getattr(request.state, "request_id", ""))
+        logging.getLogger(__name__).error("%s %s failed with %s (request_id=%s)", request.method, request.url.path,
+                                          type(exc).__name__, request_id)
+        return error_response(500, "internal error: quote the request id to whoever runs this service",
+                              {"request_id": request_id}, code="internal",
+                              headers={"X-Request-ID": request_id} if request_id else None)
+
+    app.add_exception_handler(Exception, internal_error)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(RequestValidationError, invalid_request)

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from app.store.json_values import what_cannot_be_stored
+
 
 def _as_utc(value: datetime) -> datetime:
     # SQLite keeps no zone; every time we store is UTC.
@@ -20,30 +22,17 @@ StepId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")]
 ChannelIds = Annotated[list[Annotated[str, Field(pattern=r"^[CDG][A-Z0-9]{2,}$")]], Field(max_length=100)]
 
 
-def _holds_nul(value: Any) -> bool:
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return False
-
-
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
-    def _no_nul(cls, data: Any) -> Any:
-        # PostgreSQL stores no NUL in text or JSON: refused here with the reason, not a 500 at the INSERT.
-        if _holds_nul(data):
-            raise ValueError("text may not contain NUL (\\u0000) characters")
+    def _storable(cls, data: Any) -> Any:
+        # Refused here with the reason, not a 500 at the INSERT (PostgreSQL stores no NUL, NaN or Infinity)
+        # or at every later page that lists it (a lone surrogate cannot be encoded).
+        problem = what_cannot_be_stored(data)
+        if problem:
+            raise ValueError(problem)
         return data
 
 

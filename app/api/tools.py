@@ -13,6 +13,7 @@ from app.api.pagination import page
 from app.api.schemas import HttpToolIn, RunStarted
 from app.integrations.http_tool_client import check_tool
 from app.integrations.http_tool_errors import BadTemplate, CredentialsInTemplate, HttpToolRefused, OriginNotAllowed
+from app.store.json_values import what_cannot_be_stored
 from app.store.models import HttpToolRegistration
 from app.tools.registry import RunnableTool, ToolArgumentsInvalid
 
@@ -50,10 +51,14 @@ def get_tool(name: str, backend: Backend) -> dict[str, Any]:
 
 
 @router.post("/tools/{name}/invoke", status_code=202, response_model=RunStarted, tags=["tools"])
-def invoke_tool(name: str, backend: Backend, key: RequestKey, args: Annotated[dict[str, Any], Body()]) -> RunStarted:
+def invoke_tool(name: str, backend: Backend, key: RequestKey,
+                args: Annotated[dict[str, Any] | None, Body()] = None) -> RunStarted:
     tool = _tool(backend, name)
+    problem = what_cannot_be_stored(args)
+    if problem:
+        raise ApiError(422, problem)
     try:
-        valid = tool.validate(args)
+        valid = tool.validate(args or {})
     except ToolArgumentsInvalid as exc:
         raise ApiError(422, str(exc), exc.errors) from None
     # The arguments are data here, not templates: a literal step runs them as given.

@@ -14,6 +14,7 @@ import httpx
 
 from app.integrations.errors import DownstreamFailed, DownstreamRejected
 from app.integrations.resilience import Downstream, RetryableFailure, parse_retry_after
+from app.store.json_values import well_formed
 
 if TYPE_CHECKING:
     import openai
@@ -122,19 +123,6 @@ class LlmClient:
         # A retry is made only with an attempt's worth of time left after its wait.
         completion = self._downstream.call(attempt, None if deadline is None else deadline - MIN_ATTEMPT_S)
         return _reply(self.name, well_formed(completion))
-
-
-def well_formed(value: Any) -> Any:
-    """`value` with each lone surrogate in its strings (JSON's "\\ud800", which a model may write) replaced by
-    U+FFFD: such a string cannot be encoded, so stored or sent on it breaks whatever reads it next (a run's
-    page, the thread's next request to the model)."""
-    if isinstance(value, str):
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, list):
-        return [well_formed(item) for item in value]
-    if isinstance(value, dict):
-        return {well_formed(key): well_formed(item) for key, item in value.items()}
-    return value
 
 
 def _reply(downstream: str, completion: Any) -> ModelReply:

@@ -7,8 +7,11 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from app.store.json_values import recordable
 
 
 def new_id(prefix: str) -> str:
@@ -20,8 +23,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class RecordedJSON(TypeDecorator[Any]):
+    """JSON as every reader can read it back: whatever a webhook, Slack or a tool gave, one bad string or
+    NaN in it does not make the INSERT fail, nor every later page that lists the row (json_values.py)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return recordable(value)
+
+
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}
+    type_annotation_map = {dict[str, Any]: RecordedJSON, list[Any]: RecordedJSON,
+                           datetime: DateTime(timezone=True)}
 
 
 class Workflow(Base):
@@ -44,7 +59,7 @@ class Run(Base):
     steps: Mapped[list[Any]] = mapped_column(default=list)
     status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
     inputs: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    output: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    output: Mapped[Any | None] = mapped_column(RecordedJSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(default=False)
     # When a cancel was asked of a running run: unanswered for a lease, the run is cancelled without its worker.
@@ -58,8 +73,8 @@ class Run(Base):
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # An agent turn's tokens (prompt, completion, total), and what people said of its answer.
-    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    feedback: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    usage: Mapped[dict[str, Any] | None] = mapped_column(RecordedJSON, nullable=True)
+    feedback: Mapped[dict[str, Any] | None] = mapped_column(RecordedJSON, nullable=True)
 
 
 class StepRun(Base):
@@ -70,12 +85,12 @@ class StepRun(Base):
     tool: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="queued")
     args: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    output: Mapped[Any | None] = mapped_column(JSON, nullable=True)
+    output: Mapped[Any | None] = mapped_column(RecordedJSON, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
     # For an agent's tool call: the tokens of the model's answer that proposed it.
-    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    usage: Mapped[dict[str, Any] | None] = mapped_column(RecordedJSON, nullable=True)
 
 
 class RunEvent(Base):
@@ -96,7 +111,7 @@ class ContextEntry(Base):
     workflow_id: Mapped[str | None] = mapped_column(ForeignKey("workflows.id", ondelete="CASCADE"), nullable=True)
     run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), nullable=True)
     key: Mapped[str] = mapped_column(String(200))
-    value: Mapped[Any] = mapped_column(JSON)
+    value: Mapped[Any] = mapped_column(RecordedJSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

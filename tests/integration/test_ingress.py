@@ -294,6 +294,37 @@ def test_nul_characters_in_api_requests_are_4xx_on_every_database(stack_factory,
     assert _tracebacks(logs) == []
 
 
+def test_json_that_other_readers_refuse_is_a_422_at_the_api_and_recorded_readably_from_a_webhook(
+        stack_factory, any_db: str, logs) -> None:
+    # Python reads half a surrogate pair and NaN; PostgreSQL, and every page that lists the row, do not.
+    stack: Stack = stack_factory(database_url=any_db, crm_webhook_secret="whsec", slack_notify_channel="C0NOTIFY")
+    workflow = stack.http.post("/v1/workflows", json={"name": "w"}).json()
+    sent = {"Content-Type": JSON}
+    answers = [stack.http.post(path, content=body, headers=sent) for path, body in (
+        (f"/v1/workflows/{workflow['id']}/run", '{"inputs": {"customer": "Glo\\udc00bex"}}'),
+        (f"/v1/workflows/{workflow['id']}/run", '{"inputs": {"n": NaN}}'),
+        (f"/v1/workflows/{workflow['id']}/context", '{"key": "k", "value": -Infinity}'),
+        ("/v1/tools/crm.get_customer/invoke", '{"customer": "\\ud800"}'),
+    )]
+    assert [a.status_code for a in answers] == [422] * 4, [a.text for a in answers]
+    assert "surrogate" in answers[0].text and "NaN" in answers[1].text
+
+    event = ('{"id": "evt_odd", "type": "ticket.created", "created_at": "2026-11-21T10:00:00Z", "data": {'
+             '"id": "tkt_1", "customer_id": "cus_001", "subject": "Down \\udc00", "priority": "urgent", '
+             '"status": "open", "created_at": "2026-11-21T10:00:00Z", "score": NaN}}')
+    stamp = str(int(time.time()))
+    assert stack.http.post("/webhooks/crm", content=event, headers={
+        **sent, "X-CRM-Timestamp": stamp, "X-CRM-Signature": crm_signature("whsec", stamp, event.encode())},
+    ).status_code == 202
+    deadline = time.monotonic() + 15
+    while not (runs := stack.http.get("/v1/runs").json()["items"]) or runs[-1]["status"] != "succeeded":
+        assert time.monotonic() < deadline, runs
+        time.sleep(0.05)
+    assert stack.http.get(f"/v1/runs/{runs[-1]['id']}").status_code == 200
+    assert stack.http.post("/v1/tools/system.status/invoke").status_code == 202  # no arguments, no body
+    assert _tracebacks(logs) == []
+
+
 def test_slack_events_answers_only_post_and_every_answer_carries_a_request_id(stack_factory) -> None:
     stack: Stack = stack_factory(worker=False)
     got = stack.http.get("/slack/events")

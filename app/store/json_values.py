@@ -1,0 +1,62 @@
+"""JSON values that every reader can take: stored, listed, sent to Slack or to a model. Pure.
+
+Python's json reads two things other readers refuse: half of a surrogate pair ("\\ud800", which cannot be
+encoded, so a page or a request holding it fails) and NaN or Infinity (not JSON; PostgreSQL refuses them).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def well_formed(value: Any) -> Any:
+    """`value` with each lone surrogate in its strings replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [well_formed(item) for item in value]
+    if isinstance(value, dict):
+        return {well_formed(key): well_formed(item) for key, item in value.items()}
+    return value
+
+
+def recordable(value: Any) -> Any:
+    """`value` as a record keeps it: well formed, and a number that is not one (NaN, Infinity) as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, str):
+        return well_formed(value)
+    if isinstance(value, list):
+        return [recordable(item) for item in value]
+    if isinstance(value, dict):
+        return {well_formed(key): recordable(item) for key, item in value.items()}
+    return value
+
+
+def _lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def what_cannot_be_stored(value: Any) -> str | None:
+    """Why `value` cannot be stored as it is (a NUL, a lone surrogate, NaN or Infinity); None when it can."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "text may not contain NUL (\\u0000) characters"
+            if _lone_surrogate(item):
+                return "text may not contain half of a surrogate pair (\\ud800 to \\udfff alone)"
+        elif isinstance(item, float) and not math.isfinite(item):
+            return "numbers must be finite: NaN and Infinity are not JSON"
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return None
