@@ -53,6 +53,10 @@ class StepEngine:
                     return f"run {run_id} is {run.status if run else 'gone'}; nothing to do"
                 if job_id is not None:
                     run.job_id = job_id  # a job that stands in for another after an outage: the sweep watches it
+                if run.started_at is not None:
+                    # An earlier job's attempts that never ended (it waited, or its worker died): each step
+                    # runs again in a row of its own.
+                    history.end_live_steps(run, "retried", "the step runs again in a later job")
                 run.status, run.started_at = "running", run.started_at or utcnow()
                 history.emit(run, "run.status", "running")
                 steps, inputs, workflow_id = list(run.steps), dict(run.inputs), run.workflow_id

@@ -44,16 +44,21 @@ class HistoryWriter:
         self.pending.append(event_json(type_, run_id, workflow_id, step_id, status, at, **detail))
 
     def end(self, run: Run, status: str, reason: str | None = None) -> None:
-        """End `run` (loaded for update) as `status` by others than its worker: its live steps with it, so that
-        none is left running or waiting in a run that has ended."""
-        ended_at = utcnow()
-        for step in self.session.scalars(select(StepRun).where(StepRun.run_id == run.id, StepRun.status.in_(LIVE))):
-            step.status, step.error, step.finished_at = status, reason, ended_at
-            self.emit(run, "step.status", status, step_id=step.step_id, tool=step.tool, error=reason)
+        """End `run` (loaded for update) as `status`, and its live steps with it, so that none is left running
+        or waiting in a run that has ended."""
+        ended_at = self.end_live_steps(run, status, reason)
         run.status, run.finished_at = status, ended_at
         if reason is not None:
             run.error = reason
         self.emit(run, "run.status", status, error=reason)
+
+    def end_live_steps(self, run: Run, status: str, reason: str | None) -> datetime:
+        """End the steps of `run` left running or waiting (as `status`); answers when."""
+        ended_at = utcnow()
+        for step in self.session.scalars(select(StepRun).where(StepRun.run_id == run.id, StepRun.status.in_(LIVE))):
+            step.status, step.error, step.finished_at = status, reason, ended_at
+            self.emit(run, "step.status", status, step_id=step.step_id, tool=step.tool, error=reason)
+        return ended_at
 
     def write_events(self) -> None:
         # One INSERT of the transaction's events, after the rows they speak of: cheaper than the ORM's unit
@@ -85,6 +90,10 @@ class RunHistory:
             run = history.session.get(Run, run_id, with_for_update=True)
             if run is None or run.status in TERMINAL:
                 return False
+            if run.cancel_requested:
+                # Asked while the step ran: cancelled now, rather than waiting for a job that would only end it.
+                history.end(run, "cancelled")
+                return False
             run.status, run.job_id = "waiting", job_id
             history.emit(run, "run.status", "waiting", reason=reason, retry_in_s=round(retry_in_s, 3))
         return True
@@ -95,6 +104,6 @@ class RunHistory:
             run = history.session.get(Run, run_id, with_for_update=True)
             if run is None or run.status in TERMINAL:
                 return False
-            run.status, run.output, run.error, run.finished_at = status, output, error, utcnow()
-            history.emit(run, "run.status", status, error=error)
+            run.output = output
+            history.end(run, status, error)
         return True

@@ -202,7 +202,7 @@ def test_an_api_run_that_must_wait_for_slack_gives_its_worker_back_and_goes_on_f
     assert stack.sleeps == []
     # The step before the wait ran once; the waiting one ran again in the later job.
     assert [(s["step_id"], s["status"]) for s in run["steps"]] == [
-        ("who", "succeeded"), ("post", "waiting"), ("post", "succeeded")]
+        ("who", "succeeded"), ("post", "retried"), ("post", "succeeded")]
     assert statuses(run) == ["queued", "running", "waiting", "running", "succeeded"]
     # Said as a Slack job's wait is: why, and for how long.
     waiting = next(e for e in run["events"] if e["type"] == "run.status" and e["status"] == "waiting")
@@ -235,7 +235,7 @@ def test_one_workflow_called_from_two_steps_goes_on_after_a_wait_in_the_second_a
     assert [c.text for c in posts(stack, CHANNEL)] == ["message A"]
     assert [c.text for c in posts(stack, QUIET)] == ["message B"]
     assert [(s["step_id"], s["status"]) for s in run["steps"]] == [
-        ("a", "succeeded"), ("a.post", "succeeded"), ("b", "waiting"), ("b.post", "waiting"),
+        ("a", "succeeded"), ("a.post", "succeeded"), ("b", "retried"), ("b.post", "retried"),
         ("b", "succeeded"), ("b.post", "succeeded")]
 
 
@@ -258,4 +258,25 @@ def test_a_run_cancelled_while_it_waits_for_slack_ends_its_waiting_step_and_neve
     assert [(s["step_id"], s["status"]) for s in run["steps"]] == [("who", "succeeded"), ("post", "cancelled")]
     assert [e["status"] for e in run["events"] if e["type"] == "step.status" and e["step_id"] == "post"][-1] == \
         "cancelled"
+    assert posts(stack, CHANNEL) == []
+
+
+def test_a_run_cancelled_while_its_step_runs_then_meets_a_wait_is_cancelled_then_not_later(stack_factory) -> None:
+    stack: Stack = stack_factory(**API)
+    workflow = stack.http.post("/v1/workflows", json={"name": "Tell sales", "steps": [
+        {"id": "post", "tool": "slack.post_message", "args": {"channel": CHANNEL, "text": "renewed"}}]}).json()
+    # Slack answers the post late, and 429: the cancel comes while the step runs, before it must wait.
+    stack.slack.fail_next("chat.postMessage", 429, error="ratelimited", headers={"Retry-After": "2"}, delay_s=1.0)
+    run_id = stack.http.post(f"/v1/workflows/{workflow['id']}/run", json={"inputs": {}}).json()["run_id"]
+    deadline = time.monotonic() + 10
+    while stack.http.get(f"/v1/runs/{run_id}").json()["status"] != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert stack.http.post(f"/v1/runs/{run_id}/cancel").json()["status"] == "cancelling"
+
+    run = _ended(stack, run_id)
+    assert run["status"] == "cancelled" and run["error"] is None, run
+    assert [(s["step_id"], s["status"]) for s in run["steps"]] == [("post", "cancelled")]
+    assert "waiting" not in statuses(run)
+    time.sleep(2.5)  # past the Retry-After, when a later job would have posted
     assert posts(stack, CHANNEL) == []

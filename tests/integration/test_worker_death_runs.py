@@ -98,3 +98,6 @@ def test_an_api_run_whose_worker_was_killed_runs_again_and_succeeds_saying_it_re
     assert ("queued", RETRYING) in statuses
     assert statuses[-1] == ("succeeded", None)
     assert sum("Summary of Globex" in c.text for c in stack.slack.calls) == 1
+    # The dead worker's attempt is not left "running" beside the one that succeeded.
+    steps = [s["status"] for s in run["steps"]]
+    assert steps[-1] == "succeeded" and "running" not in steps and "retried" in steps
