@@ -58,6 +58,13 @@ def header(scope: Scope, name: bytes) -> str | None:
 async def _send_error(scope: Scope, send: Send, receive: Receive, status: int, message: str,
                       headers: dict[str, str] | None = None, code: str | None = None) -> None:
     if scope["type"] == "websocket":
+        if status in (429, 503):
+            # Not the client's fault: opened, then closed as "try again later" (1013) with the reason, so that it
+            # can tell this from a refused key (a browser sees a refused handshake only as a failure).
+            if (await receive())["type"] == "websocket.connect":
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": 1013, "reason": message[:120]})
+            return
         # Refused at the handshake: the client sees HTTP 403 and no socket opens.
         await send({"type": "websocket.close", "code": 4000 + status, "reason": message[:120]})
         return

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import redis
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from app.embedded_redis import EmbeddedRedis, free_port
 from app.integrations.breaker_storage import SnapshotRedisStorage
@@ -155,6 +157,11 @@ def test_the_api_without_redis_says_when_to_come_back_and_logs_it_once(
     assert all(r.headers["retry-after"] == "5" and "Redis" in r.json()["error"]["message"] for r in refused)
     said = [r for r in caplog.records if "rate limiter unavailable" in r.getMessage() and r.levelname == "ERROR"]
     assert len(said) == 1
+    # A socket is opened, then closed as "try again later" with the reason: not refused as a bad key is.
+    with connect(stack.app.url.replace("http://", "ws://") + "/v1/ws", open_timeout=5) as socket:
+        with pytest.raises(ConnectionClosed):
+            socket.recv(timeout=5)
+    assert socket.close_code == 1013 and "Redis" in (socket.close_reason or "")
 
     own_redis.start()
     assert stack.http.get("/v1/workflows").status_code == 200
