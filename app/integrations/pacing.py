@@ -11,12 +11,15 @@ runs it.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
+
+log = logging.getLogger(__name__)
 
 # GCRA on Redis' clock. KEYS[1]: the key's theoretical arrival time (µs). ARGV: interval µs, burst,
 # and "wait" (take the next slot, however far) or "refuse" (take a slot only if one is free now).
@@ -141,7 +144,11 @@ class ChannelPacer:
         """Block until `channel` may take one more message; answers the seconds waited."""
         if self.interval_s == 0:
             return 0.0
-        wait_s = self._gate.reserve(f"acme:pace:{channel}")
+        try:
+            wait_s = self._gate.reserve(f"acme:pace:{channel}")
+        except redis.RedisError as exc:
+            self._unpaced(channel, exc)
+            return 0.0
         if wait_s > 0:
             self._sleep(wait_s)
         return wait_s
@@ -155,12 +162,23 @@ class ChannelPacer:
         """
         if self.interval_s == 0:
             return Turn("", 0)
-        turn = self._line_up(channel, held or Turn(uuid.uuid4().hex, 0), longest_sleep_s, 0.0)
+        try:
+            turn = self._line_up(channel, held or Turn(uuid.uuid4().hex, 0), longest_sleep_s, 0.0)
+        except redis.RedisError as exc:
+            self._unpaced(channel, exc)
+            return Turn(held.token if held else "", held.slot_us if held else 0, in_line=bool(held and held.in_line))
         if turn.wait_s > longest_sleep_s:
             return turn
         if turn.wait_s > 0:
             self._sleep(turn.wait_s)
         return Turn(turn.token, turn.slot_us, in_line=turn.in_line)
+
+    @staticmethod
+    def _unpaced(channel: str, exc: redis.RedisError) -> None:
+        # A message in flight is not failed for want of its place in line: it goes now, and Slack's own limit
+        # (a 429 and its Retry-After) still holds. Only what was running when Redis went is affected: nothing
+        # new is queued until it is back.
+        log.warning("pacing %s: Redis did not answer (%s); the message goes without waiting for its turn", channel, exc)
 
     def wait_again(self, channel: str, turn: Turn, wait_s: float) -> Turn:
         """A message that tried in its turn and must try again in `wait_s` keeps its place in line meanwhile."""

@@ -3,7 +3,10 @@
 import time
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
+from app.embedded_redis import free_port
 from app.integrations.pacing import ChannelPacer
 
 
@@ -72,3 +75,13 @@ def test_a_message_ahead_that_comes_back_late_still_is_not_overtaken(redis_conn:
     assert behind.wait_s > 0.05 and behind.in_line  # it waits for it instead of going ahead
     pacer.leave("C1", ahead)
     assert pacer.take_turn("C1", behind, longest_sleep_s=0.05).wait_s == 0
+
+
+def test_a_message_in_flight_when_redis_stops_answering_goes_unpaced_rather_than_failing(caplog) -> None:
+    # Redis that does not answer: a closed port on this machine.
+    gone = redis.Redis(port=free_port(), socket_connect_timeout=0.2, socket_timeout=0.2, retry=Retry(NoBackoff(), 0))
+    pacer = ChannelPacer(gone, interval_s=1.0, burst=1, sleep=lambda s: None)
+    assert pacer.wait_turn("C1") == 0.0
+    turn = pacer.take_turn("C1", None, longest_sleep_s=0.05)
+    assert turn.wait_s == 0 and not turn.in_line
+    assert "goes without waiting for its turn" in caplog.text
