@@ -35,6 +35,11 @@ def check_steps(
         if step.workflow and (step.workflow == workflow_id or is_builtin(step.workflow)
                               or session.get(Workflow, step.workflow) is None):
             raise ApiError(422, f"{where}: there is no other workflow {step.workflow!r}")
+        if step.workflow and workflow_id is not None:
+            back = _path_back(session, step.workflow, workflow_id)
+            if back:
+                raise ApiError(422, f"{where}: workflow {step.workflow!r} calls this one back "
+                                    f"({' -> '.join([workflow_id, *back])}): a run would never end")
         for reference in references(step.args):
             root, _, rest = reference.partition(".")
             if root not in ROOTS:
@@ -43,6 +48,21 @@ def check_steps(
                 raise ApiError(422, f"{where}: {{{{ {reference} }}}} refers to a step that does not come before it")
         seen.append(step.id)
     return [s.model_dump(exclude_none=True) for s in steps]
+
+
+def _path_back(session: Session, start: str, target: str) -> list[str]:
+    """The workflows from `start` that lead back to `target` through their steps; empty when none does."""
+    paths, seen = [[start]], {start}
+    while paths:
+        path = paths.pop()
+        workflow = session.get(Workflow, path[-1])
+        for called in (str(s["workflow"]) for s in (workflow.steps if workflow else []) if s.get("workflow")):
+            if called == target:
+                return [*path, target]
+            if called not in seen:
+                seen.add(called)
+                paths.append([*path, called])
+    return []
 
 
 def find_workflow(session: Session, workflow_id: str, changing: bool = False) -> Workflow:

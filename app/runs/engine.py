@@ -21,8 +21,8 @@ from app.tools.tool_catalog import ToolCatalog
 MAX_SUB_WORKFLOW_DEPTH = 5
 
 
-class _StepFailed(Exception):
-    pass
+class _StepFailed(ToolError):
+    """A step failed: the run ends with the reason; in a sub-workflow, the step that called it fails with it."""
 
 
 class RunNotStarted(Exception):

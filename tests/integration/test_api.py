@@ -151,6 +151,14 @@ def test_cancel_a_queued_run_and_not_a_finished_one(stack_factory, sqlite_db: st
     assert [r["id"] for r in api.http.get(f"/v1/workflows/{workflow['id']}/runs").json()["items"]] == [run_id]
 
 
+def test_workflows_that_would_call_each_other_for_ever_are_refused(api: Stack) -> None:
+    a = api.http.post("/v1/workflows", json={"name": "A", "steps": [
+        {"id": "status", "tool": "system.status"}]}).json()
+    b = api.http.post("/v1/workflows", json={"name": "B", "steps": [{"id": "a", "workflow": a["id"]}]}).json()
+    circle = api.http.patch(f"/v1/workflows/{a['id']}", json={"steps": [{"id": "b", "workflow": b["id"]}]})
+    assert circle.status_code == 422 and f"{a['id']} -> {b['id']} -> {a['id']}" in circle.json()["error"]["message"]
+
+
 def test_context_for_a_workflow_and_for_one_run_is_read_by_steps(api: Stack) -> None:
     workflow = api.http.post("/v1/workflows", json={"name": "Greeting", "steps": [
         {"id": "post", "tool": "slack.post_message",
