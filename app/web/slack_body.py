@@ -26,6 +26,11 @@ _WITH_VIEW = ("view_submission", "view_closed")
 _EVENT_STRINGS = ("type", "ts", "text", "thread_ts", "subtype", "bot_id", "channel_type")
 
 
+# What Bolt raises out of dispatch on a body whose shape it did not expect (its listeners' own errors go to
+# its error handler instead): the sender's fault, a 400, never a 500 with a traceback.
+BOLT_READ_ERRORS = (KeyError, TypeError, AttributeError, IndexError, ValueError)
+
+
 class MalformedSlackBody(ValueError):
     """The reason a signed body cannot be a Slack request; said in the 400."""
 
@@ -129,6 +134,9 @@ def _check_shape(body: dict[str, Any]) -> None:
         _check_id_holders(event, "event.")
         for name in _EVENT_STRINGS:
             _expect(event.get(name) is None or isinstance(event[name], str), f"event.{name}", "a string")
-        if event.get("type") in ("app_mention", "message") and not event.get("subtype"):
-            for name in ("channel", "ts"):
-                _expect(isinstance(event.get(name), str), f"event.{name}", "given in a message")
+        if event.get("type") in ("app_mention", "message"):
+            # Who wrote a message is an id (an object only in events about a user's profile).
+            _expect(event.get("user") is None or isinstance(event["user"], str), "event.user", "a string")
+            if not event.get("subtype"):
+                for name in ("channel", "ts"):
+                    _expect(isinstance(event.get(name), str), f"event.{name}", "given in a message")

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from app.slack.listeners.commands import COMMAND_DELIVERY, command_delivery
-from app.web.slack_body import MalformedSlackBody, is_slash_command, parse_slack_body
+from app.web.slack_body import BOLT_READ_ERRORS, MalformedSlackBody, is_slash_command, parse_slack_body
 from app.web.thread_lanes import ThreadLane
 
 log = logging.getLogger(__name__)
@@ -49,15 +49,16 @@ def slack_events_endpoint(bolt: App, signing_secret: str,
     def dispatch(request: Request, raw: bytes, slash_command: bool) -> BoltResponse:
         try:
             bolt_request = to_bolt_request(request, raw)
-        except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+            if slash_command:
+                # Checked when the command's job is queued, in the same round trip (app/queueing/job_queue.py).
+                bolt_request.context[COMMAND_DELIVERY] = command_delivery(
+                    request.headers.get("x-slack-request-timestamp", ""),
+                    request.headers.get("x-slack-signature", ""))
+            return bolt.dispatch(bolt_request)
+        except BOLT_READ_ERRORS as exc:
             # A shape slack_body.py does not know yet: still the sender's fault, not a 500.
             log.warning("refused a signed Slack request that Bolt cannot read: %r", exc)
-            return BoltResponse(status=400, body="malformed Slack request")
-        if slash_command:
-            # Checked when the command's job is queued, in the same round trip (app/queueing/job_queue.py).
-            bolt_request.context[COMMAND_DELIVERY] = command_delivery(
-                request.headers.get("x-slack-request-timestamp", ""), request.headers.get("x-slack-signature", ""))
-        return bolt.dispatch(bolt_request)
+            return BoltResponse(status=400, body=f"malformed Slack request: Bolt cannot read it ({type(exc).__name__})")
 
     async def slack_events(request: Request) -> Response:
         raw = await request.body()

@@ -21,7 +21,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from app.config import Settings
 from app.integrations.slack_socket_mode import EnvelopeHandler, SocketModeConnection
-from app.web.slack_body import MalformedSlackBody, checked_payload
+from app.web.slack_body import BOLT_READ_ERRORS, MalformedSlackBody, checked_payload
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,11 @@ def envelope_handler(bolt: App) -> EnvelopeHandler:
             # would not mend it.
             log.warning("refused a malformed %s envelope: %s", request.type, exc)
             return SocketModeResponse(envelope_id=request.envelope_id)
-        response = run_bolt_app(bolt, request)
+        try:
+            response = run_bolt_app(bolt, request)
+        except BOLT_READ_ERRORS as exc:
+            log.warning("refused a %s envelope that Bolt cannot read: %r", request.type, exc)
+            return SocketModeResponse(envelope_id=request.envelope_id)
         if response.status != 200:
             log.info("no ack for a %s envelope: the app answered %s", request.type, response.status)
             return None

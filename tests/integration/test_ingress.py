@@ -133,6 +133,13 @@ HOSTILE_SLACK_BODIES = [
                                                                        "selected_option": "x"}],
                                "channel": {"id": "C1"}, "user": {"id": "U1"}}).encode(), FORM),
     (b'{"type": "view_submission", "view": null}', JSON),
+    # Shapes Bolt itself cannot read.
+    (b"payload=" + json.dumps({"type": "view_submission", "team": {"id": "T1"}, "user": {"id": "U1"},
+                               "view": {"id": "V1", "callback_id": "x"}}).encode(), FORM),
+    (b"payload=" + json.dumps({"type": "workflow_step_edit", "callback_id": "x", "team": {"id": "T1"},
+                               "user": {"id": "U1"}}).encode(), FORM),
+    (b'{"type": "event_callback", "event": {"type": "app_mention", "user": {"id": "U1"}, "channel": "C1", '
+     b'"ts": "1.1", "text": "summarize Hooli"}}', JSON),
     (b"command=%2Facme&text=summary+Globex", FORM),  # no channel
 ]
 
