@@ -12,6 +12,8 @@ from typing import Any
 
 from slack_bolt.request.internals import parse_body
 
+from app.slack.listeners.messages import WRITTEN_BY_A_PERSON
+
 # Slack's deepest payloads (rich text in a message event, a modal's state) stay far below this.
 MAX_DEPTH = 32
 # Fields Bolt reads as an id, or as an object holding one: anything else makes it fail.
@@ -137,6 +139,6 @@ def _check_shape(body: dict[str, Any]) -> None:
         if event.get("type") in ("app_mention", "message"):
             # Who wrote a message is an id (an object only in events about a user's profile).
             _expect(event.get("user") is None or isinstance(event["user"], str), "event.user", "a string")
-            if not event.get("subtype"):
+            if event.get("subtype") in (None, *WRITTEN_BY_A_PERSON):
                 for name in ("channel", "ts"):
                     _expect(isinstance(event.get(name), str), f"event.{name}", "given in a message")

@@ -98,6 +98,9 @@ def test_direct_messages_are_answered_and_bots_edits_and_deletions_are_not(stack
     time.sleep(1.0)
     assert not _said(stack, "Summary of Globex")
     assert len(_turns(stack)) == 1
+    # A person's message with a file is still theirs to be answered.
+    assert stack.dm("summarize Initech", subtype="file_share", files=[{"id": "F1"}]).status_code == 200
+    _wait_said(stack, "Summary of Initech")
 
 
 def test_a_reply_in_the_agents_thread_is_a_follow_up_with_its_memory(stack: Stack) -> None:
@@ -105,7 +108,8 @@ def test_a_reply_in_the_agents_thread_is_a_follow_up_with_its_memory(stack: Stac
     stack.http.post("/slack/events", content=body, headers=headers)
     thread = httpx.Response(200, content=body).json()["event"]["ts"]
     _wait_said(stack, "Summary of Globex")
-    stack.reply_in_thread(f"now post it to <#{SALES}|sales>", thread)
+    # Also sent to the channel ("thread_broadcast"), and with a word the customer's name must not take.
+    stack.reply_in_thread(f"now post it to <#{SALES}|sales> too", thread, subtype="thread_broadcast")
     message, _ = _approval(stack)
     assert message["thread_ts"] == thread and "summary of *Globex*" in message["text"]
     # A reply in a thread the agent never spoke in is left alone.

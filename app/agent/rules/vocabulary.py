@@ -33,7 +33,8 @@ bot assistant buddy mate hmm um uh well oh okay alright right sure great cool ni
 days day lately recently week weeks month months quarter year so far yet still much lot lots very bit
 message messages msg note notes announcement reminder word together maybe perhaps possibly just actually
 basically literally sorry umm ummm erm er ah who's what're whatcha gotta i'm im i've ive i'd i'll
-across taking take took handing inheriting picking paying using seeing facing experiencing overall generally
+across too as well aswell either taking take took handing inheriting picking paying using seeing facing
+experiencing overall generally
 atm rn tbh fyi btw imo whether started starting joined trying try tried kinds kind sorts sort types type
 organisation organization mentioned hang hold wait sec second moment name names uh lemme gonna support
 reported raised filed logged opened em many we're they're you're we've they've seeing feels feel seems seem

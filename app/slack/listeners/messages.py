@@ -27,11 +27,21 @@ def _bot_user(body: dict[str, Any]) -> str | None:
     return None
 
 
+# Subtypes that are still a person writing: a thread reply also sent to the channel, a message with a file.
+# Every other subtype is a change to a message (edited, deleted), a bot's, or the channel's own news.
+WRITTEN_BY_A_PERSON = frozenset({"thread_broadcast", "file_share"})
+
+
+def written_by_a_person(event: dict[str, Any], bot_user: str | None = None) -> bool:
+    return (event.get("subtype") in (None, *WRITTEN_BY_A_PERSON) and not event.get("bot_id")
+            and bool(event.get("user")) and event.get("user") != bot_user)
+
+
 def register(app: App, *, jobs: JobQueue, memory: ThreadMemory) -> None:
     @app.event("message")
     def on_message(ack: Any, event: dict[str, Any], body: dict[str, Any]) -> BoltResponse | None:
         bot_user = _bot_user(body)
-        if event.get("subtype") or event.get("bot_id") or not event.get("user") or event.get("user") == bot_user:
+        if not written_by_a_person(event, bot_user):
             ack()
             return None
         channel, thread = event.get("channel", ""), event.get("thread_ts")
