@@ -7,7 +7,7 @@ from typing import Any
 from app.messages.long_text import cut_saying_so, pieces
 from app.messages.markdown import as_markdown
 from app.messages.message import MAX_SECTION_CHARS, Message, section
-from app.messages.mrkdwn import escape, mention
+from app.messages.mrkdwn import escape, mention, quoted
 
 AGENT_FEEDBACK = "agent_feedback"
 AGENT_APPROVE = "agent_approve"
@@ -78,5 +78,5 @@ def approval_settled(effect: str, outcome: str) -> Message:
 
 
 def asked_in_channel(user: str, question: str) -> Message:
-    text = f":speech_balloon: {mention(user)} asked: {escape(question)}"
+    text = f":speech_balloon: {mention(user)} asked: {quoted(question)}"
     return Message(text=text, blocks=[section(text)])

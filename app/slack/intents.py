@@ -59,8 +59,9 @@ def _customer_after(words: str, verb: str) -> Intent:
 
 def parse_command(text: str) -> Intent:
     """`/acme summary Globex` → Summarize("Globex"); anything unknown is a request for help."""
-    verb, _, rest = text.strip().partition(" ")
-    verb = verb.lower()
+    # Split at any whitespace (a tab, a new line), and "summary:" is "summary".
+    verb, *more = text.strip().split(maxsplit=1) or [""]
+    verb, rest = verb.lower().rstrip(":,.!"), more[0] if more else ""
     if verb in SUMMARY_VERBS:
         return _customer_after(rest, "summary")
     if verb in REPORT_VERBS:

@@ -211,6 +211,15 @@ def test_slash_ask_posts_the_question_and_answers_in_its_thread(stack: Stack) ->
     assert start.payload["thread_ts"] == root.payload["ts"]
 
 
+def test_slash_ask_can_name_a_channel_as_slack_escapes_it(stack: Stack) -> None:
+    # The manifest asks Slack to escape the command's text: a channel comes as its link, as in a mention.
+    stack.slash(f"ask summarize AT&amp;T and post it in <#{SALES}|sales> for <@U0BOSS|boss>")
+    message, _ = _approval(stack)
+    assert f"<#{SALES}>" in message["text"]
+    echo = next(c for c in stack.slack.calls if c.method == "chat.postMessage" and "asked:" in c.text)
+    assert echo.text.endswith(f"asked: summarize AT&amp;T and post it in <#{SALES}> for @boss")
+
+
 def test_dms_keep_their_own_memory(stack: Stack) -> None:
     stack.dm("summarize Globex", thread_ts="1700000000.000100")
     _wait_said(stack, "Summary of Globex")

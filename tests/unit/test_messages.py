@@ -4,7 +4,7 @@ from app.messages.agent import agent_answer, streamed_answer
 from app.messages.customers import ambiguous_customer, customer_summary, no_customer
 from app.messages.long_text import pieces
 from app.messages.message import MAX_SECTION_CHARS, section
-from app.messages.mrkdwn import escape, unescape
+from app.messages.mrkdwn import escape, quoted, unescape
 
 HOSTILE = Customer("cus_1", "<!channel> & Co", "<@U1>@x.example", "<!here> Ltd", "pro", "active", "<!subteam^S1>",
                    "2026-01-01")
@@ -62,3 +62,9 @@ def test_a_cut_never_splits_an_entity() -> None:
     text = "x" * 95 + "&amp;" * 10
     assert pieces(text, 98, 5)[0] == "x" * 95
     assert all(not p.endswith(("&", "&a", "&am", "&amp")) for p in pieces(text, 98, 5))
+
+
+def test_what_a_person_typed_is_quoted_with_its_channels_linked_and_nobody_pinged() -> None:
+    typed = "post AT&amp;T's summary in <#C0SALES|sales> for <@U0BOSS|boss> <!here> <!subteam^S1|@admins> &lt;x&gt;"
+    assert quoted(typed) == "post AT&amp;T's summary in <#C0SALES> for @boss @here @admins &lt;x&gt;"
+    assert quoted("<@U0BOSS> <!channel|channel> 1 < 2") == "@U0BOSS @channel 1 &lt; 2"
