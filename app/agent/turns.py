@@ -180,11 +180,18 @@ class AgentTurns:
                 run.status = "running"
                 history.emit(run, "run.status", "running")
 
-    def record_feedback(self, run_id: str, user: str, verdict: str) -> bool:
-        """Keep what `user` said of the answer (their latest word counts); False for a run that is no turn."""
+    def record_feedback(self, run_id: str, user: str, verdict: str, channel: str | None = None) -> bool:
+        """Keep what `user` said of the answer (their latest word counts, each person once); False for a run
+        that is no turn, a click from another channel than the answer's (a button copied elsewhere, or made
+        up), or the same word again."""
         with self._history.writing() as history:
-            run = history.session.get(Run, run_id)
+            run = history.session.get(Run, run_id, with_for_update=True)
             if run is None or run.workflow_id != AGENT_TURN.id:
+                return False
+            if channel is not None and (run.inputs or {}).get("channel") not in (None, channel):
+                log.warning("feedback on %s from %s in %s, not where it was answered: ignored", run_id, user, channel)
+                return False
+            if (run.feedback or {}).get(user) == verdict:
                 return False
             run.feedback = {**(run.feedback or {}), user: verdict}
             history.emit(run, "run.feedback", verdict, user=user)

@@ -51,7 +51,7 @@ AGENT = _entry("agent", "answer_with_the_agent", AGENT_QUEUE, ("request",))
 AGENT_RUN = _entry("agent-run", "run_agent", RUN_QUEUE, ("run_id",))
 APPROVAL = _entry("approval", "resolve_approval", AGENT_QUEUE, ("approval_id", "user", "decision"))
 APPROVAL_EXPIRY = _entry("approval-expiry", "expire_approval", AGENT_QUEUE, ("approval_id",))
-FEEDBACK = _entry("feedback", "record_feedback", NOTIFICATION_QUEUE, ("run_id", "user", "verdict"))
+FEEDBACK = _entry("feedback", "record_feedback", NOTIFICATION_QUEUE, ("run_id", "user", "verdict", "channel"))
 JOB_KINDS = (SUMMARY, HELP, REPORT, NOTIFY, DRAFT, DISMISS, RUN, AGENT, AGENT_RUN, APPROVAL, APPROVAL_EXPIRY, FEEDBACK)
 
 # RQ calls it in the worker when a job fails, with the job; it tells the asker.

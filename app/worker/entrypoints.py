@@ -222,9 +222,9 @@ def expire_approval(approval_id: str) -> str:
     return this_worker().slack_agent.expire(approval_id)
 
 
-def record_feedback(run_id: str, user: str, verdict: str) -> str:
-    recorded = this_worker().agent.record_feedback(run_id, user, verdict)
-    return f"{verdict} from {user}" if recorded else "not an agent's answer"
+def record_feedback(run_id: str, user: str, verdict: str, channel: str | None = None) -> str:
+    recorded = this_worker().agent.record_feedback(run_id, user, verdict, channel)
+    return f"{verdict} from {user}" if recorded else "not a new word on an agent's answer in that channel"
 
 
 def tell_user_job_failed(

@@ -191,6 +191,17 @@ def test_feedback_is_recorded_on_the_run(stack: Stack) -> None:
         time.sleep(0.05)
     assert stack.http.get(f"/v1/runs/{turn['id']}").json()["feedback"] == {USER: "good"}
     assert 'acme_agent_feedback_total{verdict="good"} 1.0' in stack.http.get("/metrics").text
+    # The same word again counts once; a click from a channel the answer is not in does not count.
+    stack.click(AGENT_FEEDBACK, {"ts": "1.1"}, f"good:{turn['id']}")
+    stack.click(AGENT_FEEDBACK, {"ts": "1.2"}, f"bad:{turn['id']}", user="U0FORGER", channel="D0ELSEWHERE")
+    stack.click(AGENT_FEEDBACK, {"ts": "1.1"}, f"bad:{turn['id']}", user="U0OTHER")
+    while len(stack.http.get(f"/v1/runs/{turn['id']}").json()["feedback"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert stack.http.get(f"/v1/runs/{turn['id']}").json()["feedback"] == {USER: "good", "U0OTHER": "bad"}
+    metrics = stack.http.get("/metrics").text
+    assert 'acme_agent_feedback_total{verdict="good"} 1.0' in metrics
+    assert 'acme_agent_feedback_total{verdict="bad"} 1.0' in metrics
 
 
 @pytest.mark.parametrize("text", ["", "x" * 4000])

@@ -57,7 +57,8 @@ def register(app: App, *, jobs: JobQueue, approvals: ApprovalStore) -> None:
         if not found:
             return BoltResponse(status=400, body="not a feedback of this app")
         try:
-            jobs.enqueue(FEEDBACK, {"run_id": found.group(2), "user": user, "verdict": found.group(1)},
+            jobs.enqueue(FEEDBACK, {"run_id": found.group(2), "user": user, "verdict": found.group(1),
+                                    "channel": channel},
                          job_id=f"feedback-{new_request_id()}", description=f"feedback on {found.group(2)}")
         except QueueUnavailable as exc:
             return deliver_again_later(exc)
