@@ -77,6 +77,8 @@ class AgentRequest:
     channel: str | None = None
     # The thread the conversation is in, if any: posting into another thread acts outside it.
     thread_ts: str | None = None
+    # Who asked (a Slack user id), if anyone did in Slack.
+    asker: str = ""
     instructions: str = ""
     history: tuple[Turn, ...] = ()
     tools: tuple[ToolSpec, ...] = ()

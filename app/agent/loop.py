@@ -82,7 +82,7 @@ class AgentLoop:
         without `may_ask` (nobody to ask, as through the API) a call that needs approval is refused to the
         planner."""
         observer = observer or _Unobserved()
-        context = replace(self._tool_context, run_id=run_id)
+        context = replace(self._tool_context, run_id=run_id, asker=request.asker)
         allowed = {tool.name for tool in request.tools}
         results = list(request.results)
         if approved_call is not None:

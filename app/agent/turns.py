@@ -134,7 +134,7 @@ class AgentTurns:
             history = tuple(Turn(t["role"], t["text"], t.get("customer"))
                             for t in self._memory.turns(asked.channel, asked.thread_ts)
                             if t.get("role") in ("user", "assistant"))
-        return AgentRequest(text=asked.text, channel=asked.channel, thread_ts=asked.thread_ts,
+        return AgentRequest(text=asked.text, channel=asked.channel, thread_ts=asked.thread_ts, asker=asked.user,
                             instructions=instructions, history=history, tools=specs)
 
     def play(self, run_id: str, request: AgentRequest, observer: TurnObserver | None = None,

@@ -22,5 +22,7 @@ class ToolContext:
     # Breakers and queues, read from Redis; raises redis.RedisError when Redis does not answer.
     read_status: Callable[[], SystemStatus]
     run_id: str | None = None
+    # Who asked, in Slack (an agent's turn): a report they asked for mentions them when it is ready.
+    asker: str = ""
     # The run's context values (`{{ context.* }}`): the workflow's, with the run's own over them.
     run_context: dict[str, Any] = field(default_factory=dict)

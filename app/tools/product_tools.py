@@ -91,14 +91,16 @@ def system_status(context: ToolContext) -> dict[str, Any]:
 def build_report(context: ToolContext, customer: CustomerRef, channel: ChannelId) -> dict[str, Any]:
     """Build a customer's account report and upload it to a Slack channel, with progress in the channel."""
     found = _customer(context, customer)
-    outcome = context.reports.build(found, ReportPlace(channel), holder=context.run_id or "api")
+    outcome = context.reports.build(found, ReportPlace(channel), holder=context.run_id or "api", asker=context.asker)
     match outcome:
         case Built(permalink, tickets):
-            return {"result": f"report on {found.id}: {tickets} tickets", "permalink": permalink}
+            return {"result": f"The account report on {found.name} is ready ({tickets} tickets)",
+                    "permalink": permalink}
         case JustBuilt(permalink):
-            return {"result": f"the report on {found.id} was built in {channel} a moment ago", "permalink": permalink}
+            return {"result": f"The account report on {found.name} was built a moment ago", "permalink": permalink}
         case UnderWay():
-            return {"result": f"a report on {found.id} is already being built in {channel}"}
+            return {"result": f"The account report on {found.name} is already being built"
+                              + ("; you will be mentioned when it is ready" if context.asker else "")}
         case NotAMember():
             raise ToolError(f"the bot is not a member of {channel}; invite it to upload a report there")
         case Failed():

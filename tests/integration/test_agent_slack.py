@@ -237,3 +237,12 @@ def test_dms_keep_their_own_memory(stack: Stack) -> None:
     stack.dm("and their tickets?", thread_ts="1700000000.000100")
     _wait_said(stack, "open ticket(s)")
     assert next(c for c in stack.slack.calls if "open ticket(s)" in c.text).payload["channel"] == DM
+
+
+def test_a_report_asked_of_the_agent_mentions_the_asker_when_ready_and_says_so_plainly(stack: Stack) -> None:
+    stack.mention("report on Globex here")
+    stack.slack.wait_for(lambda calls: any("is ready" in c.text for c in calls), timeout_s=30)
+    answer = _wait_said(stack, "The account report on Globex")
+    told = " ".join(c.text + str(c.payload.get("initial_comment", "")) for c in stack.slack.calls)
+    assert f"<@{USER}>" in told
+    assert "cus_" not in answer[-1].text and answer[-1].text.count(f"<#{CHANNEL}>") <= 1
