@@ -82,7 +82,9 @@ OTHER_SYSTEM = re.compile(r"(?<![#@\w.])(jira|zendesk|salesforce|hubspot|github|
 SEND_ELSEWHERE = re.compile(
     r"\b(send|write|shoot|drop|draft|compose|forward|fire off)\s+(\S+\s+){0,3}?(e-?mails?|mails?|sms|dms?|"
     r"direct messages?|letters?|invites?|invitations?|faxe?s?|newsletters?)\b"
-    r"|\b(dm|pm|text|e-?mail|sms|whatsapp)\s+(me|him|her|them|us|everyone|everybody|all)\b", re.I)
+    r"|\b(dm|pm|text|e-?mail|sms|whatsapp)\s+(me|him|her|them|us|everyone|everybody|all)\b"
+    # "dm the Globex summary to ...": an order whose verb sends it elsewhere.
+    r"|^\W*((please|pls|plz|kindly|can you|could you|would you)\s+)?(dm|pm|e-?mail|text|sms|whatsapp)\s", re.I)
 # Customers chosen by a fact the CRM cannot be searched by (plan, status, owner), or all of them: the search
 # reads names, ids and emails only.
 CUSTOMERS_BY_FACT = re.compile(

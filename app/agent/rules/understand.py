@@ -118,9 +118,14 @@ def understand(message: SlackText) -> Understood:
         return Understood("refuse", reason="destroy")
     if patterns.CREATE_THING.search(text):
         return Understood("unsupported", reason="create")
+    if patterns.SEND_ELSEWHERE.search(text):
+        return Understood("unsupported", reason="elsewhere")
     if not posting_order and (_is_change_request(words) or patterns.CHANGE_PHRASE.search(text)):
         return Understood("unsupported", reason="change")
-    if patterns.OTHER_SYSTEM.search(text) or patterns.SEND_ELSEWHERE.search(text):
+    if patterns.OTHER_SYSTEM.search(text):
+        return Understood("unsupported", reason="elsewhere")
+    if POST in present and message.users and not (message.channels or here):
+        # "send the Globex summary to @boss": to a person is a direct message, which this bot does not send.
         return Understood("unsupported", reason="elsewhere")
 
     if patterns.CUSTOMERS_BY_FACT.search(text) and not wants_post:
