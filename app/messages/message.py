@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.messages.long_text import clear_cut
+
 # Slack cuts a section's text at 3,000 characters; stay clear of it.
 MAX_SECTION_CHARS = 2900
 
@@ -17,5 +19,5 @@ class Message:
 
 def section(mrkdwn: str) -> dict[str, Any]:
     if len(mrkdwn) > MAX_SECTION_CHARS:
-        mrkdwn = mrkdwn[: MAX_SECTION_CHARS - 1] + "\u2026"
+        mrkdwn = mrkdwn[: clear_cut(mrkdwn, MAX_SECTION_CHARS - 1)] + "\u2026"
     return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn}}

@@ -68,3 +68,9 @@ def test_what_a_person_typed_is_quoted_with_its_channels_linked_and_nobody_pinge
     typed = "post AT&amp;T's summary in <#C0SALES|sales> for <@U0BOSS|boss> <!here> <!subteam^S1|@admins> &lt;x&gt;"
     assert quoted(typed) == "post AT&amp;T's summary in <#C0SALES> for @boss @here @admins &lt;x&gt;"
     assert quoted("<@U0BOSS> <!channel|channel> 1 < 2") == "@U0BOSS @channel 1 &lt; 2"
+
+
+def test_a_section_too_long_is_cut_between_words_never_inside_an_escape() -> None:
+    cut = section("x" * 2895 + " &lt;!here&gt;" * 10)["text"]["text"]
+    assert len(cut) <= MAX_SECTION_CHARS and cut.endswith("\u2026") and "&l\u2026" not in cut and "&lt\u2026" not in cut
+    assert not cut[:-1].endswith(("&", "&l", "&lt"))
