@@ -29,13 +29,17 @@ ACK_REDIS_TIMEOUT_S = 0.2
 # nothing, and a delivery is never marked seen without its job (a crash between the two would lose it).
 # A command that fails takes the mark back, so that the sender's next delivery is acted on.
 _QUEUE_IF_FIRST = """
+for k = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[k]) == 1 then return 0 end
+end
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return 0 end
-local i = 2
+for k = 2, #KEYS do redis.call('SET', KEYS[k], '1', 'EX', ARGV[k]) end
+local i = #KEYS + 1
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
   local reply = redis.pcall(unpack(ARGV, i + 1, i + n))
   if type(reply) == 'table' and reply.err then
-    redis.call('DEL', KEYS[1])
+    redis.call('DEL', unpack(KEYS))
     return redis.error_reply(reply.err)
   end
   i = i + n + 1
@@ -97,7 +101,7 @@ class JobQueue:
         return self._queues[name]
 
     def enqueue_slack(self, kind: JobKind, request: SlackRequest, response_url: str | None = None,
-                      once: Delivery | None = None) -> str | None:
+                      once: Delivery | tuple[Delivery, ...] | None = None) -> str | None:
         """Queue a job for a Slack request; answers the job id, or None for a delivery queued before."""
         def keep_response_url(pipeline: Pipeline) -> None:
             if response_url:
@@ -125,18 +129,21 @@ class JobQueue:
             raise _unavailable(exc) from None
         return job_id
 
-    def enqueue_once(self, delivery: Delivery, kind: JobKind, kwargs: dict[str, Any], *, job_id: str,
-                     description: str, with_it: Callable[[Pipeline], None] | None = None) -> str | None:
+    def enqueue_once(self, delivery: Delivery | tuple[Delivery, ...], kind: JobKind, kwargs: dict[str, Any], *,
+                     job_id: str, description: str,
+                     with_it: Callable[[Pipeline], None] | None = None) -> str | None:
         """As `enqueue`, the first time `delivery` comes; None, queuing nothing, for each time it comes again.
+        Several deliveries: the first time none of them has come (one thing known by two names).
 
         Still one round trip: the check and the job's commands run together in Redis."""
+        deliveries = delivery if isinstance(delivery, tuple) else (delivery,)
         try:
             with self._redis.pipeline() as pipeline:
                 self._stage(pipeline, kind, kwargs, job_id, description, 0, None, with_it)
-                staged: list[Any] = [delivery.remember_s]
+                staged: list[Any] = [d.remember_s for d in deliveries]
                 for args, _options in pipeline.command_stack:
                     staged += [len(args), *args]
-            first = self._queue_if_first(keys=[delivery.key], args=staged)
+            first = self._queue_if_first(keys=[d.key for d in deliveries], args=staged)
         except redis.RedisError as exc:
             raise _unavailable(exc) from None
         return job_id if first else None

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
 
 from app.embedded_redis import free_port
 from app.queueing.job_table import SUMMARY_QUEUE
-from tests.conftest import CHANNEL, Stack
+from tests.conftest import CHANNEL, DM, Stack
 
 ANSWERING = ("chat.postMessage", "chat.startStream", "chat.appendStream", "chat.stopStream")
 
@@ -71,6 +72,19 @@ def test_a_retried_event_makes_one_summary(stack: Stack) -> None:
     time.sleep(0.5)  # room for a second summary, were one coming
     assert len(_summaries(stack.slack.calls, "Globex")) == 1
     assert len([c for c in stack.slack.calls if c.text == "Working on it..."]) == 1
+
+
+def test_one_message_brought_by_two_events_is_answered_once(stack: Stack) -> None:
+    body, headers = stack.signer.message_event("summarize Initech", channel=DM, user="U0TESTER", channel_type="im")
+    stack.http.post("/slack/events", content=body, headers=headers)
+    again = json.loads(body)
+    again["event_id"] = "Ev0ANOTHER"
+    again_body = json.dumps(again)
+    stack.http.post("/slack/events", content=again_body,
+                    headers=stack.signer.signed(again_body, content_type="application/json"))
+    stack.slack.wait_for(lambda calls: _summaries(calls, "Initech"))
+    time.sleep(0.5)  # room for a second answer, were one coming
+    assert len(_summaries(stack.slack.calls, "Initech")) == 1
 
 
 def test_unknown_customer_is_told_to_the_asker(stack: Stack) -> None:

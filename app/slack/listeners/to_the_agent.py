@@ -17,8 +17,11 @@ log = logging.getLogger(__name__)
 
 def queue_for_the_agent(jobs: JobQueue, ack: Any, body: dict[str, Any], event: dict[str, Any],
                         origin: Origin) -> BoltResponse | None:
-    """Ack an event for the agent once, whatever Slack's redeliveries; 503 (deliver again) if not queued."""
-    event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
+    """Ack an event for the agent once, whatever Slack's redeliveries; 503 (deliver again) if not queued.
+
+    Once per message, not per event: the same message may come in two events (a mention and a message event,
+    each with its id), and is answered once."""
+    message = f"{event['channel']}:{event['ts']}"
     request = SlackRequest(
         request_id=new_request_id(),
         origin=origin,
@@ -29,10 +32,11 @@ def queue_for_the_agent(jobs: JobQueue, ack: Any, body: dict[str, Any], event: d
         text=event.get("text", ""),
     )
     try:
-        queued = jobs.enqueue_slack(AGENT, request, once=Delivery("slack-event", event_id))
+        queued = jobs.enqueue_slack(AGENT, request, once=(Delivery("slack-event", str(body.get("event_id") or message)),
+                                                          Delivery("slack-message", message)))
     except QueueUnavailable as exc:
         return deliver_again_later(exc)
     if queued is None:
-        log.info("event %s delivered again; already queued", event_id)
+        log.info("event %s: message %s already queued", body.get("event_id"), message)
     ack()
     return None
