@@ -205,8 +205,9 @@ class Idempotency:
 
     def _remember(self, record_key: str, fingerprint: str, answer: dict[str, Any]) -> None:
         try:
-            if answer["status"] >= 500:
-                # A failure is not an answer to remember: the caller may try again.
+            if answer["status"] >= 400:
+                # Nothing was done (a refusal, or a failure): not an answer to remember, so that the caller may
+                # try again with the same key, the request mended.
                 self.redis.delete(record_key)
             else:
                 self.redis.set(record_key, json.dumps({

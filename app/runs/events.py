@@ -22,7 +22,7 @@ CHANNEL = "acme:run-events"
 def event_json(type_: str, run_id: str, workflow_id: str | None, step_id: str | None, status: str,
                at: datetime, **detail: Any) -> dict[str, Any]:
     return {"type": type_, "run_id": run_id, "workflow_id": workflow_id, "step_id": step_id, "status": status,
-            "at": at.isoformat(), **detail}
+            "at": at.isoformat().replace("+00:00", "Z"), **detail}  # as the REST API writes times
 
 
 class EventPublisher:

@@ -253,6 +253,10 @@ def test_idempotency_key_replays_the_first_answer_and_refuses_another_body(api: 
     assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
     assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
     assert len(api.http.get(f"/v1/workflows/{workflow['id']}/runs").json()["items"]) == 1
+    # A refused request is not remembered: mended, it may come again with the same key.
+    mending = {"Idempotency-Key": "mend-me"}
+    assert api.http.post("/v1/workflows", json={"name": ""}, headers=mending).status_code == 422
+    assert api.http.post("/v1/workflows", json={"name": "Mended"}, headers=mending).status_code == 201
 
 
 def test_a_run_started_with_an_idempotency_key_is_found_again_when_its_answer_was_never_remembered(api: Stack) -> None:
