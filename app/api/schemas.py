@@ -190,3 +190,29 @@ class HttpToolIn(_In):
                          Annotated[str, Field(pattern=r"^TOOL_[A-Z0-9_]{1,95}$")]] = Field(default_factory=dict)
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
 
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorOut(BaseModel):
+    """Every error the API answers (app/api/errors.py)."""
+
+    error: ErrorDetail
+
+
+# What any route may answer besides its own success, listed in the OpenAPI schema for clients to expect.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description} for status, description in (
+        (400, "The body is not JSON, or the path or query is malformed"),
+        (401, "A valid API key is required"),
+        (404, "No such object"),
+        (409, "The request conflicts with the object's state"),
+        (413, "The body is larger than ACME_API_MAX_BODY_BYTES"),
+        (422, "The request does not match the schema, or an Idempotency-Key was used with another body"),
+        (429, "Too many requests for this key; see Retry-After"),
+        (503, "Redis or the database is unavailable; see Retry-After"),
+    )}

@@ -13,6 +13,7 @@ from app.api.backend import ApiBackend
 from app.api.errors import install_error_handlers
 from app.api.gateway import ApiGate, Idempotency
 from app.api.live import LiveEvents, live_events_endpoint
+from app.api.schemas import ERROR_RESPONSES
 from app.composition import Collaborators
 from app.domain.system_status import SystemStatus
 from app.queueing.job_queue import JobQueue
@@ -81,7 +82,7 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
     # Socket Mode (app/web/socket_mode.py) hands its envelopes to this same Bolt app.
     app.state.slack_bolt = bolt
     for module in (workflows, runs, context, agents, tasks, tools):
-        app.include_router(module.router, prefix="/v1")
+        app.include_router(module.router, prefix="/v1", responses=ERROR_RESPONSES)
         # The unversioned paths answer as the newest version; the schema lists each path once.
         app.include_router(module.router, include_in_schema=False)
     live = live_events_endpoint(LiveEvents(settings.redis_url, settings.acme_api_max_sockets_per_key,
