@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
+from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.runs.events import CHANNEL
@@ -174,10 +176,36 @@ def live_events_endpoint(live: LiveEvents) -> Any:
     return live_events
 
 
+_SUBSCRIBABLE_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+async def _send(websocket: WebSocket, message: Any) -> None:
+    # ASCII JSON: a lone surrogate in some text (from Slack, a webhook) cannot break the socket's UTF-8.
+    await websocket.send_text(json.dumps(message))
+
+
+def _subscription(frame: Message) -> dict[str, str] | str:
+    """What a client's frame asks to watch, or why it cannot be read."""
+    text = frame.get("text")
+    if text is None:
+        return 'send JSON text: {"subscribe": {"run_id": ...}}'
+    try:
+        asked = json.loads(text)
+    except (ValueError, RecursionError):
+        return "send JSON"
+    wanted = asked.get("subscribe") if isinstance(asked, dict) else None
+    if not isinstance(wanted, dict):
+        return 'send {"subscribe": {"run_id": ...}}'
+    chosen = {k: v for k, v in wanted.items() if k in ("run_id", "workflow_id") and v}
+    if not all(isinstance(v, str) and _SUBSCRIBABLE_ID.match(v) for v in chosen.values()):
+        return "run_id and workflow_id are ids: letters, digits, _ . : -, at most 100"
+    return chosen
+
+
 async def _serve(websocket: WebSocket, listener: _Listener) -> None:
     async def send() -> None:
         while True:
-            await websocket.send_json(await listener.queue.get())
+            await _send(websocket, await listener.queue.get())
 
     async def closed_when_cut_off() -> None:
         await listener.cut_off.wait()
@@ -185,19 +213,16 @@ async def _serve(websocket: WebSocket, listener: _Listener) -> None:
 
     async def listen() -> None:
         while True:
-            try:
-                asked = json.loads(await websocket.receive_text())
-            except json.JSONDecodeError:
-                await websocket.send_json({"error": {"code": "bad_request", "message": "send JSON"}})
-                continue
-            wanted = asked.get("subscribe") if isinstance(asked, dict) else None
-            if not isinstance(wanted, dict):
-                await websocket.send_json({"error": {"code": "bad_request",
-                                                     "message": 'send {"subscribe": {"run_id": ...}}'}})
+            frame = await websocket.receive()
+            if frame["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(frame.get("code", 1000))
+            wanted = _subscription(frame)
+            if isinstance(wanted, str):
+                await _send(websocket, {"error": {"code": "bad_request", "message": wanted}})
                 continue
             listener.subscription.clear()
-            listener.subscription.update({k: str(v) for k, v in wanted.items() if k in ("run_id", "workflow_id") and v})
-            await websocket.send_json({"subscribed": dict(listener.subscription)})
+            listener.subscription.update(wanted)
+            await _send(websocket, {"subscribed": dict(listener.subscription)})
 
     tasks = [asyncio.create_task(send()), asyncio.create_task(listen()), asyncio.create_task(closed_when_cut_off())]
     try:

@@ -114,3 +114,14 @@ def test_a_socket_that_falls_behind_is_closed_and_the_others_go_on(live: Stack, 
         assert "/v1/runs" in closed.value.rcvd.reason
         redis_conn.publish(CHANNEL, json.dumps([_event("run_quiet")]))
         assert json.loads(quiet.recv(timeout=5))["run_id"] == "run_quiet"
+
+
+def test_frames_a_client_gets_wrong_are_answered_with_the_reason_and_the_socket_stays_open(live: Stack) -> None:
+    with _open(live, KEYS[0]) as socket:
+        for frame in (b"\x00binary", "[" * 5000 + "]" * 5000, '{"subscribe": {"run_id": "r\\ud800"}}',
+                      '{"subscribe": {"run_id": ["x"]}}', "not json", '{"other": 1}'):
+            socket.send(frame)
+            answer = json.loads(socket.recv(timeout=5))
+            assert answer["error"]["code"] == "bad_request", (frame, answer)
+        socket.send(json.dumps({"subscribe": {"run_id": "run_wanted"}}))
+        assert json.loads(socket.recv(timeout=5)) == {"subscribed": {"run_id": "run_wanted"}}
