@@ -12,25 +12,23 @@ from typing import Any
 
 def well_formed(value: Any) -> Any:
     """`value` with each lone surrogate in its strings replaced by U+FFFD."""
-    if isinstance(value, str):
-        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    if isinstance(value, list):
-        return [well_formed(item) for item in value]
-    if isinstance(value, dict):
-        return {well_formed(key): well_formed(item) for key, item in value.items()}
-    return value
+    return _mended(value, numbers=False)
 
 
 def recordable(value: Any) -> Any:
     """`value` as a record keeps it: well formed, and a number that is not one (NaN, Infinity) as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    return _mended(value, numbers=True)
+
+
+def _mended(value: Any, numbers: bool) -> Any:
     if isinstance(value, str):
-        return well_formed(value)
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if numbers and isinstance(value, float) and not math.isfinite(value):
+        return None
     if isinstance(value, list):
-        return [recordable(item) for item in value]
+        return [_mended(item, numbers) for item in value]
     if isinstance(value, dict):
-        return {well_formed(key): recordable(item) for key, item in value.items()}
+        return {_mended(key, False): _mended(item, numbers) for key, item in value.items()}
     return value
 
 
