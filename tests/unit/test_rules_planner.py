@@ -94,3 +94,12 @@ def test_it_says_it_cannot_act_on_systems_it_has_no_tool_for() -> None:
 def test_a_quoted_message_is_posted_with_its_emoji_codes() -> None:
     step = _first("post 'deploy done :tada:' in <#C0ENG|eng>", channel="C1")
     assert isinstance(step, Calls) and step.calls[0].args == {"channel": "C0ENG", "text": "deploy done :tada:"}
+
+
+def test_a_second_channel_asked_for_is_said_not_dropped() -> None:
+    text = "summarize Globex and post it in <#C0SALES|sales> and <#C0GEN|general>"
+    first = _first(text, channel="C1")
+    assert isinstance(first, Calls) and first.calls[0].args["channel"] == "C0SALES"
+    done = PLANNER.next_step(AgentRequest(text=text, channel="C1", results=(
+        ToolResult(first.calls[0], output={"channel": "C0SALES", "ts": "1.1"}),)))
+    assert isinstance(done, Answer) and "ask again for <#C0GEN>" in done.text

@@ -21,7 +21,8 @@ class RulesPlanner:
     def next_step(self, request: AgentRequest) -> PlannerStep:
         if request.results:
             last = request.results[-1]
-            return answers.from_result(last, last.call.args.get("customer") or last.call.args.get("query"))
+            answer = answers.from_result(last, last.call.args.get("customer") or last.call.args.get("query"))
+            return _with_channels_left(answer, last.call, request.text)
         return self.first_step(request)
 
     def first_step(self, request: AgentRequest) -> PlannerStep:
@@ -42,6 +43,17 @@ class RulesPlanner:
         if request.tools and call.tool not in allowed:
             return answers.ask(f"I'm not allowed to use `{escape(call.tool)}` here, so I can't do that.")
         return Calls((call,))
+
+
+def _with_channels_left(answer: Answer, call: ToolCall, text: str) -> Answer:
+    """One call posts to one channel: any other channel asked for is said, not dropped without a word."""
+    if "channel" not in call.args:
+        return answer
+    left = [c for c in understand(read_slack_text(text)).channels if c != call.args["channel"]]
+    if not left:
+        return answer
+    named = ", ".join(f"<#{escape(c)}>" for c in dict.fromkeys(left))
+    return Answer(f"{answer.text}\nI do one channel at a time: ask again for {named}.", mrkdwn=True)
 
 
 def _last_customer(request: AgentRequest) -> str | None:
