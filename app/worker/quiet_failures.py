@@ -8,7 +8,7 @@ import redis
 from rq import Queue, SimpleWorker
 from rq.job import Job
 
-from app.worker.reruns import failed_for_want_of_a_worker
+from app.worker.reruns import STOPPED_WITH_ITS_WORKER, failed_for_want_of_a_worker
 
 
 class QuietFailures(SimpleWorker):
@@ -19,6 +19,10 @@ class QuietFailures(SimpleWorker):
         if isinstance(exc_info[1], redis.RedisError):
             # Not the job's fault, and the same for every job while it lasts: one line, no traceback.
             self.log.warning("Worker %s: job %s: Redis failed under it: %s", self.name, job.id, exc_info[1])
+            return
+        if isinstance(exc_info[1], STOPPED_WITH_ITS_WORKER):
+            self.log.warning("Worker %s: job %s stopped with its worker (a cold stop); it runs again on the next",
+                             self.name, job.id)
             return
         super().handle_exception(job, *exc_info)
 

@@ -13,9 +13,15 @@ from rq.job import Job
 WORKER_STOPPED = "the worker running it stopped"
 
 
+# What a job in flight meets when its worker is stopped cold (a second SIGTERM, --stop-timeout, Ctrl-C):
+# the worker stopped, not the job failed.
+STOPPED_WITH_ITS_WORKER = (SystemExit, KeyboardInterrupt)
+
+
 def failed_for_want_of_a_worker(exc_type: type[BaseException]) -> bool:
-    """The job did not fail of itself: its worker died (its lease lapsed) or Redis failed under it."""
-    return issubclass(exc_type, AbandonedJobError | redis.RedisError)
+    """The job did not fail of itself: its worker died (its lease lapsed) or was stopped under it, or Redis
+    failed under it."""
+    return issubclass(exc_type, AbandonedJobError | redis.RedisError | SystemExit | KeyboardInterrupt)
 
 
 def runs_again(job: Job, exc_type: type[BaseException]) -> bool:
@@ -24,7 +30,7 @@ def runs_again(job: Job, exc_type: type[BaseException]) -> bool:
 
 
 def failure_reason(exc_type: type[BaseException]) -> str:
-    if issubclass(exc_type, AbandonedJobError):
+    if issubclass(exc_type, AbandonedJobError | SystemExit | KeyboardInterrupt):
         return WORKER_STOPPED
     if issubclass(exc_type, redis.RedisError):
         return "Redis failed under it"

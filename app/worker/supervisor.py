@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # A child that ran this long was healthy: it is replaced at once, and its slot's crash count starts again.
 HEALTHY_AFTER_S = 10.0
 BACKOFF_MAX_S = 30.0
-# After a cold stop, how long a child has to record its job as failed before it is killed.
+# After a cold stop, how long a child has to queue its job again before it is killed.
 COLD_GRACE_S = 5.0
 # RQ ignores a second stop signal within 1 s of the first (it takes it for the terminal's copy).
 RQ_REPEAT_WINDOW_S = 1.1
@@ -64,7 +64,7 @@ class Supervisor:
     """Runs `command` in `processes` children until stopped (or, with `burst`, until each has finished).
 
     A stop signal asks each child for RQ's warm shutdown (finish the job in flight, take no other); a second
-    one, or `stop_timeout_s` later, a cold shutdown (the job in flight stops and is recorded as failed); a
+    one, or `stop_timeout_s` later, a cold shutdown (the job in flight stops and is queued again); a
     third, or COLD_GRACE_S later, SIGKILL.
     """
 
@@ -182,7 +182,7 @@ class Supervisor:
             self._asked = min(KILL, self._asked + 1)
             log.warning("got %s: %s", signal.Signals(signum).name, (
                 "warm stop: each worker finishes its job in flight, then exits; again for a cold stop",
-                "cold stop: the jobs in flight are stopped and recorded as failed; again to kill",
+                "cold stop: the jobs in flight are stopped and queued again for the next worker; again to kill",
                 "killing the worker processes",
             )[self._asked - 1])
 

@@ -219,7 +219,7 @@ def test_a_stop_leaves_no_scheduler_behind_to_hold_its_locks(
     assert "started a scheduler" not in supervised.log()
 
 
-def test_a_second_stop_signal_stops_the_jobs_in_flight_and_records_them_as_failed(
+def test_a_second_stop_signal_stops_the_jobs_in_flight_and_the_next_worker_runs_them(
         stack_factory, redis_conn: redis.Redis, start_worker) -> None:
     stack = stack_factory(worker=False)
     supervised = start_worker(stack, "--processes", "2")
@@ -236,10 +236,15 @@ def test_a_second_stop_signal_stops_the_jobs_in_flight_and_records_them_as_faile
     supervised.process.send_signal(signal.SIGINT)
     assert supervised.process.wait(timeout=WAIT_S) == 0
 
-    assert Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.FAILED  # not lost: failed, on record
+    # Not failed, and nobody told it failed: queued again, first in line, as when its worker dies.
+    assert Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.QUEUED
     assert _summaries(stack) == 0
-    assert any("Something went wrong while working on your request" in call.text for call in stack.slack.calls)
-    assert "cold stop" in supervised.log()
+    assert not any("Something went wrong" in call.text for call in stack.slack.calls)
+    assert "cold stop" in supervised.log() and "Traceback" not in supervised.log()
+
+    stack.crm.faults("ok")
+    assert start_worker(stack, "--burst", "--processes", "1").process.wait(timeout=WAIT_S) == 0
+    assert _summaries(stack) == 1
 
 
 def test_burst_processes_drain_the_queue_and_exit(stack_factory, redis_conn: redis.Redis, start_worker) -> None:
