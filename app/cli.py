@@ -27,7 +27,6 @@ def serve(settings: Settings) -> None:
     import uvicorn  # noqa: PLC0415 - keep `acme --help` quick
 
     from app.composition import build_collaborators  # noqa: PLC0415
-    from app.store.db import upgrade  # noqa: PLC0415
     from app.web.app import create_web_app  # noqa: PLC0415
     from app.web.socket_mode import start_socket_mode  # noqa: PLC0415
 
@@ -40,7 +39,7 @@ def serve(settings: Settings) -> None:
     if settings.slack_app_token is not None and not settings.slack_app_token.get_secret_value().startswith("xapp-"):
         raise SettingsError("SLACK_APP_TOKEN must be an app-level token (xapp-...) with the connections:write "
                             "scope, from the app's Basic Information page; unset it to take Slack over HTTP only.")
-    upgrade(settings.database_url)
+    _upgrade(settings)
     collaborators = build_collaborators(settings)
     app = create_web_app(collaborators)
     # With SLACK_APP_TOKEN, Slack also reaches the same Bolt app over Socket Mode, for as long as the server runs.
@@ -111,10 +110,23 @@ def _positive_int(text: str) -> int:
 
 
 def db_upgrade(settings: Settings) -> None:
+    _upgrade(settings)
+    print("the database schema is up to date", file=sys.stderr)
+
+
+def _upgrade(settings: Settings) -> None:
+    """The schema brought up to date, or a refusal to start that says which database did not answer."""
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415
+
     from app.store.db import upgrade  # noqa: PLC0415
 
-    upgrade(settings.database_url)
-    print("the database schema is up to date", file=sys.stderr)
+    try:
+        upgrade(settings.database_url)
+    except OperationalError as exc:
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        raise SettingsError(f"the database at {shown} did not answer: {' '.join(str(exc.orig or exc).split())}; "
+                            "check DATABASE_URL, and that the database is running") from None
 
 
 def demo(script: str | None) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -21,6 +21,8 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from app.http_tool_origins import TOOL_SETTING, HttpToolAllowList
 
@@ -183,6 +185,29 @@ class Settings(BaseSettings):
         # slack-sdk joins method names onto base_url as plain strings.
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_shape(cls, value: str) -> str:
+        if value.partition("://")[0] not in ("redis", "rediss", "unix") or not value.partition("://")[2]:
+            raise ValueError("must look like redis://host:6379/0 (or rediss://, unix://)")
+        if not re.fullmatch(r"[^/]*://(?:[^/@]*@)?[^/:]*(?::\d*)?(?:/.*)?", value):
+            raise ValueError("has a port that is not a number")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_shape(cls, value: str) -> str:
+        # postgres:// (Heroku's spelling) and postgresql:// name the driver this project installs: psycopg 3.
+        for plain in ("postgres://", "postgresql://"):
+            if value.startswith(plain):
+                value = "postgresql+psycopg://" + value[len(plain):]
+        if not value.startswith(("sqlite:", "postgresql+psycopg:")):
+            raise ValueError("must be sqlite:///path.db or postgresql://user@host:5432/name")
+        try:
+            return make_url(value).drivername and value
+        except ArgumentError:
+            raise ValueError("is not a database URL") from None
+
     @field_validator("acme_api_rate")
     @classmethod
     def _rate_shape(cls, value: str) -> str:
@@ -254,5 +279,19 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
             from_files[name] = _read_secret_file(name.upper(), path)
     try:
         return Settings(**{**from_files, **overrides})
+    except ValidationError as exc:
+        raise SettingsError(_said_plainly(exc)) from None
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
+
+
+def _said_plainly(exc: ValidationError) -> str:
+    """Each wrong setting by the name it is set by, what is wrong, and what was given: never a secret, nor a
+    URL's user and password."""
+    problems = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        shown = re.sub(r"://[^/@\s]*@", "://", str(error.get("input", "")))[:80]
+        given = "" if name in SECRET_FIELDS or "input" not in error else f" (given: {shown!r})"
+        problems.append(f"{name.upper()} {str(error['msg']).removeprefix('Value error, ')}{given}".strip())
+    return "; ".join(problems)

@@ -46,7 +46,7 @@ def test_settings_refuse_a_malformed_allow_list_at_start() -> None:
                              acme_http_tool_secret_origins="TOOL_LEGACY=https://legacy.internal:8443")
     assert settings.http_tool_allow_list.origins == (LEGACY, LOCAL)
     assert settings.http_tool_allow_list.secret_origins == {"TOOL_LEGACY": Origin("https", "legacy.internal", 8443)}
-    with pytest.raises(SettingsError, match="acme_http_tool_hosts"):
+    with pytest.raises(SettingsError, match="ACME_HTTP_TOOL_HOSTS"):
         load_settings({}, acme_http_tool_hosts="ftp://legacy")
     with pytest.raises(SettingsError, match="TOOL_NAME="):
         load_settings({}, acme_http_tool_secret_origins="SLACK_BOT_TOKEN=https://x")

@@ -29,6 +29,19 @@ def test_require_names_what_is_missing() -> None:
         settings.require("slack_bot_token", "slack_signing_secret", command="serve")
 
 
+def test_a_malformed_setting_is_named_as_it_is_set_and_never_shows_a_password() -> None:
+    for given, said in ((dict(redis_url="http://x"), "REDIS_URL must look like redis://"),
+                        (dict(redis_url="redis://h:notaport/0"), "REDIS_URL has a port that is not a number"),
+                        (dict(database_url="mysql://u:sekret@h/db"), "DATABASE_URL must be sqlite:///"),
+                        (dict(crm_timeout_s="abc"), "CRM_TIMEOUT_S Input should be a valid number")):
+        with pytest.raises(SettingsError) as refused:
+            load_settings(environ={}, **given)
+        message = str(refused.value)
+        assert said in message and "sekret" not in message and "pydantic" not in message
+    # Heroku's spelling, and the plain one, name the driver this project installs.
+    assert load_settings(environ={}, database_url="postgres://u@h/db").database_url == "postgresql+psycopg://u@h/db"
+
+
 def test_defaults_follow_the_interface() -> None:
     settings = load_settings({}, slack_api_url="http://127.0.0.1:9/api")
     assert settings.slack_api_url == "http://127.0.0.1:9/api/"
