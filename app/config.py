@@ -190,7 +190,7 @@ class Settings(BaseSettings):
     def _redis_url_shape(cls, value: str) -> str:
         if value.partition("://")[0] not in ("redis", "rediss", "unix") or not value.partition("://")[2]:
             raise ValueError("must look like redis://host:6379/0 (or rediss://, unix://)")
-        if not re.fullmatch(r"[^/]*://(?:[^/@]*@)?[^/:]*(?::\d*)?(?:/.*)?", value):
+        if not re.fullmatch(r"[^/]*://(?:[^/@]*@)?(?:\[[^\]]*\]|[^/:]*)(?::\d*)?(?:/.*)?", value):
             raise ValueError("has a port that is not a number")
         return value
 
