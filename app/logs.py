@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import sys
+import time
 from collections.abc import Iterable
 
 MASK = "[redacted]"
@@ -100,6 +101,23 @@ class _MaskingFormatter(logging.Formatter):
         return self._masker.mask(json.dumps(entry))
 
 
+class NowAndThen:
+    """A warning said at most once every `every_s`, with how many like it went unsaid: for what a stranger
+    can cause at will (a flood of badly signed requests), which must show without filling the log."""
+
+    def __init__(self, logger: logging.Logger, every_s: float = 60.0) -> None:
+        self._logger, self._every_s = logger, every_s
+        self._next_at, self._unsaid = 0.0, 0
+
+    def warning(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now < self._next_at:
+            self._unsaid += 1
+            return
+        unsaid, self._unsaid, self._next_at = self._unsaid, 0, now + self._every_s
+        self._logger.warning(message + (f" ({unsaid} more like it since the last said)" if unsaid else ""), *args)
+
+
 def configure_logging(level: str = "INFO", log_format: str = "text", secrets: Iterable[str] = ()) -> None:
     """Send every log line to stderr through the secret masker."""
     handler = logging.StreamHandler(sys.stderr)
@@ -114,3 +132,5 @@ def configure_logging(level: str = "INFO", log_format: str = "text", secrets: It
     # Alembic tells at INFO of its plugins, its dialect and each migration it runs, at every start:
     # nothing an operator acts on. Its warnings and errors still show.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # matplotlib says at INFO how it reads each chart's axes ("Using categorical units..."), five a report.
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)

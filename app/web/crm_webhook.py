@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from app.domain.crm_events import CrmEvent, MalformedEvent, event_to_job_args, notification_for, parse_event
+from app.logs import NowAndThen
 from app.queueing.job_queue import CRM_EVENT_MEMORY_S, Delivery, JobQueue, QueueUnavailable
 from app.queueing.job_table import NOTIFY
 from app.web.thread_lanes import ThreadLane
@@ -42,12 +43,16 @@ def crm_webhook_endpoint(secret: str | None, notify_priorities: frozenset[str], 
             return _answer(200, status="duplicate")
         return _answer(202, status="queued")
 
+    refused = NowAndThen(log)
+
     async def receive(request: Request) -> Response:
         if not secret:
             return _answer(503, error="CRM webhooks are off: CRM_WEBHOOK_SECRET is not set")
         body = await request.body()
         if not crm_signature_is_valid(secret, request.headers.get("x-crm-timestamp"),
                                       request.headers.get("x-crm-signature"), body):
+            refused.warning("refused a CRM webhook with a bad or stale signature: if every one is refused, "
+                            "CRM_WEBHOOK_SECRET is not the CRM's")
             return _answer(401, error="bad or missing signature, or a timestamp more than 300 s away")
         try:
             event = parse_event(body)

@@ -19,6 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from app.logs import NowAndThen
 from app.slack.listeners.commands import COMMAND_DELIVERY, command_delivery
 from app.web.slack_body import BOLT_READ_ERRORS, MalformedSlackBody, is_slash_command, parse_slack_body
 from app.web.thread_lanes import ThreadLane
@@ -45,6 +46,7 @@ def signed_by_slack(verifier: SignatureVerifier, raw: bytes, timestamp: str | No
 def slack_events_endpoint(bolt: App, signing_secret: str,
                           lane: ThreadLane) -> Callable[[Request], Awaitable[Response]]:
     verifier = SignatureVerifier(signing_secret)
+    refused = NowAndThen(log)
 
     def dispatch(request: Request, raw: bytes, slash_command: bool) -> BoltResponse:
         try:
@@ -64,6 +66,8 @@ def slack_events_endpoint(bolt: App, signing_secret: str,
         raw = await request.body()
         if not signed_by_slack(verifier, raw, request.headers.get("x-slack-request-timestamp"),
                                request.headers.get("x-slack-signature")):
+            refused.warning("refused a request to /slack/events with a bad or stale signature: if every request is "
+                            "refused, SLACK_SIGNING_SECRET is not this app's")
             return PlainTextResponse("invalid signature", status_code=401)
         try:
             body = parse_slack_body(raw, request.headers.get("content-type"))

@@ -154,6 +154,9 @@ def test_hostile_slack_bodies_are_401_unsigned_and_400_signed_never_500(stack_fa
         "Content-Type": JSON, "X-Slack-Request-Timestamp": "9" * 400, "X-Slack-Signature": "v0=0"})
 
     assert [r.status_code for r in unsigned] == [401] * len(HOSTILE_SLACK_BODIES)
+    # Said, for a wrong SLACK_SIGNING_SECRET shows only so, but not once a request.
+    said = [r for r in logs.records if "SLACK_SIGNING_SECRET is not this app's" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelname == "WARNING"
     assert [r.status_code for r in signed] == [400] * len(HOSTILE_SLACK_BODIES), [r.text for r in signed]
     assert all(r.text.startswith("malformed Slack request: ") for r in signed)
     assert not_a_number.status_code == 401 and too_large.status_code == 401
