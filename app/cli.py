@@ -151,11 +151,22 @@ def plan_or_eval(settings: Settings, args: argparse.Namespace) -> None:
         raise SystemExit(1)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    try:
+        return version("acme-assistant")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="acme", description="ACME Assistant: the Slack bot that connects "
                                      "the company's systems.")
+    parser.add_argument("--version", action="version", version=f"acme {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="the HTTP server: /slack/events, /healthz, /readyz, /metrics")
+    commands.add_parser("serve", help="the HTTP server: Slack's /slack/events (and Socket Mode with SLACK_APP_TOKEN), "
+                        "the CRM's /webhooks/crm, the REST API under /v1, /healthz, /readyz, /metrics")
     worker_parser = commands.add_parser("worker", help="run queued jobs")
     worker_parser.add_argument("--burst", action="store_true", help="drain the queues, then exit")
     worker_parser.add_argument("--processes", type=_positive_int, default=usable_cores(), metavar="N",
