@@ -56,6 +56,11 @@ class OutlastingScheduler(RQScheduler):
                 if self.should_reacquire_locks:
                     self.acquire_locks()
                 self.heartbeat()
+                if not self._acquired_locks:
+                    # Another worker's scheduler took them all (Redis came back empty and it was first): one
+                    # scheduler is enough, and this one would only wait, idle, to take them back.
+                    log.info("another worker's scheduler holds the locks now; this one stops")
+                    break
                 self.enqueue_scheduled_jobs()
             except redis.RedisError as exc:
                 waits.failed(exc, "queuing the jobs that are due")

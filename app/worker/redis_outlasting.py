@@ -18,6 +18,7 @@ from redis.client import Pipeline
 from rq import Queue, SimpleWorker
 from rq.exceptions import DequeueTimeout
 from rq.job import Job
+from rq.scheduler import RQScheduler
 from rq.utils import now
 from rq.worker import WorkerStatus
 
@@ -26,6 +27,17 @@ from app.worker.outlasting_scheduler import OutlastingScheduler
 from app.worker.redis_waits import RedisWaits
 
 log = logging.getLogger("app.worker")
+
+
+def _all_or_none(scheduler: RQScheduler) -> bool:
+    """Whether the scheduler took every queue's lock; if it took only some (another worker asked at the same
+    moment), it lets them go, so that one process, not two, schedules for all the queues."""
+    if set(scheduler.acquired_locks) == set(scheduler._queue_names):
+        return True
+    if scheduler.acquired_locks:
+        scheduler.release_locks()
+        scheduler._acquired_locks = set()
+    return False
 
 
 class RedisOutlasting(SimpleWorker):
@@ -88,7 +100,7 @@ class RedisOutlasting(SimpleWorker):
                     finally:
                         scheduler.release_locks()
                         scheduler.register_death()
-                elif scheduler.acquired_locks:
+                elif _all_or_none(scheduler):
                     scheduler.start()
             except redis.RedisError as exc:
                 self.waits.failed(exc, "starting the scheduler")
@@ -110,9 +122,10 @@ class RedisOutlasting(SimpleWorker):
         if scheduler._process is not None:
             scheduler._process.join(0)  # reaped: no zombie for each one that died
             scheduler._process = None
-        scheduler.acquire_locks(auto_start=True)
-        if scheduler._process is not None:
-            log.info("started a scheduler (pid %s): the one before it had stopped", scheduler._process.pid)
+        scheduler.acquire_locks()
+        if _all_or_none(scheduler):
+            process = scheduler.start()
+            log.info("started a scheduler (pid %s): the one before it had stopped", process.pid)
 
     def _pubsub_exception_handler(self, exc: Exception, pubsub: Any, pubsub_thread: Any) -> None:
         # RQ logs an ERROR line every 2 s while Redis is away; the loop already says it, with a backoff.

@@ -109,6 +109,45 @@ def test_a_worker_outlasts_redis_restarting_while_idle_and_mid_job(
     assert failures and all(len(line) < 300 for line in failures)
 
 
+def _descendants(pid: int) -> list[int]:
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended meanwhile
+        parents[int(stat.parent.name)] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def test_a_scheduler_whose_locks_another_took_stops_and_one_is_kept(
+        stack_factory, own_redis: RestartableRedis, start_worker) -> None:  # noqa: F811
+    # As when Redis comes back empty and another worker's scheduler asks for the locks first.
+    own_redis.start()
+    stack = stack_factory(worker=False, redis_url=own_redis.url)
+    supervised: Supervised = start_worker(stack, "--processes", "2", WORKER_JOB_LEASE_S="3")
+    _wait_for(lambda: supervised.log().count("Listening on") >= 2, "both workers to start")
+
+    def schedulers() -> int:  # the workers' own processes: each worker's, and its scheduler's if it has one
+        return len(_descendants(supervised.process.pid)) - 2
+
+    _wait_for(lambda: schedulers() == 1, "one scheduler")
+    connection = redis.Redis.from_url(own_redis.url)
+    locks = connection.keys("rq:scheduler-lock:*")
+    for lock in locks:
+        connection.set(lock, "another-scheduler", ex=60)
+    _wait_for(lambda: "this one stops" in supervised.log() and schedulers() == 0, "the scheduler to stop")
+    connection.delete(*locks)  # the other one stops in turn
+    _wait_for(lambda: schedulers() == 1 and len({connection.get(lock) for lock in locks}) == 1,
+              "a worker to start one again, for all the queues")
+    _no_traceback_nor_exit(supervised)
+
+
 def test_a_breaker_whose_redis_is_gone_logs_one_line_per_failure(own_redis: RestartableRedis,
                                                                   caplog: pytest.LogCaptureFixture) -> None:
     own_redis.start()
