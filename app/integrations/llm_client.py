@@ -131,14 +131,26 @@ def _reply(downstream: str, completion: Any) -> ModelReply:
         else None
     if not isinstance(message, dict):
         raise DownstreamFailed(downstream, "the answer had no message")
+    tool_calls = message.get("tool_calls")
     calls = tuple(
-        ModelToolCall(str(call.get("id") or f"call_{n}"), str(call["function"].get("name") or ""),
+        ModelToolCall(str(call.get("id") or f"call_{n}")[:100], str(call["function"].get("name") or ""),
                       _arguments(call["function"].get("arguments")))
-        for n, call in enumerate(message.get("tool_calls") or [])
+        for n, call in enumerate(tool_calls if isinstance(tool_calls, list) else [])
         if isinstance(call, dict) and isinstance(call.get("function"), dict))
     usage = completion.get("usage") if isinstance(completion.get("usage"), dict) else {}
-    return ModelReply(_text(message.get("content")), calls, int(usage.get("prompt_tokens") or 0),
-                      int(usage.get("completion_tokens") or 0))
+    return ModelReply(_text(message.get("content")), calls, _tokens(usage.get("prompt_tokens")),
+                      _tokens(usage.get("completion_tokens")))
+
+
+# More tokens than any model's window: a count past it is not one.
+MAX_TOKENS_COUNTED = 10_000_000
+
+
+def _tokens(count: Any) -> int:
+    """A token count as the server said it, if it is one: a whole number from 0 up; else 0."""
+    if isinstance(count, bool) or not isinstance(count, int | float) or count != count:
+        return 0
+    return int(min(max(count, 0), MAX_TOKENS_COUNTED))
 
 
 def _arguments(arguments: Any) -> str:

@@ -82,6 +82,23 @@ def test_bad_arguments_and_unknown_tools_go_back_to_the_model(with_model, fake_m
     assert run["steps"][3]["args"] == {}  # a megabyte the model made up is not kept in the run's record
 
 
+def test_a_model_that_names_no_function_or_counts_nonsense_is_read_safely(with_model, fake_model: FakeModel) -> None:
+    def completion(message: dict, usage: object) -> ModelAnswer:
+        return ModelAnswer(raw_body=json.dumps({"choices": [{"index": 0, "message": message}], "usage": usage}))
+
+    stack = with_model()
+    fake_model.api.then(
+        call("x" * 300 + "\u0000<!channel>", {}),
+        completion({"role": "assistant", "content": "Nothing to call.", "tool_calls": 5},
+                   {"prompt_tokens": -1000000, "completion_tokens": 1e20, "total_tokens": "lots"}))
+    stack.mention("look up Globex")
+    _wait_said(stack, "Nothing to call.")
+    run = _turn(stack)
+    assert run["status"] == "succeeded" and len(run["steps"][0]["tool"]) <= 64
+    assert "\u0000" not in run["steps"][0]["tool"] and "<" not in run["steps"][0]["tool"]
+    assert all(0 <= n < 10**8 for n in run["usage"].values()), run["usage"]  # none negative, none 1e20
+
+
 def test_answers_shaped_as_other_servers_shape_them_are_understood(with_model, fake_model: FakeModel) -> None:
     def completion(message: dict) -> ModelAnswer:
         return ModelAnswer(raw_body=json.dumps({"choices": [{"index": 0, "message": message}]}))
