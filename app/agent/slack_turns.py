@@ -155,9 +155,17 @@ class SlackTurns:
         return "expired"
 
     def _settle(self, record: dict[str, Any], outcome: str) -> None:
+        """The request's message edited to say how it was decided: best effort, for the decision is recorded
+        already and what it decides must be done (a message deleted, or Slack down, would leave the turn
+        waiting for ever, every later click answered "already decided")."""
         channel, ts = record["asked"]["channel"], record.get("message_ts")
-        if ts:
+        if not ts:
+            return
+        try:
             self._slack.update_message(channel, ts, approval_settled(record["effect"], outcome))
+        except IntegrationError as exc:
+            log.warning("could not edit the approval request %s in %s (%s); going on with the decision", ts,
+                        channel, exc)
 
     def _tell(self, channel: str, user: str, text: str) -> None:
         try:

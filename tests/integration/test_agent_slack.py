@@ -144,6 +144,17 @@ def test_approval_acts_once_and_only_for_the_asker(stack: Stack) -> None:
     assert any(e["status"] == "waiting" for e in run["events"])
 
 
+def test_an_approval_whose_message_is_gone_is_still_acted_on(stack: Stack) -> None:
+    stack.mention(f"summarize Initech and drop it in <#{SALES}|sales>")
+    message, approval = _approval(stack)
+    stack.slack.fail_next("chat.update", 200, error="message_not_found")  # someone deleted the request
+    stack.click(AGENT_APPROVE, message, approval)
+    _wait_said(stack, "I posted the summary of *Initech*")
+    assert len([c for c in stack.slack.calls if c.payload.get("channel") == SALES]) == 1
+    [turn] = _turns(stack)
+    assert _run(stack, turn["id"], ("succeeded", "failed", "cancelled"))["status"] == "succeeded"
+
+
 def test_cancel_does_nothing_and_ends_the_turn(stack: Stack) -> None:
     stack.mention(f"report on Globex in <#{SALES}|sales>")
     message, approval = _approval(stack)
