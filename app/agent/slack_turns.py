@@ -13,7 +13,7 @@ from typing import Any
 from app.agent.conversation import ToolCall, ToolResult
 from app.agent.loop import TurnOutcome
 from app.agent.slack_surface import SlackSurface
-from app.agent.turns import AgentTurns, Asked
+from app.agent.turns import AgentTurns, Asked, RunSlot
 from app.domain.outcome import Failed
 from app.integrations.errors import DownstreamRejected, IntegrationError
 from app.integrations.slack_poster import NOT_A_MEMBER, SlackPoster
@@ -43,7 +43,7 @@ class SlackTurns:
         return SlackSurface(self._slack, asked.channel, asked.thread_ts, asked.user, asked.team, self._stream)
 
     def answer_in_channel(self, asked: Asked, queued_at: datetime | None,
-                          tell_asker: Callable[[Message], None]) -> str:
+                          tell_asker: Callable[[Message], None], slot: RunSlot | None = None) -> str:
         """`/acme ask`: the question is posted in the channel, and answered in its thread."""
         assert asked.channel
         try:
@@ -54,9 +54,10 @@ class SlackTurns:
             tell_asker(Message(text="I can answer `/acme ask` only in a channel I'm a member of: `/invite @acme`, "
                                     "or send me a direct message."))
             return Failed("the bot is not a member of the channel")
-        return self.answer(replace(asked, thread_ts=ts), queued_at)
+        return self.answer(replace(asked, thread_ts=ts), queued_at, slot=slot)
 
-    def answer(self, asked: Asked, queued_at: datetime | None = None, say_working: bool = False) -> str:
+    def answer(self, asked: Asked, queued_at: datetime | None = None, say_working: bool = False,
+               slot: RunSlot | None = None) -> str:
         """Answer `asked` in its thread (channel and thread_ts are set)."""
         assert asked.channel and asked.thread_ts
         self._memory.mark_answering(asked.channel, asked.thread_ts)
@@ -64,7 +65,7 @@ class SlackTurns:
             if say_working:
                 surface.working()
             surface.status("Thinking...")
-            run_id = self._turns.begin(asked, queued_at)
+            run_id = self._turns.begin(asked, queued_at, slot)
             try:
                 outcome = self._turns.play(run_id, self._turns.request_for(asked), surface)
                 return self._conclude(run_id, asked, outcome, surface)

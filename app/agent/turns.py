@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -63,6 +64,14 @@ class CountedPlanner:
         return step
 
 
+@dataclass(frozen=True)
+class RunSlot:
+    """Where a turn's job keeps the run it records: its next run (the worker died) goes on with that run."""
+
+    run_id: str | None = None
+    keep: Callable[[str], None] = lambda run_id: None
+
+
 class AgentTurns:
     def __init__(self, *, history: RunHistory, loop: AgentLoop, tools: ToolCatalog, memory: ThreadMemory,
                  counters: AgentCounters, planner: Planner, fallback: Planner | None,
@@ -76,8 +85,11 @@ class AgentTurns:
         self._fallback = fallback
         self._counts_model_calls = counts_model_calls
 
-    def begin(self, asked: Asked, queued_at: datetime | None = None) -> str:
-        """A run for the turn, running from now: one INSERT and its events, as every turn starts with it."""
+    def begin(self, asked: Asked, queued_at: datetime | None = None, slot: RunSlot | None = None) -> str:
+        """A run for the turn, running from now: one INSERT and its events, as every turn starts with it; or,
+        for a job its dying worker left, the run it began (kept in `slot`)."""
+        if slot is not None and slot.run_id and self._resumed(slot.run_id):
+            return slot.run_id
         started = utcnow()
         queued = queued_at.replace(tzinfo=UTC) if queued_at and not queued_at.tzinfo else queued_at
         run_id = new_id("run")
@@ -88,7 +100,19 @@ class AgentTurns:
                 "started_at": started})
             history.emit_for(run_id, AGENT_TURN.id, "run.status", "queued", at=queued or started)
             history.emit_for(run_id, AGENT_TURN.id, "run.status", "running", at=started)
+        if slot is not None:
+            slot.keep(run_id)
         return run_id
+
+    def _resumed(self, run_id: str) -> bool:
+        with self._history.writing() as history:
+            run = history.session.get(Run, run_id, with_for_update=True)
+            if run is None or run.status in TERMINAL:  # (waiting: as the failure callback left it)
+                return False
+            history.end_live_steps(run, "retried", "the turn runs again: its worker stopped")
+            run.status = "running"
+            history.emit(run, "run.status", "running", reason="its worker stopped; the turn runs again")
+        return True
 
     def take_queued(self, run_id: str) -> Asked | None:
         """A run the API queued, now running; None when it is not waiting to run (cancelled, or gone)."""

@@ -15,7 +15,7 @@ from typing import Any
 from rq import get_current_job
 from rq.job import Job
 
-from app.agent.turns import Asked
+from app.agent.turns import Asked, RunSlot
 from app.composition import Collaborators
 from app.integrations.deferral import PostDeferred
 from app.jobs.notifications import Notifier
@@ -204,9 +204,22 @@ def answer_with_the_agent(request: dict[str, Any]) -> str:
     turn = Asked(text=asked.text or "", channel=asked.channel_id, user=asked.user_id, team=asked.team_id,
                  thread_ts=asked.thread_ts, origin=asked.origin)
     queued_at = job.enqueued_at if job else None
+    slot = _run_slot(job)
     if asked.origin == "command":
-        return worker.slack_agent.answer_in_channel(turn, queued_at, _replies(worker, asked).to_asker)
-    return worker.slack_agent.answer(turn, queued_at, say_working=asked.origin == "mention")
+        return worker.slack_agent.answer_in_channel(turn, queued_at, _replies(worker, asked).to_asker, slot)
+    return worker.slack_agent.answer(turn, queued_at, say_working=asked.origin == "mention", slot=slot)
+
+
+def _run_slot(job: Job | None) -> RunSlot | None:
+    """The job's meta keeps the run it began: if its worker dies, its next run goes on with the same run."""
+    if job is None:
+        return None
+
+    def keep(run_id: str) -> None:
+        job.meta[RUN_META] = run_id
+        job.save_meta()
+
+    return RunSlot(job.meta.get(RUN_META), keep)
 
 
 def run_agent(run_id: str) -> str:

@@ -10,7 +10,8 @@ from rq import Worker
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
-from app.queueing.job_table import QUEUE_ORDER, SUMMARY_QUEUE
+from app.queueing.job_table import AGENT_QUEUE, QUEUE_ORDER, SUMMARY_QUEUE
+from app.runs.builtin_workflows import AGENT_TURN
 from tests.conftest import Stack
 from tests.integration.test_worker_processes import Supervised, _two_workers_up, _wait_for, start_worker  # noqa: F401
 
@@ -67,3 +68,26 @@ def test_a_job_that_a_dying_worker_took_off_its_queue_before_starting_it_runs_on
     _wait_for(lambda: Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.FINISHED, "its job's end")
     assert len(_summaries(stack)) == 1
     assert f"job {job_id} was taken off {SUMMARY_QUEUE} by a worker that stopped before starting it" in supervised.log()
+
+
+def test_an_agent_turn_whose_worker_dies_goes_on_as_the_same_run(
+        stack_factory, redis_conn: redis.Redis, start_worker) -> None:  # noqa: F811
+    stack = stack_factory(worker=False, acme_api_rate="1000/s")
+    supervised: Supervised = start_worker(stack, "--processes", "2", WORKER_JOB_LEASE_S=LEASE_S)
+    _two_workers_up(supervised, redis_conn)
+    stack.crm.faults("slow", delay_s=2.5)
+    stack.mention("summarize Globex")
+    started = StartedJobRegistry(AGENT_QUEUE, connection=redis_conn)
+    _wait_for(lambda: started.count == 1, "a worker to be running the turn")
+    [job_id] = started.get_job_ids()
+    _wait_for(lambda: any(w.get_current_job_id() == job_id for w in Worker.all(connection=redis_conn))
+              and Job.fetch(job_id, connection=redis_conn).meta.get("acme_run"), "the turn to begin its run")
+    _kill_the_worker_running(job_id, redis_conn)
+    stack.crm.faults("ok")
+
+    _wait_for(lambda: Job.fetch(job_id, connection=redis_conn).get_status() == JobStatus.FINISHED,
+              "the turn to run again and finish", timeout_s=RERUN_WITHIN_S)
+    runs = [r for r in stack.http.get("/v1/runs?limit=100").json()["items"] if r["workflow_id"] == AGENT_TURN.id]
+    assert [r["status"] for r in runs] == ["succeeded"]  # one run, not one left running beside another
+    assert sum(c.method in ("chat.stopStream", "chat.postMessage") and "Summary of Globex" in c.text
+               for c in stack.slack.calls) == 1
