@@ -31,13 +31,13 @@ def effect_outside(call: ToolCall, conversation: str | None, http_method: str | 
     elsewhere = _channel(args) and _channel(args) != conversation
     customer = escape(str(args.get("customer", "")))
     if call.tool == "slack.post_message":
-        # Someone else's thread in the same channel is another conversation too.
-        other_thread = str(args.get("thread_ts") or "")
-        if other_thread == (thread or ""):
-            other_thread = ""
-        if elsewhere or other_thread:
-            where = f"<#{escape(_channel(args))}>" + (f", in the thread of message {escape(other_thread)}"
-                                                       if other_thread else "")
+        # Someone else's thread in the same channel is another conversation too, and so is the channel itself
+        # when the conversation is in a thread: a post there is read by the whole channel.
+        in_thread = str(args.get("thread_ts") or "")
+        if elsewhere or in_thread != (thread or ""):
+            where = f"<#{escape(_channel(args))}>" + (f", in the thread of message {escape(in_thread)}" if in_thread
+                                                       else ", for the whole channel" if thread and not elsewhere
+                                                       else "")
             return f"post this message in {where}:\n{_quote(str(args.get('text', '')))}"
         return None
     if call.tool == "summarize_and_post_customer_update" and elsewhere:
