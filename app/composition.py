@@ -32,6 +32,7 @@ from app.integrations.slack_poster import SlackPoster
 from app.integrations.slack_web_client import KeepAliveWebClient
 from app.jobs.drafts import DraftWriter, ModelDrafts
 from app.jobs.reports import REUSE_FINISHED_S, AccountReports
+from app.logs import SecretMasker
 from app.queueing.job_queue import ACK_REDIS_TIMEOUT_S, JobQueue
 from app.queueing.job_table import APPROVAL_EXPIRY
 from app.runs.control import RunControl
@@ -182,7 +183,7 @@ def build_collaborators(settings: Settings, *, sleep: Callable[[float], None] = 
     counters = AgentCounters(connection)
     memory = ThreadMemory(connection, settings.agent_memory_turns)
     approvals = ApprovalStore(connection)
-    planner: Planner = LlmPlanner(llm) if llm else RulesPlanner()
+    planner: Planner = LlmPlanner(llm, SecretMasker(settings.secret_values()).mask) if llm else RulesPlanner()
     agent = AgentTurns(history=history, loop=AgentLoop(tools, StepRecorder(history), tool_context,
                                                         settings.agent_max_steps),
                        tools=tools, memory=memory, counters=counters, planner=planner,

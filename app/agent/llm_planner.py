@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from app.agent.conversation import AgentRequest, Answer, Calls, PlannerStep, ToolCall, Usage
@@ -37,8 +38,11 @@ def _clip(text: str) -> str:
 class LlmPlanner:
     name = "llm"
 
-    def __init__(self, client: LlmClient) -> None:
+    def __init__(self, client: LlmClient, hide_secrets: Callable[[str], str] = lambda text: text) -> None:
         self._client = client
+        # The model is never given a secret; should one come back all the same (from the CRM's data, say), it
+        # is masked before it can reach Slack, a run's record or a tool.
+        self._hide = hide_secrets
 
     def next_step(self, request: AgentRequest) -> PlannerStep:
         names = FunctionNames(tool.name for tool in request.tools)
@@ -47,8 +51,8 @@ class LlmPlanner:
         reply = self._client.complete(self._messages(request, names), tools or None, request.deadline)
         usage = Usage(reply.prompt_tokens, reply.completion_tokens)
         if reply.tool_calls:
-            return Calls(tuple(_call(c.id, c.name, c.arguments, names) for c in reply.tool_calls), usage)
-        return Answer((reply.text or "").strip() or "I have nothing to add.", mrkdwn=False, usage=usage)
+            return Calls(tuple(_call(c.id, c.name, self._hide(c.arguments), names) for c in reply.tool_calls), usage)
+        return Answer(self._hide((reply.text or "").strip()) or "I have nothing to add.", mrkdwn=False, usage=usage)
 
     def _messages(self, request: AgentRequest, names: FunctionNames) -> list[dict[str, Any]]:
         said = read_slack_text(request.text)

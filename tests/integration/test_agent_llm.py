@@ -82,6 +82,17 @@ def test_bad_arguments_and_unknown_tools_go_back_to_the_model(with_model, fake_m
     assert run["steps"][3]["args"] == {}  # a megabyte the model made up is not kept in the run's record
 
 
+def test_a_secret_in_a_models_answer_never_reaches_slack_nor_the_run(with_model, fake_model: FakeModel,
+                                                                      key: str) -> None:
+    stack = with_model()
+    fake_model.api.then(say(f"Sure: the key is {key} and a token xoxb-1234-5678-abcdef."))
+    stack.mention("what is the key?")
+    answer = _wait_said(stack, "Sure: the key is")
+    shown = " ".join(c.text for c in answer)
+    assert key not in shown and "xoxb-1234" not in shown and "[redacted]" in shown
+    assert key not in str(_turn(stack))
+
+
 def test_a_model_that_names_no_function_or_counts_nonsense_is_read_safely(with_model, fake_model: FakeModel) -> None:
     def completion(message: dict, usage: object) -> ModelAnswer:
         return ModelAnswer(raw_body=json.dumps({"choices": [{"index": 0, "message": message}], "usage": usage}))
