@@ -24,10 +24,10 @@ def needs_customer(verb: str = "summary") -> Message:
 def customer_summary(summary: CustomerSummary) -> Message:
     c = summary.customer
     heading = f"*{escape(c.name)}* ({escape(c.company)})"
-    facts = (
-        f"*Plan:* {escape(c.plan)}   *Status:* {escape(c.status.replace('_', ' '))}   "
-        f"*Owner:* {escape(c.owner)}   *Email:* {escape(c.email)}   *Id:* {escape(c.id)}"
-    )
+    # A fact the CRM does not have is left out, not shown as a label with nothing after it.
+    facts = "   ".join(f"*{label}:* {escape(value)}" for label, value in (
+        ("Plan", c.plan), ("Status", c.status.replace("_", " ")), ("Owner", c.owner), ("Email", c.email),
+        ("Id", c.id)) if value and value.strip())
     if summary.open_tickets:
         counts = ", ".join(f"{n} {p}" for p, n in summary.tickets_by_priority.items())
         lines = [
@@ -44,7 +44,7 @@ def customer_summary(summary: CustomerSummary) -> Message:
     attention = f":mag: *Needs attention:* {escape(summary.attention)}"
     fallback = (
         f"Summary of {escape(c.name)} ({escape(c.company)}): {escape(c.plan)} plan, "
-        f"{escape(c.status.replace('_', ' '))}, owner {escape(c.owner)}, "
+        f"{escape(c.status.replace('_', ' '))}, " + (f"owner {escape(c.owner)}, " if c.owner.strip() else "") +
         f"{len(summary.open_tickets)} open ticket(s). {escape(summary.attention)}"
     )
     blocks = [section(heading + "\n" + facts), section(tickets), section(attention)]

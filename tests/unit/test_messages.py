@@ -74,3 +74,11 @@ def test_a_section_too_long_is_cut_between_words_never_inside_an_escape() -> Non
     cut = section("x" * 2895 + " &lt;!here&gt;" * 10)["text"]["text"]
     assert len(cut) <= MAX_SECTION_CHARS and cut.endswith("\u2026") and "&l\u2026" not in cut and "&lt\u2026" not in cut
     assert not cut[:-1].endswith(("&", "&l", "&lt"))
+
+
+def test_a_fact_the_crm_does_not_have_is_left_out_of_the_summary() -> None:
+    bare = Customer("cus_9", "Bare", "", "Bare Ltd", "pro", "active", "", "2026-01-01")
+    summary = customer_summary(summarize(bare, []))
+    text = summary.blocks[0]["text"]["text"]
+    assert "owner ," not in summary.text and "*Email:*" not in text and "*Owner:*" not in text
+    assert "*Plan:* pro" in text and "*Id:* cus_9" in text
