@@ -104,6 +104,6 @@ class RunHistory:
             run = history.session.get(Run, run_id, with_for_update=True)
             if run is None or run.status in TERMINAL:
                 return False
-            run.output = output
+            run.output, run.error = output, error
             history.end(run, status, error)
         return True
