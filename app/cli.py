@@ -18,7 +18,29 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 def _settings_and_logging() -> Settings:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format, settings.secret_values())
+    _warn_of_unknown_settings()
     return settings
+
+
+# The prefixes of this project's settings: a name with one that is no setting is most likely a misspelt one.
+_OUR_PREFIXES = ("SLACK_", "CRM_", "ACME_", "LLM_", "AGENT_", "WORKER_", "HTTP_TOOL_", "REDIS_", "DATABASE_",
+                 "NOTIFY_", "LOG_")
+_NOT_SETTINGS = frozenset({"SLACK_MANIFEST_SCHEMA_DIR", "CRM_WEBHOOK_URL"})  # the tests' own, the mock CRM's
+
+
+def _warn_of_unknown_settings() -> None:
+    """Settings the environment or .env gives that are none of ours (`SLACK_BOT_TOKNE`): pydantic ignores them."""
+    from dotenv import dotenv_values  # noqa: PLC0415 - pydantic-settings' own reader of .env
+
+    from app.config import SECRET_FIELDS  # noqa: PLC0415
+
+    known = {name.upper() for name in Settings.model_fields} | {f"{name.upper()}_FILE" for name in SECRET_FIELDS}
+    given = set(os.environ) | {name for name in dotenv_values(".env") if name}
+    unknown = sorted(name for name in given if name.upper().startswith(_OUR_PREFIXES)
+                     and name.upper() not in known | _NOT_SETTINGS)
+    if unknown:
+        logging.getLogger("app.settings").warning("not a setting, and ignored: %s (misspelt?); the settings are "
+                                                  "listed in the README", ", ".join(unknown))
 
 
 def serve(settings: Settings) -> None:
