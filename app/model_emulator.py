@@ -26,6 +26,8 @@ class ModelAnswer:
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
+    # The answer sent a byte at a time, this long apart: a server that never goes quiet long enough to time out.
+    trickle_s: float = 0.0
     raw_body: str | None = None
     prompt_tokens: int = 50
     completion_tokens: int = 10
@@ -96,11 +98,20 @@ class ModelEmulator:
                 return JSONResponse({"error": {"message": f"status {answer.status}", "type": "server_error"}},
                                     status_code=answer.status, headers=answer.headers)
             completion = self._completion(answer, str(body.get("model", "")))
+            if answer.trickle_s:
+                return StreamingResponse(_trickled(json.dumps(completion).encode(), answer.trickle_s),
+                                         media_type="application/json")
             if body.get("stream"):
                 return StreamingResponse(_as_stream(completion), media_type="text/event-stream")
             return JSONResponse(completion)
 
         return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+
+
+async def _trickled(body: bytes, every_s: float):  # type: ignore[no-untyped-def]
+    for n in range(len(body)):
+        yield body[n:n + 1]
+        await asyncio.sleep(every_s)
 
 
 async def _as_stream(completion: dict[str, Any]):  # type: ignore[no-untyped-def]

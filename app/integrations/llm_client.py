@@ -14,6 +14,7 @@ import httpx
 
 from app.integrations.errors import DownstreamFailed, DownstreamRejected
 from app.integrations.resilience import Downstream, RetryableFailure, parse_retry_after
+from app.integrations.whole_answer_deadline import WholeAnswerDeadline
 from app.store.json_values import well_formed
 
 if TYPE_CHECKING:
@@ -70,7 +71,8 @@ class LlmClient:
                 self._client = openai.OpenAI(
                     base_url=self._base_url, api_key=self._api_key or "not-needed", max_retries=0,
                     timeout=self._downstream.timeout_s,
-                    http_client=httpx.Client(transport=self._transport, timeout=self._downstream.timeout_s))
+                    http_client=httpx.Client(transport=WholeAnswerDeadline(self._transport),
+                                             timeout=self._downstream.timeout_s))
             return self._client
 
     def close(self) -> None:

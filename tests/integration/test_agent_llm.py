@@ -82,6 +82,14 @@ def test_bad_arguments_and_unknown_tools_go_back_to_the_model(with_model, fake_m
     assert run["steps"][3]["args"] == {}  # a megabyte the model made up is not kept in the run's record
 
 
+def test_a_model_that_trickles_its_answer_is_given_up_on_within_its_timeout(with_model, fake_model: FakeModel) -> None:
+    # A byte every 0.2 s never trips a 2 s read timeout; the whole answer would take some 40 s.
+    stack = with_model(llm_timeout_s=2)
+    fake_model.api.then(ModelAnswer(text="x" * 100, trickle_s=0.2), say("Quick this time."))
+    stack.mention("is the CRM up?")
+    _wait_said(stack, "Quick this time.", timeout_s=20)  # well before the trickle would have ended
+
+
 def test_a_secret_in_a_models_answer_never_reaches_slack_nor_the_run(with_model, fake_model: FakeModel,
                                                                       key: str) -> None:
     stack = with_model()
