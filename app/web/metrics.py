@@ -54,24 +54,36 @@ class SharedStateCollector(Collector):
         return [calls, tokens, fallbacks, approvals, feedback]
 
     def collect(self) -> Iterable[Metric]:
-        breaker = GaugeMetricFamily("acme_circuit_breaker_state", "1 for the state each breaker is in",
-                                    labels=["downstream", "state"])
-        depth = GaugeMetricFamily("acme_queue_depth", "Jobs waiting in each queue", labels=["queue"])
+        families: list[Metric] = []
+        redis_up = GaugeMetricFamily("acme_redis_up", "1 when Redis answered this scrape; without it, the breaker, "
+                                     "queue and agent figures are left out")
         try:
-            for b in self._breakers:
-                current = b.state
-                for state in BREAKER_STATES:
-                    breaker.add_metric([b.name, state], 1.0 if state == current else 0.0)
-            for queue in self._queues:
-                depth.add_metric([queue.name], float(queue.count))
+            families += self._redis_families()
+            redis_up.add_metric([], 1.0)
         except redis.RedisError:
-            return []
-        families: list[Metric] = [breaker, depth, *self._agent_families()]
+            redis_up.add_metric([], 0.0)
+        database_up = GaugeMetricFamily("acme_database_up", "1 when the database answered this scrape")
         runs = GaugeMetricFamily("acme_runs", "Runs recorded, by status", labels=["status"])
         try:
             for status, count in sorted(self._run_counts().items()):
                 runs.add_metric([status], float(count))
             families.append(runs)
+            database_up.add_metric([], 1.0)
         except SQLAlchemyError:
-            pass
-        return families
+            database_up.add_metric([], 0.0)
+        return [*families, redis_up, database_up]
+
+    def _redis_families(self) -> list[Metric]:
+        # One question first: with Redis away, each breaker's state would fall back to closed, with a
+        # warning for every breaker at every scrape.
+        self._queues[0].connection.ping()
+        breaker = GaugeMetricFamily("acme_circuit_breaker_state", "1 for the state each breaker is in",
+                                    labels=["downstream", "state"])
+        depth = GaugeMetricFamily("acme_queue_depth", "Jobs waiting in each queue", labels=["queue"])
+        for b in self._breakers:
+            current = b.state
+            for state in BREAKER_STATES:
+                breaker.add_metric([b.name, state], 1.0 if state == current else 0.0)
+        for queue in self._queues:
+            depth.add_metric([queue.name], float(queue.count))
+        return [breaker, depth, *self._agent_families()]

@@ -196,6 +196,11 @@ def test_the_api_without_redis_says_when_to_come_back_and_logs_it_once(
     assert all(r.headers["retry-after"] == "5" and "Redis" in r.json()["error"]["message"] for r in refused)
     said = [r for r in caplog.records if "rate limiter unavailable" in r.getMessage() and r.levelname == "ERROR"]
     assert len(said) == 1
+    # The metrics say Redis is away, and still give what the database knows; no warning a breaker a scrape.
+    metrics = stack.http.get("/metrics").text
+    assert "acme_redis_up 0.0" in metrics and "acme_database_up 1.0" in metrics and "acme_runs" in metrics
+    assert "acme_queue_depth" not in metrics
+    assert not [r for r in caplog.records if "falling back to default circuit state" in r.getMessage()]
     # A socket is opened, then closed as "try again later" with the reason: not refused as a bad key is.
     with connect(stack.app.url.replace("http://", "ws://") + "/v1/ws", open_timeout=5) as socket:
         with pytest.raises(ConnectionClosed):
