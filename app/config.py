@@ -188,7 +188,8 @@ class Settings(BaseSettings):
     @field_validator("redis_url")
     @classmethod
     def _redis_url_shape(cls, value: str) -> str:
-        if value.partition("://")[0] not in ("redis", "rediss", "unix") or not value.partition("://")[2]:
+        scheme, _, rest = value.partition("://")
+        if scheme not in ("redis", "rediss", "unix") or not rest:
             raise ValueError("must look like redis://host:6379/0 (or rediss://, unix://)")
         if not re.fullmatch(r"[^/]*://(?:[^/@]*@)?(?:\[[^\]]*\]|[^/:]*)(?::\d*)?(?:/.*)?", value):
             raise ValueError("has a port that is not a number")
@@ -204,9 +205,10 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite:", "postgresql+psycopg:")):
             raise ValueError("must be sqlite:///path.db or postgresql://user@host:5432/name")
         try:
-            return make_url(value).drivername and value
+            make_url(value)
         except ArgumentError:
             raise ValueError("is not a database URL") from None
+        return value
 
     @field_validator("acme_api_rate")
     @classmethod
