@@ -182,20 +182,28 @@ class Idempotency:
             return {"type": "http.request", "body": body, "more_body": False}
 
         answer: dict[str, Any] = {"status": 500, "headers": [], "body": b""}
+        remembered = False
 
         async def capture(message: Message) -> None:
+            nonlocal remembered
             if message["type"] == "http.response.start":
                 answer["status"] = message["status"]
                 answer["headers"] = [(k.decode(), v.decode()) for k, v in message.get("headers", [])
                                      if k.lower() in (b"content-type", b"location")]
             elif message["type"] == "http.response.body":
                 answer["body"] += message.get("body", b"")
+                if not message.get("more_body", False):
+                    # Remembered before the answer's end goes out: a caller that has the answer and asks again
+                    # at once is answered the same, not "still in progress".
+                    remembered = True
+                    await off_the_loop(self._threads, self._remember, record_key, fingerprint, answer)
             await send(message)
 
         try:
             await self.app(scope, replay_body, capture)
         finally:
-            await off_the_loop(self._threads, self._remember, record_key, fingerprint, answer)
+            if not remembered:
+                await off_the_loop(self._threads, self._remember, record_key, fingerprint, answer)
 
     def _claim(self, record_key: str, fingerprint: str) -> dict[str, Any] | None:
         """None when this request is the key's first; else the record the first one left."""
