@@ -39,6 +39,9 @@ MAX_RETRY_S = 30.0
 # again, and tells the user that a command or a click failed).
 EnvelopeHandler = Callable[[SocketModeRequest], SocketModeResponse | None]
 # apps.connections.open's answers that no retry changes: the token (or its scopes) must be.
+# As Slack's requests over HTTP (app/web/body_limit.py): Slack sends nothing larger, so a larger envelope is refused
+# before any of the app reads it (the WebSocket's own cap, 1 MiB, bounds what is held meanwhile).
+MAX_ENVELOPE_BYTES = 256 * 1024
 TOKEN_REFUSALS = frozenset({"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
                             "not_allowed_token_type", "missing_scope", "no_permission"})
 
@@ -71,6 +74,13 @@ class _Client(SocketModeClient):
             log.warning("refused a Socket Mode message that is not a JSON object")
             return
         envelope_id = message.get("envelope_id")
+        if len(raw_message) > MAX_ENVELOPE_BYTES:
+            log.warning("refused a %s envelope of %d bytes: more than %d KiB", message.get("type"), len(raw_message),
+                        MAX_ENVELOPE_BYTES // 1024)
+            if isinstance(envelope_id, str):
+                # Acked: delivered again, it would be just as large.
+                await self.send_socket_mode_response(SocketModeResponse(envelope_id=envelope_id))
+            return
         if isinstance(envelope_id, str) and not isinstance(message.get("payload"), dict):
             # slack-sdk would raise on most such with a traceback (and take a string for `{"text": ...}`), never
             # acking it: Slack would deliver it again.

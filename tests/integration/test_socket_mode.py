@@ -172,6 +172,19 @@ def test_a_malformed_envelope_is_refused_before_bolt_and_acked_and_the_next_one_
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
+def test_an_envelope_larger_than_slack_sends_is_refused_and_acked_and_the_next_one_handled(
+        socket_stack: Stack, socket_slack: SocketModeEmulator, caplog: pytest.LogCaptureFixture) -> None:
+    envelope_type, payload = envelope_of_http_request(*_form(socket_stack.signer.slash_command(
+        "summary Globex " + "x" * 300_000, channel=CHANNEL, user=USER)))
+    socket_slack.send_text(json.dumps({"envelope_id": "e-large", "type": envelope_type, "payload": payload,
+                                       "accepts_response_payload": True}), envelope=("e-large", envelope_type))
+    good = socket_slack.deliver_http_request(*socket_stack.signer.slash_command("help", channel=CHANNEL, user=USER))
+
+    assert not socket_slack.wait_for_ack("e-large").payload
+    assert socket_slack.wait_for_ack(good).payload
+    assert [r for r in caplog.records if "more than 256 KiB" in r.getMessage()]
+
+
 def test_a_dropped_connection_is_replaced_and_the_next_envelope_handled(
         socket_stack: Stack, socket_slack: SocketModeEmulator) -> None:
     socket_slack.drop()
