@@ -19,7 +19,20 @@ def _settings_and_logging() -> Settings:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format, settings.secret_values())
     _warn_of_unknown_settings()
+    _warn_of_a_token_not_a_bots(settings)
     return settings
+
+
+# A bot token, or one that token rotation gives out; a user's token (xoxp-) would post as that person.
+_BOT_TOKEN_PREFIXES = ("xoxb-", "xoxe.xoxb-")
+
+
+def _warn_of_a_token_not_a_bots(settings: Settings) -> None:
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+    if token and not token.startswith(_BOT_TOKEN_PREFIXES):
+        logging.getLogger("app.settings").warning(
+            "SLACK_BOT_TOKEN is not a bot token (xoxb-...): Slack will refuse it, or the app will post as the "
+            "person it belongs to. Use the Bot User OAuth Token from the app's OAuth & Permissions page.")
 
 
 # The prefixes of this project's settings: a name with one that is no setting is most likely a misspelt one.

@@ -39,12 +39,14 @@ def test_serve_refuses_to_start_without_its_secrets(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_a_misspelt_setting_is_said_and_a_database_that_does_not_answer_is_one_line(tmp_path: Path) -> None:
-    env = _clean_env(SLACK_BOT_TOKNE="xoxb-typo", DATABASE_URL="postgres://u:sekret@127.0.0.1:1/db")
+def test_a_misspelt_setting_and_a_users_token_are_said_and_an_unanswering_database_is_one_line(tmp_path: Path) -> None:
+    env = _clean_env(SLACK_BOT_TOKNE="xoxb-typo", SLACK_BOT_TOKEN="xoxp-1-users-own-token",
+                     DATABASE_URL="postgres://u:sekret@127.0.0.1:1/db")
     result = subprocess.run([sys.executable, "-m", "app", "db", "upgrade"], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "sekret" not in result.stderr
     assert "not a setting, and ignored: SLACK_BOT_TOKNE" in result.stderr
+    assert "SLACK_BOT_TOKEN is not a bot token (xoxb-...)" in result.stderr and "users-own" not in result.stderr
     assert "the database at postgresql+psycopg://u:***@127.0.0.1:1/db did not answer" in result.stderr
 
 
