@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from app.domain.system_status import SystemStatus
 from app.messages.message import Message, section
+from app.messages.mrkdwn import quoted
 
 WORKING = "Working on it..."
 
 
-def help_text() -> Message:
+# Enough of an unknown command to recognise it by; the rest would only crowd the help.
+_UNKNOWN_SHOWN_CHARS = 40
+
+
+def help_text(unknown: str = "") -> Message:
+    """The commands; with `unknown`, what the person typed that is none of them, said first."""
+    if unknown:
+        shown = unknown if len(unknown) <= _UNKNOWN_SHOWN_CHARS else unknown[:_UNKNOWN_SHOWN_CHARS] + "\u2026"
+        opening = f"I don't know the command \u201c{quoted(shown)}\u201d. *ACME Assistant* connects Slack to the CRM.\n"
+    else:
+        opening = "*ACME Assistant* connects Slack to the CRM.\n"
     text = (
-        "*ACME Assistant* connects Slack to the CRM.\n"
+        opening +
         "\u2022 `/acme summary <customer>`: a summary of a customer (an id, a name or an email)\n"
         "\u2022 `/acme report <customer>`: a full account report, uploaded as a file with a chart\n"
         "\u2022 `/acme status`: the circuit breakers and the job queues\n"

@@ -26,7 +26,7 @@ class Status:
 
 @dataclass(frozen=True)
 class Help:
-    pass
+    unknown: str = ""  # the word asked for that is no command, if any
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def _customer_after(words: str, verb: str) -> Intent:
 
 
 def parse_command(text: str) -> Intent:
-    """`/acme summary Globex` → Summarize("Globex"); anything unknown is a request for help."""
+    """`/acme summary Globex` → Summarize("Globex"); anything unknown is a request for help (with the word)."""
     # Split at any whitespace (a tab, a new line), and "summary:" is "summary".
     verb, *more = text.strip().split(maxsplit=1) or [""]
     verb, rest = verb.lower().rstrip(":,.!"), more[0] if more else ""
@@ -70,7 +70,7 @@ def parse_command(text: str) -> Intent:
         return Status()
     if verb == "ask":
         return Ask(rest.strip()) if rest.strip() else MissingCustomer("ask")
-    return Help()
+    return Help() if verb in ("", "help") else Help(unknown=text.strip().split(maxsplit=1)[0])
 
 
 def job_for(intent: Intent) -> tuple[JobKind, str | None]:

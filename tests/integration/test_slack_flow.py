@@ -109,7 +109,9 @@ def test_ambiguous_customer_lists_at_most_five_matches_and_asks_which(stack: Sta
 def test_help_unknown_subcommand_and_missing_customer(stack: Stack) -> None:
     help_answer = stack.slash("help")
     assert "/acme summary <customer>" in help_answer.json()["text"]
-    assert stack.slash("frobnicate the widgets").json()["text"] == help_answer.json()["text"]
+    unknown = stack.slash("frobnicate the widgets").json()["text"]
+    assert unknown.startswith("I don't know the command \u201cfrobnicate\u201d.")
+    assert unknown.endswith(help_answer.json()["text"].split("\n", 1)[1])
     assert stack.slash("summary").text.startswith("Which customer?")
     stack.mention("what can you do?")
     calls = stack.slack.wait_for(lambda calls: any("/acme summary" in c.text for c in calls))

@@ -19,7 +19,9 @@ from app.slack.intents import Ask, Help, MissingCustomer, Report, Status, Summar
     ("summary\nGlobex Corp", Summarize("Globex Corp")),
     ("summary: Globex", Summarize("Globex")),
     ("", Help()),
-    ("frobnicate Globex", Help()),
+    ("frobnicate Globex", Help(unknown="frobnicate")),
+    ("Frobnicate: Globex", Help(unknown="Frobnicate:")),
+    ("  HELP ", Help()),
     ("ask is the CRM up?", Ask("is the CRM up?")),
     ("ask", MissingCustomer("ask")),
 ])

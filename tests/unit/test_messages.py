@@ -1,6 +1,7 @@
 from app.domain.customers import Ambiguous, Customer, NoMatch, Ticket
 from app.domain.summary import summarize
 from app.messages.agent import agent_answer, streamed_answer
+from app.messages.bot import help_text
 from app.messages.customers import ambiguous_customer, customer_summary, no_customer
 from app.messages.long_text import pieces
 from app.messages.message import MAX_SECTION_CHARS, section
@@ -82,3 +83,10 @@ def test_a_fact_the_crm_does_not_have_is_left_out_of_the_summary() -> None:
     text = summary.blocks[0]["text"]["text"]
     assert "owner ," not in summary.text and "*Email:*" not in text and "*Owner:*" not in text
     assert "*Plan:* pro" in text and "*Id:* cus_9" in text
+
+
+def test_help_for_an_unknown_command_says_which_without_pinging_anyone() -> None:
+    assert help_text().text.startswith("*ACME Assistant*")
+    said = help_text("<!channel>").text
+    assert said.startswith("I don't know the command \u201c@channel\u201d.") and "<!channel>" not in said
+    assert "x" * 40 + "\u2026\u201d" in help_text("x" * 5000).text and "`/acme summary <customer>`" in said

@@ -40,7 +40,8 @@ def register(app: App, *, jobs: JobQueue, read_system_status: Callable[[], Syste
     def on_acme_command(ack: Any, command: dict[str, Any], context: BoltContext) -> None:
         intent = parse_command(command.get("text", ""))
         if isinstance(intent, Help):
-            ack(text=help_text().text, blocks=help_text().blocks)
+            help_message = help_text(intent.unknown)
+            ack(text=help_message.text, blocks=help_message.blocks)
             return
         if isinstance(intent, MissingCustomer):
             ack(text=needs_customer(intent.verb).text)
