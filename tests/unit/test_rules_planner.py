@@ -103,3 +103,43 @@ def test_a_second_channel_asked_for_is_said_not_dropped() -> None:
     done = PLANNER.next_step(AgentRequest(text=text, channel="C1", results=(
         ToolResult(first.calls[0], output={"channel": "C0SALES", "ts": "1.1"}),)))
     assert isinstance(done, Answer) and "ask again for <#C0GEN>" in done.text
+
+
+def test_several_customers_listed_are_each_read_and_answered_together() -> None:
+    text = "open tickets for Globex, Initech and Umbrella please"
+    step = _first(text)
+    assert isinstance(step, Calls)
+    assert [(c.tool, c.args["customer"]) for c in step.calls] == [
+        ("crm.list_tickets", "Globex"), ("crm.list_tickets", "Initech"), ("crm.list_tickets", "Umbrella")]
+    assert len({c.id for c in step.calls}) == 3
+    results = (ToolResult(step.calls[0], [{"id": "t1", "subject": "Login <!here>", "status": "open"}]),
+               ToolResult(step.calls[1], error="no customer matches 'Initech'"),
+               ToolResult(step.calls[2], []))
+    answer = PLANNER.next_step(AgentRequest(text=text, results=results))
+    assert isinstance(answer, Answer)
+    assert "*Globex* has 1 open ticket(s)" in answer.text and "no customer matches 'Initech'" in answer.text
+    assert "*Umbrella* has no open tickets" in answer.text and "<!here>" not in answer.text
+    assert "ask again" not in answer.text
+
+
+def test_words_after_a_customer_are_not_taken_for_more_customers() -> None:
+    for text in ("summary of Bluth Company, heading into a mtg", "summarize Globex, I have a meeting",
+                 "what's the deal with Soylent lately", "summarize Johnson and Johnson"):
+        step = _first(text)
+        assert isinstance(step, Calls) and len(step.calls) == 1, text
+
+
+def test_customers_past_what_one_answer_does_are_named_not_dropped() -> None:
+    text = "summarize Globex, Initech, Umbrella, Hooli, Oscorp and Tyrell"
+    step = _first(text)
+    assert isinstance(step, Calls) and len(step.calls) == 5
+    done = PLANNER.next_step(AgentRequest(text=text, results=tuple(
+        ToolResult(c, error="the CRM is unavailable") for c in step.calls)))
+    assert isinstance(done, Answer) and done.text.endswith("I do up to 5 customers at a time: ask again for *Tyrell*.")
+
+    text = "report on Globex and Initech in <#C0SALES|sales>"
+    step = _first(text, channel="C0GEN")
+    assert isinstance(step, Calls) and [c.args["customer"] for c in step.calls] == ["Globex"]
+    done = PLANNER.next_step(AgentRequest(text=text, channel="C0GEN", results=(
+        ToolResult(step.calls[0], {"result": "The report is under way"}),)))
+    assert isinstance(done, Answer) and done.text.endswith("I do one customer at a time: ask again for *Initech*.")

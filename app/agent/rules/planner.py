@@ -13,6 +13,9 @@ from app.agent.slack_text import read_slack_text
 from app.messages.mrkdwn import escape
 
 NEEDS_CUSTOMER = ("summary", "report", "tickets", "lookup", "search")
+# What only reads, asked of several customers at once ("open tickets for Globex and Initech"): one call each.
+READ_FOR_EACH = frozenset({"summarize_customer", "crm.list_tickets", "crm.get_customer"})
+MAX_CUSTOMERS_AT_ONCE = 5
 
 
 class RulesPlanner:
@@ -21,8 +24,12 @@ class RulesPlanner:
     def next_step(self, request: AgentRequest) -> PlannerStep:
         if request.results:
             last = request.results[-1]
+            read = [r for r in request.results if r.call.tool in READ_FOR_EACH]
+            if len(read) > 1 and len(read) == len(request.results):
+                return _customers_left(_joined([answers.from_result(r, r.call.args.get("customer")) for r in read]),
+                                       [r.call for r in read], request.text)
             answer = answers.from_result(last, last.call.args.get("customer") or last.call.args.get("query"))
-            return _with_channels_left(answer, last.call, request.text)
+            return _customers_left(_with_channels_left(answer, last.call, request.text), [last.call], request.text)
         return self.first_step(request)
 
     def first_step(self, request: AgentRequest) -> PlannerStep:
@@ -42,6 +49,10 @@ class RulesPlanner:
         allowed = {tool.name for tool in request.tools}
         if request.tools and call.tool not in allowed:
             return answers.ask(f"I'm not allowed to use `{escape(call.tool)}` here, so I can't do that.")
+        if call.tool in READ_FOR_EACH and understood.also:
+            others = understood.also[:MAX_CUSTOMERS_AT_ONCE - 1]
+            return Calls((call, *(ToolCall(f"call_{n}", call.tool, {**call.args, "customer": other})
+                                  for n, other in enumerate(others, start=2))))
         return Calls((call,))
 
 
@@ -54,6 +65,24 @@ def _with_channels_left(answer: Answer, call: ToolCall, text: str) -> Answer:
         return answer
     named = ", ".join(f"<#{escape(c)}>" for c in dict.fromkeys(left))
     return Answer(f"{answer.text}\nI do one channel at a time: ask again for {named}.", mrkdwn=True)
+
+
+def _joined(pieces: list[Answer]) -> Answer:
+    return Answer("\n\n".join(piece.text for piece in pieces), mrkdwn=True)
+
+
+def _customers_left(answer: Answer, calls: list[ToolCall], text: str) -> Answer:
+    """Customers asked about and not done (a report or a post is for one; reads stop at five) are said, not
+    dropped without a word."""
+    understood = understand(read_slack_text(text))
+    done = {str(call.args.get("customer", "")).casefold() for call in calls}
+    left = [name for name in (understood.customer, *understood.also) if name and name.casefold() not in done]
+    if not left or not any("customer" in call.args for call in calls):
+        return answer
+    named = ", ".join(f"*{escape(name)}*" for name in left)
+    one_at_a_time = "one customer at a time" if calls[0].tool not in READ_FOR_EACH else (
+        f"up to {MAX_CUSTOMERS_AT_ONCE} customers at a time")
+    return Answer(f"{answer.text}\nI do {one_at_a_time}: ask again for {named}.", mrkdwn=True)
 
 
 def _last_customer(request: AgentRequest) -> str | None:

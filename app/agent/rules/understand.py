@@ -47,6 +47,7 @@ class Understood:
     text_to_post: str | None = None
     unlinked_channel: str | None = None
     reason: str = ""
+    also: tuple[str, ...] = ()  # other customers named after the first ("Globex and Initech")
 
 
 def _is_change_request(words: list[str]) -> bool:
@@ -59,6 +60,32 @@ def _is_change_request(words: list[str]) -> bool:
     if leading is None or lowered[leading] not in IMPERATIVE_CHANGES:
         return False
     return leading + 1 == len(lowered) or lowered[leading + 1] not in NOT_A_CHANGE_AFTER
+
+
+_LIST_JOINER = re.compile(r"\s*(?:,\s*(?:(?:and|&|or)\s+)?|\s(?:and|&|or)\s+)", re.IGNORECASE)
+
+
+def _listed_after(first: str, candidates: list[str], text: str) -> tuple[str, ...]:
+    """The customers listed right after the first ("Globex, Initech and Umbrella"): a list of names, not any
+    other word that could be one ("Globex, I have a meeting")."""
+    at = text.casefold().find(first.casefold())
+    if at < 0:
+        return ()
+    at += len(first)
+    listed: list[str] = []
+    while joiner := _LIST_JOINER.match(text, at):
+        start = joiner.end()
+        # After a bare comma, only a name ("Globex, Initech"): "Globex, heading into a meeting" lists nothing.
+        only_a_name = joiner.group().strip() == ","
+        following = next((c for c in candidates if c not in listed and c.casefold() != first.casefold()
+                          and text[start:start + len(c)].casefold() == c.casefold()
+                          and not text[start + len(c):start + len(c) + 1].isalnum()
+                          and (looks_like_a_name(c) or not only_a_name)), None)
+        if following is None:
+            break
+        listed.append(following)
+        at = start + len(following)
+    return tuple(listed)
 
 
 def _leading(lowered: list[str]) -> str | None:
@@ -106,7 +133,8 @@ def understand(message: SlackText) -> Understood:
         present = set(concepts) - {None}
 
     def asked(kind: str, customer: str | None = None, text_to_post: str | None = None) -> Understood:
-        return Understood(kind, customer, message.channels, here, wants_post, text_to_post, unlinked)
+        also = _listed_after(customer, candidates, named_in) if customer else ()
+        return Understood(kind, customer, message.channels, here, wants_post, text_to_post, unlinked, also=also)
 
     if not any(w[0].isalnum() for w in words):
         return Understood("empty")
