@@ -178,10 +178,52 @@ class LoadFigures:
     cpu_per_request_ms: float
 
 
+def served_within(stack: Stack) -> dict[float, int]:
+    """acme serve's own count of /slack/events answers within each of its histogram's bounds (seconds)."""
+    try:
+        text = httpx.get(f"http://127.0.0.1:{stack.app_port}/metrics", timeout=10).text
+    except httpx.HTTPError:
+        return {}
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("acme_http_request_seconds_bucket{") and 'path="/slack/events"' in line:
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            counts[float("inf") if bound == "+Inf" else float(bound)] = int(float(line.rsplit(" ", 1)[1]))
+    return counts
+
+
+def print_served_within(before: dict[float, int], after: dict[float, int]) -> None:
+    """What serve itself took, from its reading the request to its answer: against the ack the sender saw, it
+    tells time spent in serve from time spent waiting for a CPU (serve's, or the sender's)."""
+    total = after.get(float("inf"), 0) - before.get(float("inf"), 0)
+    if not total:
+        return
+    shares = ", ".join(f"≤{bound * 1000:g} ms {100 * (after[bound] - before.get(bound, 0)) / total:.1f}%"
+                       for bound in sorted(after) if bound <= 0.05)
+    print(f"   serve's own time per request (its histogram): {shares}")
+
+
+def cpu_wait_ms(pid: int) -> float:
+    """How long the process's threads have waited, runnable, for a CPU (the kernel's schedstat)."""
+    waited = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            waited += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return waited / 1e6
+
+
 def steady_load(stack: Stack, rate: float, seconds: float, prefix: str, label: str,
                 cpu_pids: Callable[[], list[int]]) -> LoadFigures:
     cpu_before = sum(cpu_ms(pid) for pid in cpu_pids())
+    served_before = served_within(stack)
+    server = cpu_pids()[0]
+    waited_before = cpu_wait_ms(server), cpu_wait_ms(os.getpid())
     sent = send_commands(stack, int(rate * seconds), rate, prefix)
+    served_after = served_within(stack)
+    waited = [after - before for after, before in zip((cpu_wait_ms(server), cpu_wait_ms(os.getpid())),
+                                                       waited_before, strict=True)]
     last_sent = max(sent.acked_at.values())
     wait_for(lambda: len(posted_to(stack, prefix)) >= len(sent.statuses), 120, poll_s=0.2)
     cpu = sum(cpu_ms(pid) for pid in cpu_pids()) - cpu_before
@@ -190,6 +232,9 @@ def steady_load(stack: Stack, rate: float, seconds: float, prefix: str, label: s
     bad = sum(s != 200 for s in sent.statuses)
     print(f"\nload ({label}): {rate:.0f} signed /acme summary a second for {seconds:.0f} s, each to its own channel")
     print(f"   ack: {describe(sent.ack_ms)}; non-200: {bad}")
+    print_served_within(served_before, served_after)
+    print(f"   waiting for a CPU, per request: the server {waited[0] / len(sent.statuses):.2f} ms, "
+          f"this sender {waited[1] / len(sent.statuses):.2f} ms")
     if os.environ.get("BENCH_ACK_SERIES"):
         per_s = int(rate)
         print("   ack p50/max each second: " + ", ".join(
