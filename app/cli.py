@@ -104,6 +104,13 @@ def serve(settings: Settings) -> None:
 def worker(settings: Settings, burst: bool, processes: int = 1, stop_timeout_s: float = 30.0) -> None:
     settings.require("slack_bot_token", command="worker")
     settings.require_model_if_configured(command="worker")
+    # As serve does: a worker started first on a fresh database would otherwise record its first runs in tables
+    # that are not there yet. Upgrades take turns (app/store/db.py), so each process may ask. A database that does
+    # not answer does not stop it: Slack's work needs only Redis, and its records are written once it answers.
+    try:
+        _upgrade(settings)
+    except SettingsError as exc:
+        logging.getLogger("app.cli").warning("%s", exc)
     if processes > 1:
         _warn_if_sqlite_is_shared(settings, f"worker --processes {processes}")
         from app.worker.supervisor import Supervisor  # noqa: PLC0415

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -295,3 +296,18 @@ def test_jobs_queued_after_a_worker_is_killed_wait_for_the_next_worker_not_for_w
             os.kill(scheduler, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_a_worker_started_before_serve_brings_a_fresh_database_up_to_date(stack_factory, start_worker,
+                                                                         tmp_path: Path) -> None:
+    stack = stack_factory(worker=False)
+    assert stack.slash("summary Globex").text == "Working on it..."
+    fresh = tmp_path / "fresh.db"
+
+    worker = start_worker(stack, "--burst", "--processes", "1", DATABASE_URL=f"sqlite:///{fresh}")
+    assert worker.process.wait(timeout=WAIT_S) == 0
+
+    assert _summaries(stack) == 1
+    assert "no such table" not in worker.log() and "Traceback" not in worker.log()
+    with sqlite3.connect(fresh) as db:
+        assert db.execute("SELECT count(*) FROM runs WHERE status = 'succeeded'").fetchone() == (1,)
