@@ -31,6 +31,21 @@ def error_response(status: int, message: str, details: Any = None, code: str | N
                                    "details": details}}, status_code=status, headers=headers)
 
 
+# What FastAPI answers when reading the body as JSON raised something other than a syntax error (the error it
+# raised is the answer's cause).
+FASTAPI_UNPARSED_BODY = "There was an error parsing the body"
+
+
+def _unreadable(cause: BaseException) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        return "it is not UTF-8 (JSON is sent as UTF-8, whatever the charset given)"
+    if isinstance(cause, RecursionError):
+        return "it nests too deeply"
+    if isinstance(cause, ValueError):
+        return " ".join(str(cause).split())[:200]  # a number of more than 4300 digits, said by Python
+    return type(cause).__name__
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
@@ -49,6 +64,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and exc.__cause__ is not None and exc.detail == FASTAPI_UNPARSED_BODY:
+            return error_response(400, f"the body is not valid JSON: {_unreadable(exc.__cause__)}",
+                                  code="invalid_json")
         message = exc.detail if isinstance(exc.detail, str) else CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
 

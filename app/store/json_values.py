@@ -9,6 +9,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+# How deep a value may nest. Readers have limits of their own (pydantic's serializer, Python's recursion), met
+# at every later page that lists the row; no request, tool or model needs a tenth of this.
+MAX_DEPTH = 64
+TOO_DEEP = f"[nested deeper than {MAX_DEPTH} levels]"
+
 
 def well_formed(value: Any) -> Any:
     """`value` with each lone surrogate in its strings replaced by U+FFFD."""
@@ -20,15 +25,18 @@ def recordable(value: Any) -> Any:
     return _mended(value, numbers=True)
 
 
-def _mended(value: Any, numbers: bool) -> Any:
+def _mended(value: Any, numbers: bool, depth: int = 0) -> Any:
+    """The value mended; what nests past MAX_DEPTH is replaced by TOO_DEEP."""
     if isinstance(value, str):
         return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     if numbers and isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, (list, dict)) and depth >= MAX_DEPTH:
+        return TOO_DEEP
     if isinstance(value, list):
-        return [_mended(item, numbers) for item in value]
+        return [_mended(item, numbers, depth + 1) for item in value]
     if isinstance(value, dict):
-        return {_mended(key, False): _mended(item, numbers) for key, item in value.items()}
+        return {_mended(key, False): _mended(item, numbers, depth + 1) for key, item in value.items()}
     return value
 
 
@@ -41,10 +49,13 @@ def _lone_surrogate(text: str) -> bool:
 
 
 def what_cannot_be_stored(value: Any) -> str | None:
-    """Why `value` cannot be stored as it is (a NUL, a lone surrogate, NaN or Infinity); None when it can."""
-    pending = [value]
+    """Why `value` cannot be stored as it is (a NUL, a lone surrogate, NaN or Infinity, nesting deeper than
+    MAX_DEPTH); None when it can."""
+    pending = [(value, 0)]
     while pending:
-        item = pending.pop()
+        item, depth = pending.pop()
+        if isinstance(item, (dict, list)) and depth >= MAX_DEPTH:
+            return f"values may nest at most {MAX_DEPTH} levels deep"
         if isinstance(item, str):
             if "\x00" in item:
                 return "text may not contain NUL (\\u0000) characters"
@@ -53,8 +64,8 @@ def what_cannot_be_stored(value: Any) -> str | None:
         elif isinstance(item, float) and not math.isfinite(item):
             return "numbers must be finite: NaN and Infinity are not JSON"
         elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
+            pending.extend((key, depth + 1) for key in item)
+            pending.extend((child, depth + 1) for child in item.values())
         elif isinstance(item, list):
-            pending.extend(item)
+            pending.extend((child, depth + 1) for child in item)
     return None

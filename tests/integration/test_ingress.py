@@ -335,6 +335,43 @@ def test_json_that_other_readers_refuse_is_a_422_at_the_api_and_recorded_readabl
     assert _tracebacks(logs) == []
 
 
+def test_values_nested_too_deeply_are_a_422_and_bodies_python_cannot_read_a_400_with_the_reason(
+        stack_factory, any_db: str, logs) -> None:
+    stack: Stack = stack_factory(worker=False, database_url=any_db)
+    workflow = stack.http.post("/v1/workflows", json={"name": "w"}).json()
+    sent = {"Content-Type": JSON}
+
+    def nested(depth: int) -> str:
+        return "[" * depth + "]" * depth
+
+    deep = [stack.http.post(path, content=body, headers=sent) for path, body in (
+        (f"/v1/workflows/{workflow['id']}/run", f'{{"inputs": {{"x": {nested(300)}}}}}'),
+        (f"/v1/workflows/{workflow['id']}/run", f'{{"inputs": {{"x": {nested(600)}}}}}'),
+        ("/v1/workflows", f'{{"name": "n", "steps": [{{"id": "a", "tool": "system.status", "args": {{"x": '
+                          f'{nested(300)}}}}}]}}'),
+        (f"/v1/workflows/{workflow['id']}/context", f'{{"key": "k", "value": {nested(300)}}}'),
+        ("/v1/tools/crm.get_customer/invoke", f'{{"customer": {nested(300)}}}'),
+    )]
+    assert [a.status_code for a in deep] == [422] * 5, [a.text[:200] for a in deep]
+    assert all("at most 64 levels" in a.text for a in deep[:4])
+    within = stack.http.post(f"/v1/workflows/{workflow['id']}/run", content=f'{{"inputs": {{"x": {nested(40)}}}}}',
+                             headers=sent)
+    assert within.status_code == 202
+    assert stack.http.get("/v1/runs").status_code == 200
+    assert stack.http.get(f"/v1/runs/{within.json()['run_id']}").json()["inputs"]["x"] == json.loads(nested(40))
+
+    unreadable = [stack.http.post("/v1/workflows", content=body, headers=headers) for body, headers in (
+        (b'{"name": "caf\xe9"}', {"Content-Type": "application/json; charset=latin-1"}),
+        (nested(20000).encode(), sent),
+        (b'{"name": "n", "description": ' + b"9" * 5000 + b"}", sent),
+    )]
+    assert [a.status_code for a in unreadable] == [400] * 3, [a.text for a in unreadable]
+    assert all(a.json()["error"]["code"] == "invalid_json" for a in unreadable)
+    assert "not UTF-8" in unreadable[0].text and "nests too deeply" in unreadable[1].text
+    assert "digits" in unreadable[2].text
+    assert _tracebacks(logs) == []
+
+
 def test_slack_events_answers_only_post_and_every_answer_carries_a_request_id(stack_factory) -> None:
     stack: Stack = stack_factory(worker=False)
     got = stack.http.get("/slack/events")
