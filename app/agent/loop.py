@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -26,6 +26,10 @@ NOT_WITHOUT_APPROVAL = "this acts outside the conversation and needs a person's 
 # What a turn may spend asking a model: its job's time limit, less time for the rules to answer and to post it.
 TURN_BUDGET_S = JOB_TIMEOUT_S - 30
 FALLBACK_NOTE = "_The language model is unavailable right now, so my built-in rules answered._"
+
+
+class TurnCancelled(Exception):
+    """A cancel was asked for the turn's run: it stops before its next call, to the planner or to a tool."""
 
 
 class TurnObserver(Protocol):
@@ -77,10 +81,10 @@ class AgentLoop:
 
     def run(self, run_id: str, request: AgentRequest, planner: Planner, fallback: Planner | None = None,
             observer: TurnObserver | None = None, approved_call: ToolCall | None = None,
-            may_ask: bool = True) -> TurnOutcome:
+            may_ask: bool = True, cancelled: Callable[[], bool] = lambda: False) -> TurnOutcome:
         """Plan and act until an answer. `approved_call`, which the asker has approved, is made first;
         without `may_ask` (nobody to ask, as through the API) a call that needs approval is refused to the
-        planner."""
+        planner. Raises TurnCancelled when `cancelled()` says so before a call."""
         observer = observer or _Unobserved()
         context = replace(self._tool_context, run_id=run_id, asker=request.asker)
         allowed = {tool.name for tool in request.tools}
@@ -96,6 +100,8 @@ class AgentLoop:
         # The turn's job is stopped at its time limit: the model is given up for the rules before it.
         request = replace(request, deadline=time.monotonic() + TURN_BUDGET_S)
         while True:
+            if cancelled():
+                raise TurnCancelled(run_id)
             try:
                 step = current.next_step(request.with_results(tuple(results)))
             except IntegrationError as exc:
@@ -109,6 +115,8 @@ class AgentLoop:
                 return TurnOutcome(step, current.name, usage, tuple(results), note)
             round_usage: dict[str, int] | None = step.usage.as_dict() if step.usage.as_dict()["total_tokens"] else None
             for call in step.calls:
+                if cancelled():
+                    raise TurnCancelled(run_id)
                 if len(results) >= self._max_steps:
                     stop = Answer(f"I stopped after {len(results)} tool calls (AGENT_MAX_STEPS) without finishing. "
                                   f"Ask again more narrowly, or raise AGENT_MAX_STEPS.", mrkdwn=True)

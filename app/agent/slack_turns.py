@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from app.agent.conversation import ToolCall, ToolResult
-from app.agent.loop import TurnOutcome
+from app.agent.loop import TurnCancelled, TurnOutcome
 from app.agent.slack_surface import SlackSurface
 from app.agent.turns import AgentTurns, Asked, RunSlot
 from app.domain.outcome import Failed
@@ -69,6 +69,8 @@ class SlackTurns:
             try:
                 outcome = self._turns.play(run_id, self._turns.request_for(asked), surface)
                 return self._conclude(run_id, asked, outcome, surface)
+            except TurnCancelled:
+                return self._cancelled(run_id, surface)
             except IntegrationError as exc:
                 self._turns.stop(run_id, "failed", exc.user_message)
                 surface.answer(safe_answer(exc.user_message, mrkdwn=False), None)
@@ -78,6 +80,11 @@ class SlackTurns:
                 raise
             finally:
                 surface.status("")
+
+    def _cancelled(self, run_id: str, surface: SlackSurface) -> str:
+        self._turns.stop(run_id, "cancelled", "cancelled while it ran")
+        surface.answer(safe_answer("This was cancelled (through the API) before I finished.", mrkdwn=False), None)
+        return "cancelled"
 
     def _conclude(self, run_id: str, asked: Asked, outcome: TurnOutcome, surface: SlackSurface) -> str:
         assert asked.channel and asked.thread_ts
@@ -139,6 +146,8 @@ class SlackTurns:
                 request = self._turns.request_for(asked).with_results(results)
                 outcome = self._turns.play(run_id, request, surface, approved_call=ToolCall(**record["call"]))
                 return self._conclude(run_id, asked, outcome, surface)
+            except TurnCancelled:
+                return self._cancelled(run_id, surface)
             except Exception as exc:
                 self._turns.stop(run_id, "failed", f"internal error ({type(exc).__name__})")
                 raise

@@ -13,7 +13,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert
 
 from app.agent.conversation import AgentRequest, Planner, PlannerStep, ToolCall, ToolSpec, Turn, Usage
-from app.agent.loop import AgentLoop, TurnObserver, TurnOutcome
+from app.agent.loop import AgentLoop, TurnCancelled, TurnObserver, TurnOutcome
 from app.integrations.errors import IntegrationError
 from app.runs.builtin_workflows import AGENT_TURN
 from app.runs.history import TERMINAL, RunHistory
@@ -133,6 +133,9 @@ class AgentTurns:
             return f"run {run_id} is not waiting to run; nothing to do"
         try:
             outcome = self.play(run_id, self.request_for(asked), may_ask=False)
+        except TurnCancelled:
+            self.stop(run_id, "cancelled", "cancelled while it ran")
+            return "cancelled"
         except IntegrationError as exc:
             self.stop(run_id, "failed", exc.user_message)
             return f"failed: {exc.user_message}"
@@ -167,7 +170,8 @@ class AgentTurns:
         planner = CountedPlanner(self._planner) if self._counts_model_calls else self._planner
         tally = planner.tally if isinstance(planner, CountedPlanner) else Counter[str]()
         try:
-            outcome = self._loop.run(run_id, request, planner, self._fallback, observer, approved_call, may_ask)
+            outcome = self._loop.run(run_id, request, planner, self._fallback, observer, approved_call, may_ask,
+                                     cancelled=lambda: self._history.cancel_requested(run_id))
             if outcome.fallback_note:
                 tally["fallbacks"] += 1
             return outcome
@@ -184,6 +188,11 @@ class AgentTurns:
             if run is None or run.status in TERMINAL:
                 return  # cancelled while it ran: it stays so
             usage = _added(run.usage, outcome.usage)
+            if run.cancel_requested:
+                # Asked while the last call or the answer was being made: the answer is kept, the cancel said.
+                run.output, run.usage = output, usage
+                history.end(run, "cancelled", "cancelled while it ran")
+                return
             run.status, run.output, run.usage = status, output, usage
             if status != "waiting":
                 run.finished_at = utcnow()

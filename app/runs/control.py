@@ -96,11 +96,13 @@ class RunControl:
             if run.status in TERMINAL:
                 raise RunNotCancellable(f"the run has already {run.status}")
             state = job_states(self._redis, [run.job_id])[run.job_id] if run.job_id else None
+            asked_before = run.cancel_requested
             run.cancel_requested = True
             # A queued run's worker, if it has just taken the job, finds the run cancelled and skips it.
             if run.status == "queued" or (state is not None and state is not JobState.RUNNING):
                 history.end(run, "cancelled")
-            else:
+            elif not asked_before:
+                # Said once, and timed from the first asking: asking again does not put the sweep off.
                 run.cancel_requested_at = utcnow()
                 history.emit(run, "run.status", run.status, reason="cancel requested")
             job_id = run.job_id

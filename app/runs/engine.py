@@ -71,7 +71,7 @@ class StepEngine:
         output: Any = None
         try:
             for step in steps:
-                if self._cancel_requested(run_id):
+                if self._history.cancel_requested(run_id):
                     self._history.finish(run_id, "cancelled")
                     return "cancelled"
                 output = self._step(run_id, workflow_id, step, scope, tool_context, done, depth=0)
@@ -90,11 +90,6 @@ class StepEngine:
     def waits(self, run_id: str, reason: str, retry_in_s: float, job_id: str) -> bool:
         """The run goes on in `job_id`, a later job (a step waits for Slack); False when it ended meanwhile."""
         return self._history.wait(run_id, reason, retry_in_s, job_id)
-
-    def _cancel_requested(self, run_id: str) -> bool:
-        with self._history.db.session() as session:
-            run = session.get(Run, run_id)
-            return bool(run and run.cancel_requested)
 
     def _step(self, run_id: str, workflow_id: str | None, step: dict[str, Any], scope: dict[str, Any],
               tool_context: ToolContext, done: dict[str, Any], depth: int) -> Any:

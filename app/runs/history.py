@@ -98,6 +98,12 @@ class RunHistory:
             history.emit(run, "run.status", "waiting", reason=reason, retry_in_s=round(retry_in_s, 3))
         return True
 
+    def cancel_requested(self, run_id: str) -> bool:
+        """True once a cancel was asked for the run: its worker stops it before its next step."""
+        with self.db.session() as session:
+            run = session.get(Run, run_id)
+            return bool(run and run.cancel_requested)
+
     def finish(self, run_id: str, status: str, output: Any = None, error: str | None = None) -> bool:
         """End the run as `status`; False (nothing written) when it has already ended."""
         with self.writing() as history:

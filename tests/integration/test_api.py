@@ -366,6 +366,23 @@ def test_cancel_a_running_run_stops_it_between_steps(api: Stack) -> None:
     assert [s["step_id"] for s in run["steps"]] == ["first"]
 
 
+def test_cancel_a_running_agent_turn_stops_it_before_its_next_call(api: Stack) -> None:
+    api.crm.faults("slow", delay_s=1.0)
+    agent_id = api.http.post("/v1/agents", json={"name": "Reader"}).json()["id"]
+    run_id = api.http.post(f"/v1/agents/{agent_id}/run",
+                           json={"input": "open tickets for Globex, Initech and Umbrella"}).json()["run_id"]
+    deadline = time.monotonic() + 10
+    while not api.http.get(f"/v1/runs/{run_id}").json()["steps"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert api.http.post(f"/v1/runs/{run_id}/cancel").json()["status"] == "cancelling"
+    assert api.http.post(f"/v1/runs/{run_id}/cancel").status_code == 202  # asked again: said once
+
+    run = wait_for_run(api, run_id)
+    assert run["status"] == "cancelled"
+    assert len(run["steps"]) == 1, run["steps"]
+    assert [e["detail"].get("reason") for e in run["events"]].count("cancel requested") == 1, run["events"]
+
+
 def test_updates_and_deletes_of_what_does_not_exist_are_404(api: Stack) -> None:
     for method, path, body in [("PUT", "/v1/workflows/wf_nope", {"name": "x"}),
                                ("PATCH", "/v1/workflows/wf_nope", {"name": "x"}),
