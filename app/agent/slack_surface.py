@@ -37,6 +37,9 @@ class SlackSurface:
         self._stream_opening = False
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"slack-surface-{channel}")
         self._last_sent: Future[None] | None = None
+        # The sender posts for the turn's job: a run of it again (its worker died) finds what was shown, and shows
+        # it once (one "Working on it...", one stream).
+        self._job_effects = slack.effects_ledger()
 
     def __enter__(self) -> SlackSurface:
         return self
@@ -106,7 +109,11 @@ class SlackSurface:
 
     def _show(self, send: Callable[..., None], *args: Any) -> None:
         context = contextvars.copy_context()  # the turn's logging context goes with what it shows
-        self._last_sent = self._sender.submit(context.run, _logged, send, *args)
+        self._last_sent = self._sender.submit(context.run, self._send_for_the_job, send, *args)
+
+    def _send_for_the_job(self, send: Callable[..., None], *args: Any) -> None:
+        with self._slack.recording_in(self._job_effects):
+            _logged(send, *args)
 
     def _wait_for_shown(self) -> None:
         if self._last_sent is not None:

@@ -22,14 +22,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.error import URLError
 from urllib.parse import urlsplit
 
 import redis
-from rq import get_current_job
 from slack_sdk.webhook import WebhookClient
 
 from app.integrations.deferral import Carried, DeferralPolicy, DeferringSession, PostDeferred
@@ -39,6 +38,7 @@ from app.integrations.resilience import Downstream, RetryableFailure, parse_retr
 from app.integrations.slack_calls import SlackDeclined, find_effect, sdk_call
 from app.integrations.slack_effects import Effect, EffectLedger, EffectRecords, unrecorded_effect
 from app.integrations.slack_web_client import KeepAliveWebClient
+from app.integrations.thread_ledgers import ThreadLedgers
 from app.messages.message import Message
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class SlackPoster:
         self._downstream = downstream
         self._pacer = pacer
         self._deferral = deferral or DeferralPolicy()
-        self._effects = effects
+        self._ledgers = ThreadLedgers(effects)
         # Each worker thread runs one job at a time: its session is its own.
         self._local = threading.local()
         # response_url is signed into the request by Slack; still, only ever post to Slack's own hosts.
@@ -77,8 +77,7 @@ class SlackPoster:
         under `carried.job_key`) is not made again. A PostDeferred leaves the places held in the channels' lines
         to the next run (`carried`, updated as the block goes); any other end gives them up."""
         self._local.session = session = DeferringSession(carried, self._deferral)
-        self._local.ledger = (self._effects.ledger(carried.job_key), None) if self._effects and carried.job_key \
-            else None
+        self._ledgers.begin_session(carried.job_key)
         deferred = False
         try:
             yield session
@@ -86,7 +85,8 @@ class SlackPoster:
             deferred = True
             raise
         finally:
-            self._local.session = self._local.ledger = None
+            self._local.session = None
+            self._ledgers.end_session()
             if not deferred:
                 for channel, turn in list(carried.turns.items()):
                     self._leave(channel, turn)
@@ -95,21 +95,16 @@ class SlackPoster:
     def _session(self) -> DeferringSession | None:
         return getattr(self._local, "session", None)
 
-    def _ledger(self) -> EffectLedger | None:
-        """The effects' ledger of the job run in this thread: the deferring session's, else the RQ job's."""
-        held: tuple[EffectLedger, object] | None = getattr(self._local, "ledger", None)
-        if self._session() is not None:
-            return held[0] if held else None
-        job = get_current_job()
-        if job is None or self._effects is None:
-            return None
-        # A new run of a job (even under the same id) is a new Job object: its calls count from the first again.
-        if held is None or held[1] is not job:
-            held = self._local.ledger = (self._effects.ledger(job.id), job)
-        return held[0]
+    def effects_ledger(self) -> EffectLedger | None:
+        """Where the effects of the job this thread runs are recorded: to lend to a thread that works for it."""
+        return self._ledgers.current()
+
+    def recording_in(self, ledger: EffectLedger | None) -> AbstractContextManager[None]:
+        """Effects made meanwhile in this thread (one that shows a job's progress) are recorded in `ledger`."""
+        return self._ledgers.lent(ledger)
 
     def _once(self, call: tuple[Any, ...], make: Callable[[Effect], T]) -> T:
-        ledger = self._ledger()
+        ledger = self._ledgers.current()
         return ledger.once(call, make) if ledger else make(unrecorded_effect())
 
     def _through_slack(self, operation: Callable[[], T]) -> T:

@@ -91,3 +91,7 @@ def test_an_agent_turn_whose_worker_dies_goes_on_as_the_same_run(
     assert [r["status"] for r in runs] == ["succeeded"]  # one run, not one left running beside another
     assert sum(c.method in ("chat.stopStream", "chat.postMessage") and "Summary of Globex" in c.text
                for c in stack.slack.calls) == 1
+    # What showed the turn's progress is not shown twice: one stream, stopped, and no second "Working on it...".
+    assert [c.method for c in stack.slack.calls].count("chat.startStream") == 1
+    assert [c.method for c in stack.slack.calls].count("chat.stopStream") == 1
+    assert [c.text for c in stack.slack.calls].count("Working on it...") <= 1
