@@ -51,15 +51,23 @@ def customer_summary(summary: CustomerSummary) -> Message:
     return Message(text=fallback, blocks=blocks)
 
 
+# What was asked for, said again: enough to recognise it (a name pasted with a page after it is not repeated).
+QUERY_SHOWN_CHARS = 100
+
+
+def _asked(query: str) -> str:
+    return escape(query if len(query) <= QUERY_SHOWN_CHARS else query[:QUERY_SHOWN_CHARS] + "\u2026")
+
+
 def ambiguous_customer(result: Ambiguous) -> Message:
     choices = "\n".join(
         f"\u2022 *{escape(c.name)}* ({escape(c.company)}, {escape(c.email)}, id `{escape(c.id)}`)"
         for c in result.choices
     )
-    text = f"Several customers match \u201c{escape(result.query)}\u201d. Which one?\n{choices}\n" \
+    text = f"Several customers match \u201c{_asked(result.query)}\u201d. Which one?\n{choices}\n" \
            f"Ask again with the id or the email."
     return Message(text=text, blocks=[section(text)])
 
 
 def no_customer(result: NoMatch) -> Message:
-    return Message(text=f"No customer matches \u201c{escape(result.query)}\u201d.")
+    return Message(text=f"No customer matches \u201c{_asked(result.query)}\u201d.")

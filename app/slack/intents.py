@@ -59,6 +59,8 @@ def _customer_after(words: str, verb: str) -> Intent:
 
 def parse_command(text: str) -> Intent:
     """`/acme summary Globex` → Summarize("Globex"); anything unknown is a request for help (with the word)."""
+    # No NUL reaches a job (SlackRequest drops them): dropped here first, "summary \0" names no customer.
+    text = text.replace("\x00", "")
     # Split at any whitespace (a tab, a new line), and "summary:" is "summary".
     verb, *more = text.strip().split(maxsplit=1) or [""]
     verb, rest = verb.lower().rstrip(":,.!"), more[0] if more else ""

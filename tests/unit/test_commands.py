@@ -24,6 +24,9 @@ from app.slack.intents import Ask, Help, MissingCustomer, Report, Status, Summar
     ("  HELP ", Help()),
     ("ask is the CRM up?", Ask("is the CRM up?")),
     ("ask", MissingCustomer("ask")),
+    ("summary \x00", MissingCustomer()),
+    ("summary \x00 \x00", MissingCustomer()),
+    ("sum\x00mary Glo\x00bex", Summarize("Globex")),
 ])
 def test_parse_command(text: str, intent: object) -> None:
     assert parse_command(text) == intent

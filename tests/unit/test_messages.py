@@ -34,6 +34,7 @@ def test_long_ticket_lists_are_cut_and_sections_stay_under_slacks_limit() -> Non
 
 def test_no_match_and_ambiguous_escape_what_the_user_typed() -> None:
     assert no_customer(NoMatch("<!here>")).text == "No customer matches \u201c&lt;!here&gt;\u201d."
+    assert no_customer(NoMatch("B" * 45_000)).text == f"No customer matches \u201c{'B' * 100}\u2026\u201d."
     text = ambiguous_customer(Ambiguous("<b>", (HOSTILE,))).text
     assert "<b>" not in text and "<!channel>" not in text
 

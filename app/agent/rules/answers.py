@@ -15,6 +15,7 @@ CAN_DO = ("I can summarize a customer (`summarize Globex`), list their open tick
           "channel (`summarize Globex and post it to #sales`), and tell you whether the CRM and the queues are up "
           "(`is the CRM up?`).")
 MAX_LISTED = 8
+MAX_ERROR_SHOWN = 300
 
 
 def fixed_reply(kind: str, reason: str = "") -> Answer:
@@ -102,7 +103,9 @@ def from_result(result: ToolResult, customer: str | None) -> Answer:
     """An answer from the last tool call's result."""
     tool, args, output = result.call.tool, result.call.args, result.output
     if result.error:
-        return Answer(f"I couldn't do that ({escape(tool)}): {escape(result.error)}", mrkdwn=True)
+        # An error may repeat what was asked in full (a page pasted as a name): its start says enough.
+        error = result.error if len(result.error) <= MAX_ERROR_SHOWN else result.error[:MAX_ERROR_SHOWN] + "\u2026"
+        return Answer(f"I couldn't do that ({escape(tool)}): {escape(error)}", mrkdwn=True)
     name = escape(customer or str(args.get("customer", "")))
     channel = str(args.get("channel", ""))
     if tool == "summarize_customer" and isinstance(output, dict):
