@@ -13,13 +13,15 @@ from app.logs import configure_logging
 from app.worker.usable_cores import usable_cores
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+SUPERVISED_CHILD = "--supervised-child"
 
 
-def _settings_and_logging() -> Settings:
+def _settings_and_logging(warn: bool = True) -> Settings:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format, settings.secret_values())
-    _warn_of_unknown_settings()
-    _warn_of_a_token_not_a_bots(settings)
+    if warn:
+        _warn_of_unknown_settings()
+        _warn_of_a_token_not_a_bots(settings)
     return settings
 
 
@@ -101,14 +103,16 @@ def serve(settings: Settings) -> None:
         collaborators.close()  # what is still being published goes out before the process ends
 
 
-def worker(settings: Settings, burst: bool, processes: int = 1, stop_timeout_s: float = 30.0) -> None:
+def worker(settings: Settings, burst: bool, processes: int = 1, stop_timeout_s: float = 30.0,
+           supervised: bool = False) -> None:
     settings.require("slack_bot_token", command="worker")
     settings.require_model_if_configured(command="worker")
     # As serve does: a worker started first on a fresh database would otherwise record its first runs in tables
     # that are not there yet. Upgrades take turns (app/store/db.py), so each process may ask. A database that does
     # not answer does not stop it: Slack's work needs only Redis, and its records are written once it answers.
     try:
-        _upgrade(settings)
+        if not supervised:  # its supervisor has
+            _upgrade(settings)
     except SettingsError as exc:
         logging.getLogger("app.cli").warning("%s", exc)
     if processes > 1:
@@ -117,7 +121,8 @@ def worker(settings: Settings, burst: bool, processes: int = 1, stop_timeout_s: 
 
         # Each child is this command with one process: it reads the same settings and builds its own
         # collaborators, so the supervisor builds none and forks nothing it holds.
-        child = [sys.executable, "-m", "app", "worker", "--processes", "1", *(["--burst"] if burst else [])]
+        child = [sys.executable, "-m", "app", "worker", "--processes", "1", SUPERVISED_CHILD,
+                 *(["--burst"] if burst else [])]
         raise SystemExit(Supervisor(child, processes, burst=burst, stop_timeout_s=stop_timeout_s).run())
 
     from app.composition import build_collaborators  # noqa: PLC0415
@@ -215,6 +220,8 @@ def main(argv: list[str] | None = None) -> None:
                                help="worker processes under this command, each replaced when it dies "
                                "(default: one per core this process may use, within its container's CPU limit); "
                                "1 runs the worker in this process")
+    # What a supervisor's child is started with: the supervisor said what is wrong with the settings once already.
+    worker_parser.add_argument(SUPERVISED_CHILD, action="store_true", help=argparse.SUPPRESS)
     worker_parser.add_argument("--stop-timeout", type=float, default=30.0, metavar="SECONDS",
                                help="on SIGTERM or SIGINT, how long the workers may finish their jobs in flight "
                                "before a cold stop (default 30; with --processes above 1)")
@@ -239,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "demo":
             demo(args.script)
             return
-        settings = _settings_and_logging()
+        settings = _settings_and_logging(warn=not getattr(args, "supervised_child", False))  # said by its supervisor
         if args.command == "serve":
             serve(settings)
         elif args.command == "db":
@@ -247,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command in ("plan", "eval"):
             plan_or_eval(settings, args)
         else:
-            worker(settings, args.burst, args.processes, args.stop_timeout)
+            worker(settings, args.burst, args.processes, args.stop_timeout, supervised=args.supervised_child)
     except SettingsError as exc:
         print(f"acme {args.command}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -253,8 +253,9 @@ def test_burst_processes_drain_the_queue_and_exit(stack_factory, redis_conn: red
     for customer in ("Globex", "Initech", "Hooli"):
         assert stack.slash(f"summary {customer}").text == "Working on it..."
 
-    supervised = start_worker(stack, "--burst", "--processes", "2")
+    supervised = start_worker(stack, "--burst", "--processes", "2", SLACK_BOT_TOKNE="typo")
     assert supervised.process.wait(timeout=WAIT_S) == 0
+    assert supervised.log().count("not a setting, and ignored: SLACK_BOT_TOKNE") == 1  # by the supervisor alone
 
     assert Queue(SUMMARY_QUEUE, connection=redis_conn).count == 0
     assert _summaries(stack) == 3
