@@ -40,7 +40,8 @@ class ApiBackend:
         try:
             run = start()
         except QueueUnavailable as exc:
-            raise ApiError(503, "the job queue is unavailable; the run was recorded as failed") from exc
+            raise ApiError(503, "the job queue is unavailable; the run was recorded as failed",
+                           headers={"Retry-After": "5"}) from exc
         return RunStarted(run_id=run.id, status=run.status)
 
 

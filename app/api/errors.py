@@ -17,12 +17,14 @@ CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_fo
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, details: Any = None, code: str | None = None) -> None:
+    def __init__(self, status: int, message: str, details: Any = None, code: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code or CODES.get(status, "error")
         self.message = message
         self.details = details
+        self.headers = headers
 
 
 def error_response(status: int, message: str, details: Any = None, code: str | None = None,
@@ -49,7 +51,7 @@ def _unreadable(cause: BaseException) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     async def api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return error_response(exc.status, exc.message, exc.details, exc.code)
+        return error_response(exc.status, exc.message, exc.details, exc.code, headers=exc.headers)
 
     async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)

@@ -71,6 +71,18 @@ async def _send_error(scope: Scope, send: Send, receive: Receive, status: int, m
     await error_response(status, message, headers=headers, code=code)(scope, receive, send)
 
 
+def _not_json(scope: Scope) -> str | None:
+    """The media type of a request body the API cannot read (a form, text, none given), or None."""
+    if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+        return None
+    if header(scope, b"content-length") in ("0", None) and header(scope, b"transfer-encoding") is None:
+        return None
+    media_type = (header(scope, b"content-type") or "").split(";", 1)[0].strip().lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        return None
+    return media_type or "a body with no Content-Type"
+
+
 class ApiGate:
     """API keys (constant-time), then a per-key rate limit shared by every server process through Redis."""
 
@@ -116,23 +128,39 @@ class ApiGate:
         try:
             wait_s = await off_the_loop(self._threads, self._gate.try_take, f"acme:rate:{caller}")
         except redis.RedisError as exc:
-            # Said once an outage, not once a request (a client retrying would fill the log).
+            # Open, as the channels' pacing is: what needs only the database (reading runs, workflows) is still
+            # served, and what needs Redis says so itself (a 503 with Retry-After). Said once an outage, not once
+            # a request (a client retrying would fill the log).
             log.log(logging.DEBUG if self._redis_down else logging.ERROR,
-                    "rate limiter unavailable, refusing API requests until Redis answers: %s", exc)
+                    "rate limiter unavailable: API requests are served without a rate limit until Redis answers: %s",
+                    exc)
             self._redis_down = True
-            await _send_error(scope, send, receive, 503, "the rate limiter (Redis) is unavailable; try again later",
-                              headers={"Retry-After": REDIS_RETRY_AFTER_S})
-            return
-        if self._redis_down:
-            self._redis_down = False
-            log.info("rate limiter available again: API requests are served")
+            wait_s = 0
+        else:
+            if self._redis_down:
+                self._redis_down = False
+                log.info("rate limiter available again: API requests are rate limited again")
         if wait_s > 0:
             retry_after = str(max(1, math.ceil(wait_s)))
             await _send_error(scope, send, receive, 429, "too many requests for this key",
                               headers={"Retry-After": retry_after}, code="rate_limited")
             return
         scope.setdefault("state", {})["caller"] = caller
+        refused_type = _not_json(scope)
+        if refused_type:
+            await _send_error(scope, send, receive, 415, f"the body must be JSON (Content-Type: application/json), "
+                                                          f"not {refused_type[:100]}")
+            return
         await self.app(scope, receive, send)
+
+
+def _canonical(body: bytes) -> bytes:
+    """The same JSON however it is spaced or its keys ordered (a client that re-serialises on retry); other bytes
+    as they are."""
+    try:
+        return json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, RecursionError):
+        return body
 
 
 class Idempotency:
@@ -157,7 +185,7 @@ class Idempotency:
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
-        fingerprint = hashlib.sha256(scope["path"].encode() + b"\n" + body).hexdigest()
+        fingerprint = hashlib.sha256(scope["path"].encode() + b"\n" + _canonical(body)).hexdigest()
         caller = scope.get("state", {}).get("caller", "anonymous")
         record_key = f"acme:idem:{caller}:{hashlib.sha256(key.encode()).hexdigest()}"
         try:
@@ -233,7 +261,8 @@ class Idempotency:
                               code="idempotency_key_reused")
             return
         if record.get("state") != "done":
-            await _send_error(scope, send, receive, 409, "a request with this Idempotency-Key is still in progress")
+            await _send_error(scope, send, receive, 409, "a request with this Idempotency-Key is still in progress",
+                              headers={"Retry-After": "1"})
             return
         headers = [(k.encode(), v.encode()) for k, v in record["headers"]] + [(b"idempotent-replayed", b"true")]
         body = record["body"].encode()

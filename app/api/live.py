@@ -165,7 +165,7 @@ def live_events_endpoint(live: LiveEvents) -> Any:
         if listener is None:
             log.error("WebSocket refused: Redis does not answer")
             await websocket.accept()  # then closed: a refused handshake would read as a 403, with no reason
-            await websocket.close(code=INTERRUPTED, reason="live updates are unavailable; try again later")
+            await websocket.close(code=INTERRUPTED, reason="live updates (Redis) are unavailable; try again later")
             return
         try:
             await websocket.accept()

@@ -249,8 +249,10 @@ def test_idempotency_key_replays_the_first_answer_and_refuses_another_body(api: 
     again = api.http.post(f"/v1/workflows/{workflow['id']}/run", json={"inputs": {"a": 1}}, headers=headers)
     other = api.http.post(f"/v1/workflows/{workflow['id']}/run", json={"inputs": {"a": 2}}, headers=headers)
 
-    assert first.status_code == again.status_code == 202
-    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    respaced = api.http.post(f"/v1/workflows/{workflow['id']}/run", content=b'{ "inputs" : { "a" : 1 } }',
+                             headers={**headers, "Content-Type": "application/json"})
+    assert first.status_code == again.status_code == respaced.status_code == 202
+    assert again.json() == first.json() == respaced.json() and again.headers["idempotent-replayed"] == "true"
     assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
     assert len(api.http.get(f"/v1/workflows/{workflow['id']}/runs").json()["items"]) == 1
     # A refused request is not remembered: mended, it may come again with the same key.
@@ -273,6 +275,21 @@ def test_a_run_started_with_an_idempotency_key_is_found_again_when_its_answer_wa
     assert first.status_code == again.status_code == other.status_code == 202
     assert again.json()["run_id"] == first.json()["run_id"] != other.json()["run_id"]
     assert len(api.http.get(f"/v1/workflows/{workflow['id']}/runs").json()["items"]) == 2
+
+
+def test_a_body_that_is_not_json_is_refused_415_with_what_was_sent(api: Stack) -> None:
+    body = b'{"name": "Typed"}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        refused = api.http.post("/v1/workflows", content=body, headers={"Content-Type": content_type})
+        assert refused.status_code == 415, refused.text
+        assert refused.json()["error"]["code"] == "unsupported_media_type" and content_type in refused.text
+    for content_type in ("application/json; charset=utf-8", "application/merge-patch+json"):
+        assert api.http.post("/v1/workflows", content=body, headers={"Content-Type": content_type}).status_code == 201
+    untyped = api.http.post("/v1/workflows", content=body)
+    assert untyped.status_code == 415 and "no Content-Type" in untyped.text
+    workflow = api.http.get("/v1/workflows").json()["items"][0]
+    assert api.http.post(f"/v1/workflows/{workflow['id']}/run", headers={"Content-Type": "text/plain"}).status_code \
+        == 202  # no body, nothing to read
 
 
 def test_request_ids_are_echoed_or_made(api: Stack) -> None:

@@ -99,8 +99,9 @@ def test_with_redis_paused_a_slash_command_is_told_the_queue_is_unavailable_and_
     assert {a.text for a in answers} == {queue_unavailable(maybe_queued=True)}
     assert answers_took < 3, f"slash commands answered after {answers_took:.2f} s; Slack gives up at 3 s"
     assert help_answer.status_code == 200 and "/acme summary" in help_answer.text
-    # The API's gateway (keys, rate limits) asks Redis with the same short timeout, and says why it refuses.
-    assert api_answer.status_code == 503 and "Redis" in api_answer.text
+    # The API's gateway (keys, rate limits) asks Redis with the same short timeout, then serves what needs only
+    # the database.
+    assert api_answer.status_code == 200
     assert api_took < 1.5, f"the API answered after {api_took:.2f} s behind a hung Redis"
 
 

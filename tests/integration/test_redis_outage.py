@@ -184,16 +184,19 @@ def test_jobs_queued_for_later_still_run_after_redis_restarts(
     _no_traceback_nor_exit(supervised)
 
 
-def test_the_api_without_redis_says_when_to_come_back_and_logs_it_once(
+def test_the_api_without_redis_reads_the_database_says_when_to_come_back_for_the_rest_and_logs_it_once(
         stack_factory, own_redis: RestartableRedis, caplog: pytest.LogCaptureFixture) -> None:
     own_redis.start()
     stack: Stack = stack_factory(worker=False, redis_url=own_redis.url)
-    assert stack.http.get("/v1/workflows").status_code == 200
+    workflow = stack.http.post("/v1/workflows", json={"name": "w"}).json()
     own_redis.stop()
 
-    refused = [stack.http.get("/v1/workflows") for _ in range(3)]
-    assert [r.status_code for r in refused] == [503] * 3
-    assert all(r.headers["retry-after"] == "5" and "Redis" in r.json()["error"]["message"] for r in refused)
+    read = [stack.http.get(path) for path in ("/v1/workflows", f"/v1/workflows/{workflow['id']}", "/v1/runs")]
+    assert [r.status_code for r in read] == [200] * 3
+    refused = [stack.http.post(f"/v1/workflows/{workflow['id']}/run", headers=headers)
+               for headers in ({}, {"Idempotency-Key": "k1"}, {})]
+    assert [r.status_code for r in refused] == [503] * 3, [r.text for r in refused]
+    assert all(r.headers["retry-after"] and r.json()["error"]["code"] == "unavailable" for r in refused)
     said = [r for r in caplog.records if "rate limiter unavailable" in r.getMessage() and r.levelname == "ERROR"]
     assert len(said) == 1
     # The metrics say Redis is away, and still give what the database knows; no warning a breaker a scrape.
@@ -210,3 +213,4 @@ def test_the_api_without_redis_says_when_to_come_back_and_logs_it_once(
     own_redis.start()
     assert stack.http.get("/v1/workflows").status_code == 200
     assert any("rate limiter available again" in r.getMessage() for r in caplog.records)
+    assert [stack.http.get("/v1/tools").status_code for _ in range(2)] == [200, 200]
