@@ -50,6 +50,8 @@ class Answer:
 class Calls:
     calls: tuple[ToolCall, ...]
     usage: Usage = Usage()
+    # Safe mrkdwn said with a call that waits for approval: what the planner leaves out of it (other customers).
+    note: str = ""
 
 
 PlannerStep = Answer | Calls

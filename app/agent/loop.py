@@ -126,7 +126,8 @@ class AgentLoop:
                 if effect:
                     if may_ask:
                         return TurnOutcome(None, current.name, usage, tuple(results), note,
-                                           PendingCall(call, effect, tuple(results), step_id))
+                                           PendingCall(call, f"{effect}\n{step.note}" if step.note else effect,
+                                                       tuple(results), step_id))
                     results.append(ToolResult(call, error=NOT_WITHOUT_APPROVAL))
                     continue
                 observer.calling(call)

@@ -156,10 +156,13 @@ def test_an_approval_whose_message_is_gone_is_still_acted_on(stack: Stack) -> No
 
 
 def test_cancel_does_nothing_and_ends_the_turn(stack: Stack) -> None:
-    stack.mention(f"report on Globex in <#{SALES}|sales>")
+    stack.mention(f"report on Globex and Initech in <#{SALES}|sales>")
     message, approval = _approval(stack)
+    # What the approval covers, said before it is given: the other customer is not done with it.
+    assert "*Initech* after this, if you ask again" in message["text"]
     stack.click(AGENT_CANCEL, message, approval)
     stack.slack.wait_for(lambda calls: "Cancelled by" in str(stack.slack.messages[message["ts"]].get("text")))
+    assert "*Initech* after this" in str(stack.slack.messages[message["ts"]].get("text"))
     [turn] = _turns(stack)
     assert _run(stack, turn["id"], ("cancelled",))["error"] == "cancelled by the asker"
     assert not [c for c in stack.slack.calls if c.payload.get("channel") == SALES]

@@ -124,9 +124,29 @@ def test_several_customers_listed_are_each_read_and_answered_together() -> None:
 
 def test_words_after_a_customer_are_not_taken_for_more_customers() -> None:
     for text in ("summary of Bluth Company, heading into a mtg", "summarize Globex, I have a meeting",
-                 "what's the deal with Soylent lately", "summarize Johnson and Johnson"):
+                 "what's the deal with Soylent lately", "summarize Johnson and Johnson",
+                 "generate the account report for Wayne Enterprises and upload it to <#C0EXEC|exec>",
+                 "summarize globex, heading into a mtg", "summarize globex and tell me the owner"):
+        step = _first(text, channel="C0GEN")
+        assert isinstance(step, Calls) and len(step.calls) == 1 and not step.note, text
+
+
+def test_customers_are_listed_however_they_are_named_or_typed() -> None:
+    for text, listed in (("open tickets for globex, initech and umbrella", ["globex", "initech", "umbrella"]),
+                         ("summarize cus_001 and cus_003", ["cus_001", "cus_003"]),
+                         ("summarize ops@globex.example and Initech", ["ops@globex.example", "Initech"]),
+                         ("summarize Globex and also Initech", ["Globex", "Initech"]),
+                         ("summarize globex, initech", ["globex", "initech"])):
         step = _first(text)
-        assert isinstance(step, Calls) and len(step.calls) == 1, text
+        assert isinstance(step, Calls) and [c.args["customer"] for c in step.calls] == listed, text
+
+
+def test_a_channel_named_for_what_is_answered_here_is_said() -> None:
+    text = "tickets for Globex and Initech in <#C0SALES|sales>"
+    step = _first(text)
+    assert isinstance(step, Calls) and [c.tool for c in step.calls] == ["crm.list_tickets"] * 2
+    answer = PLANNER.next_step(AgentRequest(text=text, results=tuple(ToolResult(c, []) for c in step.calls)))
+    assert isinstance(answer, Answer) and "I answered here" in answer.text and "<#C0SALES>" in answer.text
 
 
 def test_customers_past_what_one_answer_does_are_named_not_dropped() -> None:
@@ -140,6 +160,7 @@ def test_customers_past_what_one_answer_does_are_named_not_dropped() -> None:
     text = "report on Globex and Initech in <#C0SALES|sales>"
     step = _first(text, channel="C0GEN")
     assert isinstance(step, Calls) and [c.args["customer"] for c in step.calls] == ["Globex"]
+    assert step.note == "(One customer at a time: *Initech* after this, if you ask again.)"  # with the approval
     done = PLANNER.next_step(AgentRequest(text=text, channel="C0GEN", results=(
         ToolResult(step.calls[0], {"result": "The report is under way"}),)))
     assert isinstance(done, Answer) and done.text.endswith("I do one customer at a time: ask again for *Initech*.")

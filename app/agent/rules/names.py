@@ -160,10 +160,10 @@ def _quoted(text: str) -> str | None:
 
 def customers(text: str, words: list[str], concepts: list[str | None]) -> list[str]:
     """What the message may name as its customer, likeliest first."""
-    for pattern in (_CUSTOMER_ID, _EMAIL):
-        match = pattern.search(text)
-        if match:
-            return [match.group(0)]
+    exact = sorted((m.start(), m.group(0)) for pattern in (_CUSTOMER_ID, _EMAIL) for m in pattern.finditer(text))
+    if exact:
+        # An id or an email names the customer; names after it may only be listed with it ("cus_001 and Initech").
+        return [found for _, found in exact] + [n for n in _candidate_names(words, concepts) if looks_like_a_name(n)]
     quoted = _quoted(text)
     if quoted and not quoted.startswith("#"):
         return [quoted]

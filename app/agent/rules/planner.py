@@ -26,9 +26,11 @@ class RulesPlanner:
             last = request.results[-1]
             read = [r for r in request.results if r.call.tool in READ_FOR_EACH]
             if len(read) > 1 and len(read) == len(request.results):
-                return _customers_left(_joined([answers.from_result(r, r.call.args.get("customer")) for r in read]),
-                                       [r.call for r in read], request.text)
+                answer = _joined([answers.from_result(r, r.call.args.get("customer")) for r in read])
+                return _answered_here(_customers_left(answer, [r.call for r in read], request.text), request.text)
             answer = answers.from_result(last, last.call.args.get("customer") or last.call.args.get("query"))
+            if "channel" not in last.call.args:
+                answer = _answered_here(answer, request.text)
             return _customers_left(_with_channels_left(answer, last.call, request.text), [last.call], request.text)
         return self.first_step(request)
 
@@ -53,6 +55,10 @@ class RulesPlanner:
             others = understood.also[:MAX_CUSTOMERS_AT_ONCE - 1]
             return Calls((call, *(ToolCall(f"call_{n}", call.tool, {**call.args, "customer": other})
                                   for n, other in enumerate(others, start=2))))
+        if understood.also and "customer" in call.args:
+            # Said before it is approved, not only after: the asker knows what the approval covers.
+            named = ", ".join(f"*{escape(name)}*" for name in understood.also)
+            return Calls((call,), note=f"(One customer at a time: {named} after this, if you ask again.)")
         return Calls((call,))
 
 
@@ -65,6 +71,15 @@ def _with_channels_left(answer: Answer, call: ToolCall, text: str) -> Answer:
         return answer
     named = ", ".join(f"<#{escape(c)}>" for c in dict.fromkeys(left))
     return Answer(f"{answer.text}\nI do one channel at a time: ask again for {named}.", mrkdwn=True)
+
+
+def _answered_here(answer: Answer, text: str) -> Answer:
+    """A channel named for what is only answered here (tickets, a lookup) is said, not passed over."""
+    channels = understand(read_slack_text(text)).channels
+    if not channels:
+        return answer
+    return Answer(f"{answer.text}\nI answered here: to a channel I post a customer's summary or report "
+                  f"(`post the summary of Globex in <#{escape(channels[0])}>`).", mrkdwn=True)
 
 
 def _joined(pieces: list[Answer]) -> Answer:

@@ -62,25 +62,30 @@ def _is_change_request(words: list[str]) -> bool:
     return leading + 1 == len(lowered) or lowered[leading + 1] not in NOT_A_CHANGE_AFTER
 
 
-_LIST_JOINER = re.compile(r"\s*(?:,\s*(?:(?:and|&|or)\s+)?|\s(?:and|&|or)\s+)", re.IGNORECASE)
+_LIST_JOINER = re.compile(r"\s*(?:,\s*(?:(?:and|&|or)(?:\s+also)?\s+)?|\s(?:and|&|or)(?:\s+also)?\s+)", re.IGNORECASE)
+
+
+# What may follow a name in a list typed all in lower case: the list goes on, or the request ends.
+_LIST_GOES_ON = re.compile(r"\s*(?:$|[,?.!;]|(?:and|&|or|please)\b)", re.IGNORECASE)
 
 
 def _listed_after(first: str, candidates: list[str], text: str) -> tuple[str, ...]:
     """The customers listed right after the first ("Globex, Initech and Umbrella"): a list of names, not any
-    other word that could be one ("Globex, I have a meeting")."""
+    other word that could be one ("Globex, I have a meeting", "Globex and upload it")."""
     at = text.casefold().find(first.casefold())
     if at < 0:
         return ()
     at += len(first)
+    # Typed in lower case, a name is told from other words by where it stands: at the end of the list.
+    lower_case = not looks_like_a_name(first)
     listed: list[str] = []
     while joiner := _LIST_JOINER.match(text, at):
         start = joiner.end()
-        # After a bare comma, only a name ("Globex, Initech"): "Globex, heading into a meeting" lists nothing.
-        only_a_name = joiner.group().strip() == ","
         following = next((c for c in candidates if c not in listed and c.casefold() != first.casefold()
                           and text[start:start + len(c)].casefold() == c.casefold()
                           and not text[start + len(c):start + len(c) + 1].isalnum()
-                          and (looks_like_a_name(c) or not only_a_name)), None)
+                          and (looks_like_a_name(c) or lower_case and _LIST_GOES_ON.match(text, start + len(c)))),
+                         None)
         if following is None:
             break
         listed.append(following)
