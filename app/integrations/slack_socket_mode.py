@@ -116,6 +116,9 @@ class SocketModeConnection:
         # slack-sdk logs its own ERROR before it raises a refusal of apps.connections.open; the attempt's own
         # line (in _connect) says it with what comes next.
         drop_lines_saying(log, "Failed to retrieve WSS URL")
+        # Its ERROR for a connection that dropped: _reconnect_when_closed says it, with the close code, as a WARNING,
+        # and connects again.
+        drop_lines_saying(log, "Failed to receive or enqueue a message: ConnectionClosed")
 
     def start(self) -> SocketModeConnection:
         """Connect in the background (retrying until Slack answers); the web server need not wait."""

@@ -186,7 +186,7 @@ def test_an_envelope_larger_than_slack_sends_is_refused_and_acked_and_the_next_o
 
 
 def test_a_dropped_connection_is_replaced_and_the_next_envelope_handled(
-        socket_stack: Stack, socket_slack: SocketModeEmulator) -> None:
+        socket_stack: Stack, socket_slack: SocketModeEmulator, caplog: pytest.LogCaptureFixture) -> None:
     socket_slack.drop()
     socket_slack.wait_connected(greeted=2)
 
@@ -197,6 +197,10 @@ def test_a_dropped_connection_is_replaced_and_the_next_envelope_handled(
     # A ticket opens one connection: the app asked Slack for a new URL.
     assert socket_slack.connections_opened == 2
     assert socket_slack.close_codes == [1006]
+    # Said once, as what it is (a WARNING with the close code, and connecting again), not as an ERROR.
+    assert [r.levelname for r in caplog.records if "connection ended (close code 1006)" in r.getMessage()] == \
+        ["WARNING"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
 
 
 def test_slacks_disconnect_is_followed_by_a_new_connection_before_the_old_one_closes(
