@@ -15,6 +15,7 @@ from sqlalchemy import Table, insert
 from app.agent.conversation import AgentRequest, Planner, PlannerStep, ToolCall, ToolSpec, Turn, Usage
 from app.agent.loop import AgentLoop, TurnCancelled, TurnObserver, TurnOutcome
 from app.integrations.errors import IntegrationError
+from app.messages.mrkdwn import unescape
 from app.runs.builtin_workflows import AGENT_TURN
 from app.runs.history import TERMINAL, RunHistory
 from app.state.agent_counters import AgentCounters
@@ -143,6 +144,9 @@ class AgentTurns:
             self.stop(run_id, "failed", f"internal error ({type(exc).__name__})")
             raise
         text = outcome.text + (f"\n{outcome.fallback_note}" if outcome.fallback_note else "")
+        if outcome.answer is not None and outcome.answer.mrkdwn:
+            # Escaped for Slack (`AT&amp;T`); an API caller reads the text as the CRM wrote it, as a model's is.
+            text = unescape(text)
         self.end(run_id, asked, outcome, text)
         return f"answered by the {outcome.planner} planner"
 

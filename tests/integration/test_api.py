@@ -400,6 +400,14 @@ def test_cancel_a_running_agent_turn_stops_it_before_its_next_call(api: Stack) -
     assert [e["detail"].get("reason") for e in run["events"]].count("cancel requested") == 1, run["events"]
 
 
+def test_an_agent_run_answers_the_api_in_text_as_written_not_escaped_for_slack(api: Stack) -> None:
+    agent_id = api.http.post("/v1/agents", json={"name": "Reader"}).json()["id"]
+    run_id = api.http.post(f"/v1/agents/{agent_id}/run", json={"input": "summarize Procter & Gamble"}).json()[
+        "run_id"]
+    answer = wait_for_run(api, run_id)["output"]["answer"]
+    assert "Procter & Gamble" in answer and "&amp;" not in answer, answer
+
+
 def test_updates_and_deletes_of_what_does_not_exist_are_404(api: Stack) -> None:
     for method, path, body in [("PUT", "/v1/workflows/wf_nope", {"name": "x"}),
                                ("PATCH", "/v1/workflows/wf_nope", {"name": "x"}),
