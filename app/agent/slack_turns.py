@@ -128,6 +128,11 @@ class SlackTurns:
         if not self._approvals.decide(approval_id, decision):
             self._tell(asked.channel, user, f"This was already {self._approvals.decision(approval_id)}.")
             return "refused: already decided"
+        if decision == "approved" and not self._turns.resume(record["run_id"]):
+            # Cancelled through the API while it waited: the click finds nothing left to approve.
+            self._settle(record, "This request was cancelled before it was approved: nothing was done.")
+            self._turns.stop(record["run_id"], "cancelled", "cancelled while it waited for approval")
+            return "refused: cancelled"
         self._settle(record, f"{'Approved' if decision == 'approved' else 'Cancelled'} by {mention(user)}."
                      + ("" if decision == "approved" else " Nothing was done."))
         self._turns.counters.add(**{f"approvals_{decision}": 1})
@@ -138,7 +143,6 @@ class SlackTurns:
 
     def _resume(self, record: dict[str, Any], asked: Asked) -> str:
         run_id = record["run_id"]
-        self._turns.resume(run_id)
         with self._surface(asked) as surface:
             surface.status("Working on it...")
             try:

@@ -209,13 +209,16 @@ class AgentTurns:
                              if "customer" in r.call.args), None)
             self._memory.remember(asked.channel, asked.thread_ts, asked.text, answer_text, customer)
 
-    def resume(self, run_id: str) -> None:
-        """A run that waited for an approval goes on."""
+    def resume(self, run_id: str) -> bool:
+        """A run that waited for an approval goes on; False when it was cancelled meanwhile (through the API)."""
         with self._history.writing() as history:
             run = history.session.get(Run, run_id, with_for_update=True)
-            if run is not None and run.status not in TERMINAL:
+            if run is not None and (run.status in TERMINAL or run.cancel_requested):
+                return False
+            if run is not None:
                 run.status = "running"
                 history.emit(run, "run.status", "running")
+        return True
 
     def record_feedback(self, run_id: str, user: str, verdict: str, channel: str | None = None) -> bool:
         """Keep what `user` said of the answer (their latest word counts, each person once); False for a run

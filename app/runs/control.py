@@ -94,12 +94,14 @@ class RunControl:
             if run is None:
                 return None
             if run.status in TERMINAL:
-                raise RunNotCancellable(f"the run has already {run.status}")
+                raise RunNotCancellable(f"the run has already ended ({run.status})")
             state = job_states(self._redis, [run.job_id])[run.job_id] if run.job_id else None
             asked_before = run.cancel_requested
             run.cancel_requested = True
-            # A queued run's worker, if it has just taken the job, finds the run cancelled and skips it.
-            if run.status == "queued" or (state is not None and state is not JobState.RUNNING):
+            # A queued run's worker, if it has just taken the job, finds the run cancelled and skips it. A run that
+            # waits with no job (for its asker's approval) has nobody to stop it but this.
+            if run.status == "queued" or (state is not None and state is not JobState.RUNNING) or (
+                    run.status == "waiting" and state is None):
                 history.end(run, "cancelled")
             elif not asked_before:
                 # Said once, and timed from the first asking: asking again does not put the sweep off.

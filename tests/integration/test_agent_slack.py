@@ -168,6 +168,22 @@ def test_cancel_does_nothing_and_ends_the_turn(stack: Stack) -> None:
     assert not [c for c in stack.slack.calls if c.payload.get("channel") == SALES]
 
 
+def test_a_turn_cancelled_through_the_api_while_it_waits_for_approval_ends_at_once_and_approve_does_nothing(
+        stack: Stack) -> None:
+    stack.mention(f"summarize Initech and post it in <#{SALES}|sales>")
+    message, approval = _approval(stack)
+    [turn] = _turns(stack)
+    assert _run(stack, turn["id"], ("waiting",))["status"] == "waiting"
+
+    cancelled = stack.http.post(f"/v1/runs/{turn['id']}/cancel")
+    assert cancelled.status_code == 202 and cancelled.json()["status"] == "cancelled"  # nothing runs it: at once
+    stack.click(AGENT_APPROVE, message, approval)
+    stack.slack.wait_for(lambda calls: "cancelled before it was approved" in str(
+        stack.slack.messages[message["ts"]].get("text")))
+    assert _run(stack, turn["id"], ("cancelled",))["status"] == "cancelled"
+    assert not [c for c in stack.slack.calls if c.payload.get("channel") == SALES]
+
+
 def test_an_approval_nobody_decides_expires_with_a_message(stack_factory) -> None:
     stack = stack_factory(agent_approval_ttl_s=1)
     stack.mention(f"summarize Globex and post it to <#{SALES}|sales>")
