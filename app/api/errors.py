@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import OperationalError
@@ -79,6 +80,12 @@ def install_error_handlers(app: FastAPI) -> None:
                                             request.url.path, getattr(exc, "orig", None) or exc)
         return error_response(503, "the database is unavailable; try again later", headers={"Retry-After": "5"})
 
+    async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # Redis went away between the gateway and the route (cancelling asks it where the run's job is).
+        logging.getLogger(__name__).warning("%s %s: Redis is unavailable: %s", request.method, request.url.path, exc)
+        return error_response(503, "Redis (the job queue) is unavailable; try again later",
+                              headers={"Retry-After": "5"})
+
     async def internal_error(request: Request, exc: Exception) -> JSONResponse:
         # The traceback goes to the log (Starlette raises the error again once this is sent); the caller
         # gets the error's envelope and the request id to quote, never the traceback.
@@ -92,5 +99,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, internal_error)
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(OperationalError, database_unavailable)
+    app.add_exception_handler(redis.RedisError, redis_unavailable)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)

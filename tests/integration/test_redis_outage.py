@@ -189,6 +189,7 @@ def test_the_api_without_redis_reads_the_database_says_when_to_come_back_for_the
     own_redis.start()
     stack: Stack = stack_factory(worker=False, redis_url=own_redis.url)
     workflow = stack.http.post("/v1/workflows", json={"name": "w"}).json()
+    queued = stack.http.post(f"/v1/workflows/{workflow['id']}/run").json()["run_id"]
     own_redis.stop()
 
     read = [stack.http.get(path) for path in ("/v1/workflows", f"/v1/workflows/{workflow['id']}", "/v1/runs")]
@@ -197,6 +198,8 @@ def test_the_api_without_redis_reads_the_database_says_when_to_come_back_for_the
                for headers in ({}, {"Idempotency-Key": "k1"}, {})]
     assert [r.status_code for r in refused] == [503] * 3, [r.text for r in refused]
     assert all(r.headers["retry-after"] and r.json()["error"]["code"] == "unavailable" for r in refused)
+    cancel = stack.http.post(f"/v1/runs/{queued}/cancel")  # where its job is, only Redis knows
+    assert cancel.status_code == 503 and cancel.headers["retry-after"] == "5", cancel.text
     said = [r for r in caplog.records if "rate limiter unavailable" in r.getMessage() and r.levelname == "ERROR"]
     assert len(said) == 1
     # The metrics say Redis is away, and still give what the database knows; no warning a breaker a scrape.
