@@ -20,7 +20,7 @@ def customer_or_reason(crm: CrmClient, replies: Replies, query: str) -> Customer
     try:
         resolution = resolve_customer(query, crm.search_customers(query))
     except IntegrationError as exc:
-        log.warning("could not look up %r in the CRM: %s", query, exc)
+        log.warning("could not look up %r in the CRM: %s", query if len(query) <= 200 else query[:200] + "...", exc)
         replies.to_asker(Message(text=exc.user_message))
         return Failed(exc.user_message)
     match resolution:

@@ -15,7 +15,10 @@ PRIORITY_EMOJI = {"urgent": ":red_circle:", "high": ":large_orange_circle:", "no
 MAX_TICKETS_SHOWN = 10
 
 
-def needs_customer(verb: str = "summary") -> Message:
+def needs_customer(verb: str = "summary", too_long: bool = False) -> Message:
+    if too_long:
+        return Message(text=f"That is too long for a customer's name (200 characters at most). Try `/acme {verb} "
+                            f"Globex` (an id, a name or an email).")
     if verb == "ask":
         return Message(text="What would you like to ask? Try `/acme ask is the CRM up?`.")
     return Message(text=f"Which customer? Try `/acme {verb} Globex` (an id, a name or an email).")

@@ -32,6 +32,7 @@ class Help:
 @dataclass(frozen=True)
 class MissingCustomer:
     verb: str = "summary"
+    too_long: bool = False  # a "name" past MAX_CUSTOMER_CHARS: no customer is named so, and the CRM refuses it
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Ask:
 Intent = Summarize | Report | Status | Help | MissingCustomer | Ask
 
 SUMMARY_VERBS = ("summary", "summarize", "summarise", "sum-up")
+# As the tools take it (app/tools): longer is a paste gone wrong, not a name.
+MAX_CUSTOMER_CHARS = 200
 REPORT_VERBS = ("report",)
 _FILLER_BEFORE_CUSTOMER = re.compile(r"^(?:(?:of|for|about|on|the|customer|account)\b\s*)+", re.IGNORECASE)
 _FILLER_AFTER_CUSTOMER = re.compile(r"[\s?!.,]*(?:\bplease\b)?[\s?!.,]*$", re.IGNORECASE)
@@ -54,6 +57,8 @@ def _customer_after(words: str, verb: str) -> Intent:
     customer = unescape(customer.strip().strip("\"'\u201c\u201d"))
     if not customer:
         return MissingCustomer(verb)
+    if len(customer) > MAX_CUSTOMER_CHARS:
+        return MissingCustomer(verb, too_long=True)
     return Report(customer) if verb == "report" else Summarize(customer)
 
 

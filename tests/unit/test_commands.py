@@ -25,6 +25,9 @@ from app.slack.intents import Ask, Help, MissingCustomer, Report, Status, Summar
     ("ask is the CRM up?", Ask("is the CRM up?")),
     ("ask", MissingCustomer("ask")),
     ("summary \x00", MissingCustomer()),
+    ("summary " + "Globex, " * 6000, MissingCustomer(too_long=True)),
+    ("report " + "\u00e9" * 201, MissingCustomer("report", too_long=True)),
+    ("summary " + "A" * 200, Summarize("A" * 200)),
     ("summary \x00 \x00", MissingCustomer()),
     ("sum\x00mary Glo\x00bex", Summarize("Globex")),
 ])

@@ -141,6 +141,11 @@ def test_customers_are_listed_however_they_are_named_or_typed() -> None:
         assert isinstance(step, Calls) and [c.args["customer"] for c in step.calls] == listed, text
 
 
+def test_a_name_longer_than_any_customers_is_said_plainly() -> None:
+    answer = _first("summarize " + "A" * 50_000)
+    assert isinstance(answer, Answer) and answer.text.startswith("That is too long for a customer's name")
+
+
 def test_a_channel_named_for_what_is_answered_here_is_said() -> None:
     text = "tickets for Globex and Initech in <#C0SALES|sales>"
     step = _first(text)

@@ -16,6 +16,7 @@ NEEDS_CUSTOMER = ("summary", "report", "tickets", "lookup", "search")
 # What only reads, asked of several customers at once ("open tickets for Globex and Initech"): one call each.
 READ_FOR_EACH = frozenset({"summarize_customer", "crm.list_tickets", "crm.get_customer"})
 MAX_CUSTOMERS_AT_ONCE = 5
+MAX_CUSTOMER_CHARS = 200  # as the tools take a customer (app/tools/product_tools.py)
 
 
 class RulesPlanner:
@@ -43,6 +44,9 @@ class RulesPlanner:
                 kind = "summary" if customer else "unknown"
         if kind in NEEDS_CUSTOMER and customer is None:
             return answers.ask("Which customer? Give me a name, an id (`cus_001`) or an email.")
+        if customer is not None and len(customer) > MAX_CUSTOMER_CHARS:
+            return answers.ask(f"That is too long for a customer's name ({MAX_CUSTOMER_CHARS} characters at most). "
+                               "Give me a name, an id (`cus_001`) or an email.")
         call = _call(kind, customer, understood, request.channel, request.text)
         if isinstance(call, Answer):
             return call

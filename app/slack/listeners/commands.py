@@ -44,7 +44,7 @@ def register(app: App, *, jobs: JobQueue, read_system_status: Callable[[], Syste
             ack(text=help_message.text, blocks=help_message.blocks)
             return
         if isinstance(intent, MissingCustomer):
-            ack(text=needs_customer(intent.verb).text)
+            ack(text=needs_customer(intent.verb, intent.too_long).text)
             return
         if isinstance(intent, Status):
             # Answered here, not queued: it is most wanted when the queue is stuck.
