@@ -136,7 +136,8 @@ def test_customers_are_listed_however_they_are_named_or_typed() -> None:
                          ("summarize cus_001 and cus_003", ["cus_001", "cus_003"]),
                          ("summarize ops@globex.example and Initech", ["ops@globex.example", "Initech"]),
                          ("summarize Globex and also Initech", ["Globex", "Initech"]),
-                         ("summarize globex, initech", ["globex", "initech"])):
+                         ("summarize globex, initech", ["globex", "initech"]),
+                         ("hey can you summarize globex and initech for me", ["globex", "initech"])):
         step = _first(text)
         assert isinstance(step, Calls) and [c.args["customer"] for c in step.calls] == listed, text
 

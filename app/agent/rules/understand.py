@@ -66,7 +66,7 @@ _LIST_JOINER = re.compile(r"\s*(?:,\s*(?:(?:and|&|or)(?:\s+also)?\s+)?|\s(?:and|
 
 
 # What may follow a name in a list typed all in lower case: the list goes on, or the request ends.
-_LIST_GOES_ON = re.compile(r"\s*(?:$|[,?.!;]|(?:and|&|or|please)\b)", re.IGNORECASE)
+_LIST_GOES_ON = re.compile(r"\s*(?:$|[,?.!;:]|(?:and|&|or|please|pls|thanks|thx|for|in|to|on)\b)", re.IGNORECASE)
 
 
 def _listed_after(first: str, candidates: list[str], text: str) -> tuple[str, ...]:
