@@ -142,6 +142,15 @@ def test_customers_are_listed_however_they_are_named_or_typed() -> None:
         assert isinstance(step, Calls) and [c.args["customer"] for c in step.calls] == listed, text
 
 
+def test_what_is_asked_to_be_done_elsewhere_is_said_as_not_done() -> None:
+    for text, verb in (("summarize Globex and email it to the team", "email"), ("summarize Globex and upload it",
+                                                                                "upload")):
+        step = _first(text)
+        assert isinstance(step, Calls) and [c.tool for c in step.calls] == ["summarize_customer"], text
+        answer = PLANNER.next_step(AgentRequest(text=text, results=(ToolResult(step.calls[0], error="x"),)))
+        assert isinstance(answer, Answer) and f"I did not {verb} it" in answer.text, text
+
+
 def test_a_name_longer_than_any_customers_is_said_plainly() -> None:
     answer = _first("summarize " + "A" * 50_000)
     assert isinstance(answer, Answer) and answer.text.startswith("That is too long for a customer's name")

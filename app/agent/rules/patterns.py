@@ -94,3 +94,8 @@ CUSTOMERS_BY_FACT = re.compile(
     r"|\b(enterprise|pro|starter|free|premium|trial|churned|active|inactive|paying)\s+(customers|clients|accounts)\b"
     r"|^\W*(list|show|give me)( me)?( all| every| our)* (the )?(customers|clients|accounts)\W*$", re.IGNORECASE)
 TICKET_ID = re.compile(r"^tkt_\w+$", re.IGNORECASE)
+# What is asked after what this bot does, done elsewhere ("summarize Globex and email it to the team"): said as
+# not done, rather than passed over. "send"/"share" count only where no channel names where to (then they post).
+DONE_ELSEWHERE_AFTER = re.compile(
+    r"\band\s+(?:then\s+|also\s+)?(e-?mail|upload|forward|fax|text|dm|pm|sms|print|download|attach|export|"
+    r"send|share)\b", re.IGNORECASE)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.agent.conversation import AgentRequest, Answer, Calls, PlannerStep, ToolCall
-from app.agent.rules import answers
+from app.agent.rules import answers, patterns
 from app.agent.rules.names import as_typed
 from app.agent.rules.understand import Understood, understand
 from app.agent.slack_text import read_slack_text
@@ -78,8 +78,14 @@ def _with_channels_left(answer: Answer, call: ToolCall, text: str) -> Answer:
 
 
 def _answered_here(answer: Answer, text: str) -> Answer:
-    """A channel named for what is only answered here (tickets, a lookup) is said, not passed over."""
-    channels = understand(read_slack_text(text)).channels
+    """A channel named for what is only answered here (tickets, a lookup) is said, not passed over; so is what was
+    asked to be done elsewhere (emailed, uploaded)."""
+    read = read_slack_text(text)
+    channels = understand(read).channels
+    elsewhere = patterns.DONE_ELSEWHERE_AFTER.search(read.text)
+    if elsewhere and not channels:
+        answer = Answer(f"{answer.text}\nI did not {elsewhere.group(1).lower()} it: I answer here, and post to "
+                        f"Slack channels (`post the summary of Globex in #sales`).", mrkdwn=True)
     if not channels:
         return answer
     return Answer(f"{answer.text}\nI answered here: to a channel I post a customer's summary or report "
