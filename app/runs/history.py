@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.runs.events import EventPublisher, event_json
 from app.store.db import Database
 from app.store.models import Run, RunEvent, StepRun, utcnow
+
+log = logging.getLogger(__name__)
 
 _INSERT_EVENTS = insert(cast(Table, RunEvent.__table__))
 # A run in one of these has ended for good: no writer may change its status again (a run cancelled while its
@@ -99,10 +103,15 @@ class RunHistory:
         return True
 
     def cancel_requested(self, run_id: str) -> bool:
-        """True once a cancel was asked for the run: its worker stops it before its next step."""
-        with self.db.session() as session:
-            run = session.get(Run, run_id)
-            return bool(run and run.cancel_requested)
+        """True once a cancel was asked for the run: its worker stops it before its next step. A database that
+        does not answer the question does not stop the work (the sweep still ends a cancelled run)."""
+        try:
+            with self.db.session() as session:
+                run = session.get(Run, run_id)
+                return bool(run and run.cancel_requested)
+        except SQLAlchemyError as exc:
+            log.warning("could not read whether run %s was cancelled: %s", run_id, exc)
+            return False
 
     def finish(self, run_id: str, status: str, output: Any = None, error: str | None = None) -> bool:
         """End the run as `status`; False (nothing written) when it has already ended."""
