@@ -137,7 +137,9 @@ def test_customers_are_listed_however_they_are_named_or_typed() -> None:
                          ("summarize ops@globex.example and Initech", ["ops@globex.example", "Initech"]),
                          ("summarize Globex and also Initech", ["Globex", "Initech"]),
                          ("summarize globex, initech", ["globex", "initech"]),
-                         ("hey can you summarize globex and initech for me", ["globex", "initech"])):
+                         ("hey can you summarize globex and initech for me", ["globex", "initech"]),
+                         ("summarize Globex and ops@initech.example", ["ops@initech.example", "Globex"]),
+                         ("summarize Globex, Hooli and cus_003 please", ["cus_003", "Globex", "Hooli"])):
         step = _first(text)
         assert isinstance(step, Calls) and [c.args["customer"] for c in step.calls] == listed, text
 

@@ -78,7 +78,7 @@ def _listed_after(first: str, candidates: list[str], text: str) -> tuple[str, ..
     at += len(first)
     # Typed in lower case, a name is told from other words by where it stands: at the end of the list.
     lower_case = not looks_like_a_name(first)
-    listed: list[str] = []
+    listed = _names_listed_before(first, candidates, text[:at - len(first)]) if _is_exact(first) else []
     while joiner := _LIST_JOINER.match(text, at):
         start = joiner.end()
         following = next((c for c in candidates if c not in listed and c.casefold() != first.casefold()
@@ -91,6 +91,22 @@ def _listed_after(first: str, candidates: list[str], text: str) -> tuple[str, ..
         listed.append(following)
         at = start + len(following)
     return tuple(listed)
+
+
+def _is_exact(customer: str) -> bool:
+    """An id or an email: what the names give first, wherever it stands in the request."""
+    return "@" in customer or customer.lower().startswith("cus_")
+
+
+def _names_listed_before(first: str, candidates: list[str], before: str) -> list[str]:
+    """Names listed right before an id or an email ("Globex and ops@initech.example"), nearest last."""
+    listed: list[str] = []
+    while found := next((c for c in candidates if c not in listed and c.casefold() != first.casefold()
+                         and looks_like_a_name(c) and not _is_exact(c)
+                         and re.search(rf"(?<!\w){re.escape(c)}{_LIST_JOINER.pattern}$", before, re.IGNORECASE)), None):
+        listed.insert(0, found)
+        before = before[:before.casefold().rfind(found.casefold())]
+    return listed
 
 
 def _leading(lowered: list[str]) -> str | None:
