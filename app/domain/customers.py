@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_CHOICES = 5
+# The longest text taken as a customer's id, name or email: longer is a paste gone wrong, and the CRM refuses
+# the URL it would make.
+MAX_CUSTOMER_CHARS = 200
 
 
 @dataclass(frozen=True)

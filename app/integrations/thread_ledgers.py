@@ -23,7 +23,7 @@ class ThreadLedgers:
 
     def begin_session(self, job_key: str | None) -> None:
         """A deferring session runs a job in this thread under `job_key` (RQ's job id may differ)."""
-        self._local.session = (self._records.ledger(job_key), None) if self._records and job_key else None
+        self._local.session = self._records.ledger(job_key) if self._records and job_key else None
         self._local.in_session = True
 
     def end_session(self) -> None:
@@ -43,9 +43,9 @@ class ThreadLedgers:
         lent: EffectLedger | None = getattr(self._local, "lent", None)
         if lent is not None:
             return lent
-        held: tuple[EffectLedger, object] | None = getattr(self._local, "session", None)
         if getattr(self._local, "in_session", False):
-            return held[0] if held else None
+            session: EffectLedger | None = self._local.session
+            return session
         job = get_current_job()
         if job is None or self._records is None:
             return None

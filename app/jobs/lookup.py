@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from app.domain.customers import Ambiguous, Customer, Matched, NoMatch, resolve_customer
+from app.domain.customers import MAX_CUSTOMER_CHARS, Ambiguous, Customer, Matched, NoMatch, resolve_customer
 from app.domain.outcome import Failed
 from app.integrations.crm import CrmClient
 from app.integrations.errors import IntegrationError
 from app.jobs.replies import Replies
 from app.messages.customers import ambiguous_customer, no_customer
+from app.messages.long_text import shortened
 from app.messages.message import Message
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ def customer_or_reason(crm: CrmClient, replies: Replies, query: str) -> Customer
     try:
         resolution = resolve_customer(query, crm.search_customers(query))
     except IntegrationError as exc:
-        log.warning("could not look up %r in the CRM: %s", query if len(query) <= 200 else query[:200] + "...", exc)
+        log.warning("could not look up %r in the CRM: %s", shortened(query, MAX_CUSTOMER_CHARS), exc)
         replies.to_asker(Message(text=exc.user_message))
         return Failed(exc.user_message)
     match resolution:

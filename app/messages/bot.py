@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.domain.system_status import SystemStatus
+from app.messages.long_text import shortened
 from app.messages.message import Message, section
 from app.messages.mrkdwn import quoted
 
@@ -15,11 +16,9 @@ _UNKNOWN_SHOWN_CHARS = 40
 
 def help_text(unknown: str = "") -> Message:
     """The commands; with `unknown`, what the person typed that is none of them, said first."""
+    opening = "*ACME Assistant* connects Slack to the CRM.\n"
     if unknown:
-        shown = unknown if len(unknown) <= _UNKNOWN_SHOWN_CHARS else unknown[:_UNKNOWN_SHOWN_CHARS] + "\u2026"
-        opening = f"I don't know the command \u201c{quoted(shown)}\u201d. *ACME Assistant* connects Slack to the CRM.\n"
-    else:
-        opening = "*ACME Assistant* connects Slack to the CRM.\n"
+        opening = f"I don't know the command \u201c{quoted(shortened(unknown, _UNKNOWN_SHOWN_CHARS))}\u201d. {opening}"
     text = (
         opening +
         "\u2022 `/acme summary <customer>`: a summary of a customer (an id, a name or an email)\n"

@@ -5,8 +5,9 @@ All text from the CRM or from a user passes through `escape` in this package, an
 
 from __future__ import annotations
 
-from app.domain.customers import Ambiguous, NoMatch
+from app.domain.customers import MAX_CUSTOMER_CHARS, Ambiguous, NoMatch
 from app.domain.summary import CustomerSummary
+from app.messages.long_text import shortened
 from app.messages.message import Message, section
 from app.messages.mrkdwn import escape
 
@@ -17,7 +18,8 @@ MAX_TICKETS_SHOWN = 10
 
 def needs_customer(verb: str = "summary", too_long: bool = False) -> Message:
     if too_long:
-        return Message(text=f"That is too long for a customer's name (200 characters at most). Try `/acme {verb} "
+        return Message(text=f"That is too long for a customer's name ({MAX_CUSTOMER_CHARS} characters at most). "
+                            f"Try `/acme {verb} "
                             f"Globex` (an id, a name or an email).")
     if verb == "ask":
         return Message(text="What would you like to ask? Try `/acme ask is the CRM up?`.")
@@ -59,7 +61,7 @@ QUERY_SHOWN_CHARS = 100
 
 
 def _asked(query: str) -> str:
-    return escape(query if len(query) <= QUERY_SHOWN_CHARS else query[:QUERY_SHOWN_CHARS] + "\u2026")
+    return escape(shortened(query, QUERY_SHOWN_CHARS))
 
 
 def ambiguous_customer(result: Ambiguous) -> Message:

@@ -24,6 +24,12 @@ def clear_cut(text: str, limit: int) -> int:
     return limit - len(tail.group()) if tail else limit
 
 
+def shortened(text: str, limit: int) -> str:
+    """`text` whole if it has at most `limit` characters, else its first `limit` and an ellipsis: what a person
+    typed, said again, needs only enough to be recognised."""
+    return text if len(text) <= limit else text[:limit] + "\u2026"
+
+
 def cut_note(left_out: int) -> str:
     return f"\n_(cut here: {left_out:,} more characters did not fit in one Slack message)_"
 

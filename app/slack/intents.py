@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from app.domain.customers import MAX_CUSTOMER_CHARS
 from app.messages.mrkdwn import unescape
 from app.queueing.job_table import AGENT, HELP, REPORT, SUMMARY, JobKind
 
@@ -45,8 +46,6 @@ class Ask:
 Intent = Summarize | Report | Status | Help | MissingCustomer | Ask
 
 SUMMARY_VERBS = ("summary", "summarize", "summarise", "sum-up")
-# As the tools take it (app/tools): longer is a paste gone wrong, not a name.
-MAX_CUSTOMER_CHARS = 200
 REPORT_VERBS = ("report",)
 _FILLER_BEFORE_CUSTOMER = re.compile(r"^(?:(?:of|for|about|on|the|customer|account)\b\s*)+", re.IGNORECASE)
 _FILLER_AFTER_CUSTOMER = re.compile(r"[\s?!.,]*(?:\bplease\b)?[\s?!.,]*$", re.IGNORECASE)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import redis
 from pydantic import Field
 
-from app.domain.customers import Ambiguous, Customer, Matched, NoMatch, resolve_customer
+from app.domain.customers import MAX_CUSTOMER_CHARS, Ambiguous, Customer, Matched, NoMatch, resolve_customer
 from app.domain.outcome import Failed
 from app.domain.summary import summarize
 from app.jobs.reports import Built, JustBuilt, NotAMember, ReportPlace, UnderWay
@@ -18,7 +18,8 @@ from app.messages.mrkdwn import escape
 from app.tools.context import ToolContext
 from app.tools.registry import ToolError, ToolRegistry, tool_from_function
 
-CustomerRef = Annotated[str, Field(min_length=1, max_length=200, description="an id, a name or an email")]
+CustomerRef = Annotated[str, Field(min_length=1, max_length=MAX_CUSTOMER_CHARS,
+                                   description="an id, a name or an email")]
 ChannelId = Annotated[str, Field(pattern=r"^[CDG][A-Z0-9]{2,}$", description="a Slack channel id")]
 
 
@@ -35,7 +36,7 @@ def _customer(context: ToolContext, customer: str) -> Customer:
     raise AssertionError(resolution)
 
 
-def search_customers(context: ToolContext, query: Annotated[str, Field(min_length=1, max_length=200)],
+def search_customers(context: ToolContext, query: Annotated[str, Field(min_length=1, max_length=MAX_CUSTOMER_CHARS)],
                      limit: Annotated[int, Field(ge=1, le=100)] = 10) -> list[dict[str, Any]]:
     """Customers whose id, name or email contains `query`."""
     return [asdict(c) for c in context.crm.search_customers(query, limit)]

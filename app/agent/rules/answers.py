@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.agent.conversation import Answer, ToolResult
+from app.messages.long_text import shortened
 from app.messages.mrkdwn import escape
 
 CAN_DO = ("I can summarize a customer (`summarize Globex`), list their open tickets (`open tickets for Initech`), "
@@ -104,8 +105,8 @@ def from_result(result: ToolResult, customer: str | None) -> Answer:
     tool, args, output = result.call.tool, result.call.args, result.output
     if result.error:
         # An error may repeat what was asked in full (a page pasted as a name): its start says enough.
-        error = result.error if len(result.error) <= MAX_ERROR_SHOWN else result.error[:MAX_ERROR_SHOWN] + "\u2026"
-        return Answer(f"I couldn't do that ({escape(tool)}): {escape(error)}", mrkdwn=True)
+        return Answer(f"I couldn't do that ({escape(tool)}): {escape(shortened(result.error, MAX_ERROR_SHOWN))}",
+                      mrkdwn=True)
     name = escape(customer or str(args.get("customer", "")))
     channel = str(args.get("channel", ""))
     if tool == "summarize_customer" and isinstance(output, dict):

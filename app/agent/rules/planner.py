@@ -9,14 +9,14 @@ from app.agent.conversation import AgentRequest, Answer, Calls, PlannerStep, Too
 from app.agent.rules import answers, patterns
 from app.agent.rules.names import as_typed
 from app.agent.rules.understand import Understood, understand
-from app.agent.slack_text import read_slack_text
+from app.agent.slack_text import SlackText, read_slack_text
+from app.domain.customers import MAX_CUSTOMER_CHARS
 from app.messages.mrkdwn import escape
 
 NEEDS_CUSTOMER = ("summary", "report", "tickets", "lookup", "search")
 # What only reads, asked of several customers at once ("open tickets for Globex and Initech"): one call each.
 READ_FOR_EACH = frozenset({"summarize_customer", "crm.list_tickets", "crm.get_customer"})
 MAX_CUSTOMERS_AT_ONCE = 5
-MAX_CUSTOMER_CHARS = 200  # as the tools take a customer (app/tools/product_tools.py)
 
 
 class RulesPlanner:
@@ -24,15 +24,17 @@ class RulesPlanner:
 
     def next_step(self, request: AgentRequest) -> PlannerStep:
         if request.results:
+            said = read_slack_text(request.text)
+            understood = understand(said)  # once, for what the answer adds of what was asked and not done
             last = request.results[-1]
             read = [r for r in request.results if r.call.tool in READ_FOR_EACH]
             if len(read) > 1 and len(read) == len(request.results):
                 answer = _joined([answers.from_result(r, r.call.args.get("customer")) for r in read])
-                return _answered_here(_customers_left(answer, [r.call for r in read], request.text), request.text)
+                return _answered_here(_customers_left(answer, [r.call for r in read], understood), said, understood)
             answer = answers.from_result(last, last.call.args.get("customer") or last.call.args.get("query"))
             if "channel" not in last.call.args:
-                answer = _answered_here(answer, request.text)
-            return _customers_left(_with_channels_left(answer, last.call, request.text), [last.call], request.text)
+                answer = _answered_here(answer, said, understood)
+            return _customers_left(_with_channels_left(answer, last.call, understood), [last.call], understood)
         return self.first_step(request)
 
     def first_step(self, request: AgentRequest) -> PlannerStep:
@@ -66,23 +68,22 @@ class RulesPlanner:
         return Calls((call,))
 
 
-def _with_channels_left(answer: Answer, call: ToolCall, text: str) -> Answer:
+def _with_channels_left(answer: Answer, call: ToolCall, understood: Understood) -> Answer:
     """One call posts to one channel: any other channel asked for is said, not dropped without a word."""
     if "channel" not in call.args:
         return answer
-    left = [c for c in understand(read_slack_text(text)).channels if c != call.args["channel"]]
+    left = [c for c in understood.channels if c != call.args["channel"]]
     if not left:
         return answer
     named = ", ".join(f"<#{escape(c)}>" for c in dict.fromkeys(left))
     return Answer(f"{answer.text}\nI do one channel at a time: ask again for {named}.", mrkdwn=True)
 
 
-def _answered_here(answer: Answer, text: str) -> Answer:
+def _answered_here(answer: Answer, said: SlackText, understood: Understood) -> Answer:
     """A channel named for what is only answered here (tickets, a lookup) is said, not passed over; so is what was
     asked to be done elsewhere (emailed, uploaded)."""
-    read = read_slack_text(text)
-    channels = understand(read).channels
-    elsewhere = patterns.DONE_ELSEWHERE_AFTER.search(read.text)
+    channels = understood.channels
+    elsewhere = patterns.DONE_ELSEWHERE_AFTER.search(said.text)
     if elsewhere and not channels:
         answer = Answer(f"{answer.text}\nI did not {elsewhere.group(1).lower()} it: I answer here, and post to "
                         f"Slack channels (`post the summary of Globex in #sales`).", mrkdwn=True)
@@ -96,10 +97,9 @@ def _joined(pieces: list[Answer]) -> Answer:
     return Answer("\n\n".join(piece.text for piece in pieces), mrkdwn=True)
 
 
-def _customers_left(answer: Answer, calls: list[ToolCall], text: str) -> Answer:
+def _customers_left(answer: Answer, calls: list[ToolCall], understood: Understood) -> Answer:
     """Customers asked about and not done (a report or a post is for one; reads stop at five) are said, not
     dropped without a word."""
-    understood = understand(read_slack_text(text))
     done = {str(call.args.get("customer", "")).casefold() for call in calls}
     left = [name for name in (understood.customer, *understood.also) if name and name.casefold() not in done]
     if not left or not any("customer" in call.args for call in calls):
