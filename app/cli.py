@@ -126,12 +126,12 @@ def worker(settings: Settings, burst: bool, processes: int = 1, stop_timeout_s: 
         raise SystemExit(Supervisor(child, processes, burst=burst, stop_timeout_s=stop_timeout_s).run())
 
     from app.composition import build_collaborators  # noqa: PLC0415
+    from app.worker.lower_priority import lower_priority  # noqa: PLC0415
     from app.worker.runner import run_worker  # noqa: PLC0415
 
-    if settings.worker_nice:
-        # On a machine it shares with `acme serve`, the worker yields the CPU to the acks: Slack gives up on
-        # one after 3 s, while a job can wait a few ms more. Alone on a machine, it changes nothing.
-        os.nice(settings.worker_nice)
+    # On a machine it shares with `acme serve`, the worker yields the CPU to the acks: Slack gives up on
+    # one after 3 s, while a job can wait a few ms more. Alone on a machine, it changes nothing.
+    lower_priority(settings.worker_nice)
     collaborators = build_collaborators(settings)
     gc.collect()
     gc.freeze()  # as in serve: long-lived objects need no scanning

@@ -126,6 +126,13 @@ def _two_workers_up(supervised: Supervised, connection: redis.Redis) -> set[int]
     return set(children)
 
 
+def _scheduled_last(pid: int) -> bool:
+    """The process asked to run after others, and so did its session (app/worker/lower_priority.py)."""
+    autogroup = Path(f"/proc/{pid}/autogroup")
+    return os.getpriority(os.PRIO_PROCESS, pid) == 19 and (
+        not autogroup.exists() or autogroup.read_text().strip().endswith(" nice 19"))
+
+
 def _replaced(supervised: Supervised, killed: int, connection: redis.Redis) -> bool:
     children = supervised.children()
     return killed not in children and len(children) == 2 and children <= _registered_pids(connection)
@@ -161,12 +168,14 @@ def test_a_killed_worker_process_is_replaced_and_the_replacements_run_jobs(
     stack = stack_factory(worker=False)
     supervised = start_worker(stack, "--processes", "2")
     first = _two_workers_up(supervised, redis_conn)
+    assert all(_scheduled_last(pid) for pid in first)
 
     for victim in sorted(first):
         os.kill(victim, signal.SIGKILL)
         _wait_for(lambda killed=victim: _replaced(supervised, killed, redis_conn), f"a replacement for {victim}")
     replacements = supervised.children()
     assert not replacements & first
+    assert all(_scheduled_last(pid) for pid in replacements)
 
     # Only the replacements are left to run it.
     assert stack.slash("summary Globex").text == "Working on it..."
