@@ -26,6 +26,7 @@ from app.status import read_status
 from app.web.body_limit import BodyLimit
 from app.web.crm_webhook import crm_webhook_endpoint
 from app.web.health import health_routes
+from app.web.loop_first import LoopFirst
 from app.web.metrics import SharedStateCollector
 from app.web.observed_requests import ObservedRequests
 from app.web.slack_events import slack_events_endpoint
@@ -92,7 +93,7 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
     webhook_secret = settings.crm_webhook_secret.get_secret_value() if settings.crm_webhook_secret else None
     # First in the routing table: Slack's acks should not be matched against every API path first.
     app.router.routes[:0] = [
-        Route("/slack/events", slack_events_endpoint(bolt, signing_secret, lanes.slack), methods=["POST"],
+        Route("/slack/events", slack_events_endpoint(bolt, signing_secret, LoopFirst(lanes.slack)), methods=["POST"],
               include_in_schema=False),
         Route("/webhooks/crm", crm_webhook_endpoint(webhook_secret, settings.notify_priority_set, ack_jobs,
                                                     lanes.webhooks),

@@ -1,9 +1,10 @@
 """POST /slack/events: Slack's one Request URL. Verified on the raw bytes, checked for shape, then Bolt.
 
 The cheap refusals come first, on the event loop: the body's size (app/web/body_limit.py, while it
-streams in), the signature (401), the shape (400 with the reason). What can block, Bolt's dispatch (the
-listeners enqueue, and check a slash command for a replay as they do), runs in the Slack lane's threads,
-so a hung Redis holds those threads for the ack path's short timeout and never the loop.
+streams in), the signature (401), the shape (400 with the reason). Then Bolt's dispatch (the listeners
+enqueue, and check a slash command for a replay as they do): on the loop too while Redis answers at once,
+in the Slack lane's threads while it does not (app/web/loop_first.py), so a hung Redis holds the loop for
+one ack path's short timeout at most, and then only those threads.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from starlette.responses import PlainTextResponse, Response
 
 from app.logs import NowAndThen
 from app.slack.listeners.commands import COMMAND_DELIVERY, command_delivery
+from app.web.loop_first import LoopFirst
 from app.web.slack_body import BOLT_READ_ERRORS, MalformedSlackBody, is_slash_command, parse_slack_body
-from app.web.thread_lanes import ThreadLane
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def signed_by_slack(verifier: SignatureVerifier, raw: bytes, timestamp: str | No
 
 
 def slack_events_endpoint(bolt: App, signing_secret: str,
-                          lane: ThreadLane) -> Callable[[Request], Awaitable[Response]]:
+                          dispatcher: LoopFirst) -> Callable[[Request], Awaitable[Response]]:
     verifier = SignatureVerifier(signing_secret)
     refused = NowAndThen(log)
 
@@ -74,6 +75,6 @@ def slack_events_endpoint(bolt: App, signing_secret: str,
         except MalformedSlackBody as exc:
             log.warning("refused a signed Slack request: %s", exc)
             return PlainTextResponse(f"malformed Slack request: {exc}", status_code=400)
-        return to_starlette_response(await lane.run(dispatch, request, raw, is_slash_command(body)))
+        return to_starlette_response(await dispatcher.run(dispatch, request, raw, is_slash_command(body)))
 
     return slack_events
