@@ -43,6 +43,21 @@ def test_a_follow_up_in_a_thread_uses_the_customer_it_was_about() -> None:
     assert step.calls[0].args == {"customer": "Globex", "channel": "C0SALES"}
     tickets = _first("and their open tickets?", history=history)
     assert isinstance(tickets, Calls) and tickets.calls[0].args == {"customer": "Globex"}
+    # "that" is the summary before, not the words to post ("in #sales"), however the place is said.
+    for asked in ("now post that in <#C0SALES|sales>", "post that to <#C0SALES|sales> please",
+                  "share this in <#C0SALES|sales>"):
+        step = _first(asked, history=history, channel="C0GEN")
+        assert isinstance(step, Calls), asked
+        assert (step.calls[0].tool, step.calls[0].args) == (
+            "summarize_and_post_customer_update", {"customer": "Globex", "channel": "C0SALES"}), asked
+
+
+def test_posting_that_with_nothing_before_it_asks_what_to_post() -> None:
+    for asked in ("post that in <#C0SALES|sales>", "post that to <#C0SALES|sales>", "share this in <#C0SALES|sales>"):
+        step = _first(asked, channel="C0GEN")
+        assert isinstance(step, Answer) and "What should I post?" in step.text, asked
+    told = _first("tell <#C0OPS|ops> that the deploy is done", channel="C0GEN")
+    assert isinstance(told, Calls) and told.calls[0].args == {"channel": "C0OPS", "text": "the deploy is done"}
 
 
 def test_it_does_not_use_a_tool_the_agent_may_not_use() -> None:

@@ -29,7 +29,11 @@ _CUSTOMER_ID = re.compile(r"\bcus_[A-Za-z0-9]+\b")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
 _QUOTED = re.compile(r"[\"“”]([^\"“”]{2,120})[\"“”]|(?<![\w])'([^']{2,80})'(?![\w])")
 # "let #sales know the deck is out" (not "know about Globex", which asks for what there is to know).
-_LET_KNOW = re.compile(r"\blet\s+\S+\s+(know)\s+(?!about\b|of\b|how\b|what\b)(.{2,})$", re.IGNORECASE)
+_LET_KNOW = re.compile(r"\blet\s+(?:\S+\s+){1,6}?(know)\s+(?!about\b|of\b|how\b|what\b)(.{2,})$", re.IGNORECASE)
+# "post that in #sales": "that" is what to post (the answer before), not "that" before the words to post
+# ("tell #ops that the deploy is done"), when only where to post it follows.
+_ONLY_WHERE = re.compile(r"^(?:(?:in|to|into|on|onto|over|at|please|pls|plz|now|too|also|as well|here|there|"
+                         r"the channel|this channel|channel)\b\s*|#[\w-]+\s*|[.!?,]\s*)+$", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"['’]s?$")
 NEVER_A_NAME = FILLER | GREETINGS | THANKS | PLEASANTRIES
 _SENTENCE_END = re.compile(r"[.!?:;…]")
@@ -176,7 +180,10 @@ def text_to_post(text: str) -> str | None:
     quoted = _quoted(text)
     if quoted:
         return quoted
-    match = re.search(r"\b(saying|that says|that|:)\s+(.{2,})$", text, re.IGNORECASE) or _LET_KNOW.search(text)
+    match = re.search(r"\b(saying|that says|that|:)\s+(.{2,})$", text, re.IGNORECASE)
+    if match and _ONLY_WHERE.match(match.group(2)):
+        match = None
+    match = match or _LET_KNOW.search(text)
     return match.group(2).strip(" .!?") if match else None
 
 

@@ -42,6 +42,11 @@ class RulesPlanner:
         kind, customer = understood.kind, understood.customer
         if kind == "followup" or (kind in NEEDS_CUSTOMER and customer is None):
             customer = _last_customer(request)
+            if kind == "followup" and customer is None and understood.wants_post:
+                # "post that in #sales" with nothing before it in the thread: what "that" is must be said.
+                return answers.ask("What should I post? Name the customer whose summary to post (`post the summary "
+                                   "of Globex in #sales`), or put the words in quotes (`post \"standup moved to 10\" "
+                                   "in #sales`).")
             if kind == "followup":
                 kind = "summary" if customer else "unknown"
         if kind in NEEDS_CUSTOMER and customer is None:
