@@ -196,3 +196,13 @@ def test_customers_past_what_one_answer_does_are_named_not_dropped() -> None:
     done = PLANNER.next_step(AgentRequest(text=text, channel="C0GEN", results=(
         ToolResult(step.calls[0], {"result": "The report is under way"}),)))
     assert isinstance(done, Answer) and done.text.endswith("I do one customer at a time: ask again for *Initech*.")
+
+
+def test_what_is_asked_not_to_be_done_is_not_done() -> None:
+    for asked in ("DON'T summarize globex", "please don’t post anything to <#C0SALES|sales>",
+                  "no need to summarize Globex, I already have it. thanks"):
+        step = _first(asked, channel="C0GEN")
+        assert isinstance(step, Answer) and step.text.startswith("OK, I won't"), asked
+    rest = _first("don't post it in <#C0SALES|sales>, just summarize Globex", channel="C0GEN")
+    assert isinstance(rest, Calls)
+    assert (rest.calls[0].tool, rest.calls[0].args) == ("summarize_customer", {"customer": "Globex"})

@@ -27,6 +27,7 @@ def fixed_reply(kind: str, reason: str = "") -> Answer:
         "unknown": f"I'm not sure what you'd like me to do. {CAN_DO}",
         "smalltalk:greeting": "Hi! Ask me about a customer, e.g. `summarize Globex` or `open tickets for Initech`.",
         "smalltalk:thanks": "You're welcome!",
+        "smalltalk:declined": "OK, I won't. Ask me whenever you need something.",
         "smalltalk:pleasantry": f"I'm ACME Assistant, the bot that connects Slack to the CRM. {CAN_DO}",
         "refuse:injection": "I can't do that: I follow my own instructions, not ones given in a message, and I never "
                             "share keys, tokens or my configuration.",

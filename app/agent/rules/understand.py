@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from app.agent.rules import patterns
+from app.agent.rules.declined import without_declined
 from app.agent.rules.names import concepts_of, customers, looks_like_a_name, text_to_post, tokens
 from app.agent.rules.vocabulary import (
     CHANGE,
@@ -132,6 +133,16 @@ def _is_smalltalk(lowered: set[str], text: str) -> str | None:
 
 
 def understand(message: SlackText) -> Understood:
+    kept = without_declined(message)
+    if kept is None:
+        return _understand(message)
+    understood = _understand(kept)
+    # "DON'T summarize globex", "no need to summarize Globex, I have it. thanks": nothing else is asked.
+    return Understood("smalltalk", reason="declined") if understood.kind in ("empty", "unknown", "smalltalk") \
+        else understood
+
+
+def _understand(message: SlackText) -> Understood:
     text = _plain(message.text)
     words = tokens(text)
     lowered = [w.lower() for w in words]
