@@ -42,8 +42,9 @@ def fixed_reply(kind: str, reason: str = "") -> Answer:
                               "plan, status or owner, and I don't list them all.",
         "unsupported:ticket_id": "I can't look up one ticket by its id: I read tickets by customer. Ask for a "
                                  "customer's open tickets, e.g. `open tickets for Globex`.",
-        "unsupported:change": "I can't change anything in the CRM (plans, owners, tickets): I only read it. "
-                              + CAN_DO,
+        # Said of a password reset or a meeting room as much as of a customer's plan: no system's change is ours.
+        "unsupported:change": "I can't do that: I change nothing, in the CRM (plans, owners, tickets) or anywhere "
+                              "else. I only read the CRM and post to Slack channels. " + CAN_DO,
     }
     return Answer(replies.get(f"{kind}:{reason}", replies.get(kind, replies["unknown"])), mrkdwn=True)
 
