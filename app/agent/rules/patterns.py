@@ -42,6 +42,7 @@ SUMMARY_PHRASE = re.compile(
     r"|\b(what|anything) (should|do|must|would|need) (i|we) (know|be aware)|\bknow about\b"
     r"|\b(is|are) (everything|things|all) (ok|okay|alright|good|fine|well) (with|at|over at|for)\b"
     r"|\b(on fire|burning|blowing up|red flags?|going sideways)\b"
+    r"|\b(past due|overdue|in arrears|behind on (payments?|invoices?|bills?|paying))\b"
     r"|\b(anything|something) (wrong|bad|urgent|worrying|concerning|off) (at|with|over at|for)\b", re.IGNORECASE)
 # "search customers: health", "search the crm for robotics": what follows is the query, whatever its words.
 SEARCH_FOR = re.compile(r"^\W*(search|find|look for)( (the )?(crm|customers?))?( for)?\s*[:\-]?\s+"

@@ -119,7 +119,8 @@ def _plain(text: str) -> str:
     text = patterns.ADDRESSING_THE_BOT.sub("", text)
     for typed, meant in PHRASES:
         text = re.sub(rf"(?<!\w){re.escape(typed)}(?!\w)", meant, text, flags=re.IGNORECASE)
-    return text
+    # "how are things w hooli": a lowercase "w" alone is "with" ("W Industries" is a name).
+    return re.sub(r"(?<![\w'’])w(?=\s)", "with", text)
 
 
 def _is_smalltalk(lowered: set[str], text: str) -> str | None:
@@ -232,6 +233,12 @@ def _understand(message: SlackText) -> Understood:
     smalltalk = _is_smalltalk(set(lowered), text)
     if smalltalk and (customer is None or not (set(lowered) - FILLER - GREETINGS - THANKS - PLEASANTRIES)):
         return Understood("smalltalk", reason=smalltalk)
+    # "thanks, that's super helpful": thanks, with words that name nobody and ask nothing.
+    if smalltalk == "thanks" and not named and not text.rstrip().endswith("?"):
+        return Understood("smalltalk", reason=smalltalk)
+    if customer and _is_exact(customer) and len(candidates) <= 2:
+        # "which customer is ops@wonka.example", "cus_007?": an id or an email alone asks whose it is.
+        return asked("lookup", customer)
     if patterns.REFERS_BACK.search(text) and customer is None:
         return asked("followup", None)
     # Only a name, nothing else ("Globex?"): its summary. Other words with it ("the weather in Chicago")

@@ -92,7 +92,9 @@ POSTING_VERBS = frozenset({"write", "ping", "message", "msg", "tell", "let", "no
 # Phrases typed as two words that mean one request word.
 PHRASES = (("deep dive", "deep-dive"), ("look up", "lookup"), ("pull up", "show"), ("run down", "rundown"),
            ("round up", "roundup"), ("sum up", "sum-up"), ("tl dr", "tldr"), ("up to date", "update"),
-           ("w/", "with"), ("abt", "about"), ("acct", "account"), ("accts", "accounts"), ("thru", "through"),
+           ("w/", "with"), ("how r", "how are"), ("what r", "what are"), ("where r", "where are"),
+           ("r things", "are things"), ("r we", "are we"), ("r they", "are they"), ("abt", "about"),
+           ("acct", "account"), ("accts", "accounts"), ("thru", "through"),
            ("tl;dr", "tldr"), ("r u", "are you"), ("ru", "are you"), ("u up", "you up"),
            ("lay of the land", "lay-of-the-land"), ("state of play", "state-of-play"),
            ("big picture", "big-picture"), ("need to know", "need-to-know"))
@@ -126,7 +128,7 @@ KEYWORDS = Vocabulary({
               "latest", "news", "tldr",
               "attention", "concerns", "risks", "risk", "worry", "worried", "pulse", "lay-of-the-land",
               "state-of-play", "big-picture", "temperature", "vibe", "vibes", "need-to-know",
-              "tl;dr", "synopsis", "sitrep", "roundup", "round-up", "profile", "sum-up"),
+              "tl;dr", "synopsis", "sitrep", "roundup", "round-up", "profile", "sum-up", "skinny"),
     REPORT: ("report", "reports", "reporting", "deep-dive", "deepdive", "write-up", "writeup", "analysis",
              "analyze", "analyse", "dossier"),
     TICKETS: ("ticket", "tickets", "tix", "tkts", "issue", "issues", "case", "cases", "incident", "incidents",
