@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.messages.mrkdwn import unescape
 
@@ -53,3 +53,10 @@ def read_slack_text(raw: str, bot_user: str | None = None) -> SlackText:
     text = _EMOJI.sub(" ", text)
     text = unescape(text)
     return SlackText(" ".join(text.split()), tuple(channels), tuple(names), mass, users)
+
+
+def narrowed(message: SlackText, text: str) -> SlackText:
+    """The message cut down to `text` (a part of its words), with only the channels `text` still names."""
+    named = [(channel, name) for channel, name in zip(message.channels, message.channel_names, strict=True)
+             if re.search(rf"#{re.escape(name)}(?![\w-])", text, re.IGNORECASE)]
+    return replace(message, text=text, channels=tuple(c for c, _ in named), channel_names=tuple(n for _, n in named))

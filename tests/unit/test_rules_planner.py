@@ -206,3 +206,30 @@ def test_what_is_asked_not_to_be_done_is_not_done() -> None:
     rest = _first("don't post it in <#C0SALES|sales>, just summarize Globex", channel="C0GEN")
     assert isinstance(rest, Calls)
     assert (rest.calls[0].tool, rest.calls[0].args) == ("summarize_customer", {"customer": "Globex"})
+
+
+def test_separate_requests_in_one_message_are_each_read_and_answered_together() -> None:
+    text = "globex summary pls, and also open tickets for hooli. also is the crm ok?"
+    step = _first(text)
+    assert isinstance(step, Calls)
+    assert [(c.tool, c.args) for c in step.calls] == [
+        ("summarize_customer", {"customer": "globex"}), ("crm.list_tickets", {"customer": "hooli"}),
+        ("system.status", {})]
+    assert len({c.id for c in step.calls}) == 3
+    summary = {"customer": {"name": "Globex", "id": "cus_001"}, "open_tickets": [], "attention": "none"}
+    results = (ToolResult(step.calls[0], summary), ToolResult(step.calls[1], []),
+               ToolResult(step.calls[2], {"circuit_breakers": {"CRM": "closed"}, "queues": {}}))
+    answer = PLANNER.next_step(AgentRequest(text=text, results=results))
+    assert isinstance(answer, Answer)
+    assert "Summary of Globex" in answer.text and "*hooli* has no open tickets" in answer.text
+    assert "Everything is up" in answer.text
+
+
+def test_a_message_read_whole_is_not_split_into_requests() -> None:
+    for text, tool, args in (
+            ("Summarize Globex. Post it in <#C0SALES|sales>", "summarize_and_post_customer_update",
+             {"customer": "Globex", "channel": "C0SALES"}),
+            ("Give me Globex's tickets. And the summary.", "summarize_customer", {"customer": "Globex"}),
+            ("Hi! summarize Globex. thanks", "summarize_customer", {"customer": "Globex"})):
+        step = _first(text, channel="C0GEN")
+        assert isinstance(step, Calls) and [(c.tool, c.args) for c in step.calls] == [(tool, args)], text

@@ -4,10 +4,9 @@ out before the rest is read, so that it is neither done nor read as a name ("DON
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 from app.agent.rules.vocabulary import CHANGE, DESTROY, HELP, KEYWORDS
-from app.agent.slack_text import SlackText
+from app.agent.slack_text import SlackText, narrowed
 
 # Up to the end of its clause: a comma, a sentence's end, or "just", "but", "instead" that start what is asked.
 # Not "why don't you ...", which asks for it.
@@ -25,7 +24,4 @@ def without_declined(message: SlackText) -> SlackText | None:
                          else m.group(0), message.text)
     if kept == message.text:
         return None
-    named = [(channel, name) for channel, name in zip(message.channels, message.channel_names, strict=True)
-             if re.search(rf"#{re.escape(name)}(?![\w-])", kept, re.IGNORECASE)]
-    return replace(message, text=" ".join(kept.split()), channels=tuple(c for c, _ in named),
-                   channel_names=tuple(n for _, n in named))
+    return narrowed(message, " ".join(kept.split()))

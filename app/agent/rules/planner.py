@@ -7,6 +7,7 @@ from typing import Any
 
 from app.agent.conversation import AgentRequest, Answer, Calls, PlannerStep, ToolCall
 from app.agent.rules import answers, patterns
+from app.agent.rules.clauses import clauses
 from app.agent.rules.names import as_typed
 from app.agent.rules.understand import Understood, understand
 from app.agent.slack_text import SlackText, read_slack_text
@@ -17,6 +18,9 @@ NEEDS_CUSTOMER = ("summary", "report", "tickets", "lookup", "search")
 # What only reads, asked of several customers at once ("open tickets for Globex and Initech"): one call each.
 READ_FOR_EACH = frozenset({"summarize_customer", "crm.list_tickets", "crm.get_customer"})
 MAX_CUSTOMERS_AT_ONCE = 5
+# What is answered together, several calls in one answer: those reads, and the system's status.
+READ_TOGETHER = READ_FOR_EACH | {"system.status"}
+READ_KINDS = {"summary": "summarize_customer", "tickets": "crm.list_tickets", "lookup": "crm.get_customer"}
 
 
 class RulesPlanner:
@@ -27,7 +31,7 @@ class RulesPlanner:
             said = read_slack_text(request.text)
             understood = understand(said)  # once, for what the answer adds of what was asked and not done
             last = request.results[-1]
-            read = [r for r in request.results if r.call.tool in READ_FOR_EACH]
+            read = [r for r in request.results if r.call.tool in READ_TOGETHER]
             if len(read) > 1 and len(read) == len(request.results):
                 answer = _joined([answers.from_result(r, r.call.args.get("customer")) for r in read])
                 return _answered_here(_customers_left(answer, [r.call for r in read], understood), said, understood)
@@ -38,7 +42,11 @@ class RulesPlanner:
         return self.first_step(request)
 
     def first_step(self, request: AgentRequest) -> PlannerStep:
-        understood = understand(read_slack_text(request.text))
+        said = read_slack_text(request.text)
+        understood = understand(said)
+        separate = _separate_reads(said, request, understood)
+        if separate:
+            return Calls(separate)
         kind, customer = understood.kind, understood.customer
         if kind == "followup" or (kind in NEEDS_CUSTOMER and customer is None):
             customer = _last_customer(request)
@@ -71,6 +79,44 @@ class RulesPlanner:
             named = ", ".join(f"*{escape(name)}*" for name in understood.also)
             return Calls((call,), note=f"(One customer at a time: {named} after this, if you ask again.)")
         return Calls((call,))
+
+
+def _separate_reads(said: SlackText, request: AgentRequest, whole: Understood) -> tuple[ToolCall, ...]:
+    """One read for each part of a message that asks for one ("globex summary pls, and also open tickets for
+    hooli"); none unless every part asks for a read or only chats ("thanks"), and at least two reads differ.
+    The read the whole message asks for, when it is one of them, comes first: it is the likeliest."""
+    parts = clauses(said)
+    if len(parts) < 2:
+        return ()
+    reads: list[tuple[str, dict[str, Any]]] = []
+    customer = _last_customer(request)
+    for part in parts:
+        understood = understand(part)
+        if understood.kind in ("smalltalk", "empty"):
+            continue
+        if understood.kind == "status":
+            reads.append(("system.status", {}))
+            continue
+        # "summarize Globex. and its tickets": a part that names no customer is about the one before it.
+        customer = understood.customer or (customer if understood.kind in READ_KINDS or
+                                           understood.kind == "followup" else None)
+        kind = "summary" if understood.kind == "followup" else understood.kind
+        if kind not in READ_KINDS or customer is None or understood.wants_post or understood.channels \
+                or len(customer) > MAX_CUSTOMER_CHARS:
+            return ()
+        reads += [(READ_KINDS[kind], {"customer": name}) for name in (customer, *understood.also)]
+    # A customer's summary gives its details and open tickets too: those asked with it are not read again.
+    summarized = {args["customer"].casefold() for tool, args in reads if tool == "summarize_customer"}
+    reads = [(tool, args) for tool, args in reads if tool in ("summarize_customer", "system.status")
+             or args["customer"].casefold() not in summarized]
+    distinct = list(dict.fromkeys((tool, tuple(args.items())) for tool, args in reads))
+    if len(distinct) < 2:
+        return ()
+    if whole.kind in READ_KINDS and whole.customer:
+        likeliest = (READ_KINDS[whole.kind], (("customer", whole.customer),))
+        distinct.sort(key=lambda read: read != likeliest)
+    return tuple(ToolCall(f"call_{n}", tool, dict(args))
+                 for n, (tool, args) in enumerate(distinct[:MAX_CUSTOMERS_AT_ONCE], start=1))
 
 
 def _with_channels_left(answer: Answer, call: ToolCall, understood: Understood) -> Answer:

@@ -18,7 +18,7 @@ CHANGE = "change"
 
 # Words that never name a customer on their own: stripped from the edges of what might be one.
 FILLER = frozenset("""
-a an the me us my our your their its his her this that these those it them they he she we i you u y'all ya
+a an the me us my our your their its his her this that these those it them they he she we i you u y'all ya another
 please pls plz kindly thanks thank thx ty cheers can could would will shall should may might must do does did
 done doing going gonna get got give gimme show tell bring pull fetch grab need needs want wanna like love
 quick quickly short brief full complete detailed latest current recent new now today tonight tomorrow asap real
@@ -32,6 +32,7 @@ open opened opening closed pending outstanding active unresolved urgent high low
 bot assistant buddy mate hmm um uh well oh okay alright right sure great cool nice awesome
 days day lately recently week weeks month months quarter year so far yet still much lot lots very bit
 message messages msg note notes announcement reminder word together maybe perhaps possibly just actually
+damn dang darn ugh argh geez jeez oops whoops meh yikes welp
 basically literally sorry umm ummm erm er ah who's what're whatcha gotta i'm im i've ive i'd i'll
 across too as well aswell either taking take took handing inheriting picking paying using seeing facing
 experiencing overall generally
