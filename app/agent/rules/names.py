@@ -18,6 +18,7 @@ from app.agent.rules.vocabulary import (
     SPLITTING_PREPOSITIONS,
     SYSTEM_NOUNS,
     THANKS,
+    VERBS_AFTER_NAMES,
 )
 from app.messages.mrkdwn import unescape
 
@@ -93,6 +94,9 @@ def _strip(words: list[str], keep_possessive: bool = False) -> list[str]:
     # "the Globex account": a lowercase trailing filler goes; "Bluth Company" keeps its capitalised word.
     while words and (words[-1] == "&" or _TIME.match(words[-1]) or words[-1].lower() in NEVER_A_NAME and not (
             len(words) > 1 and _titlecase(words[-1]) and capitalised(words[-2]))):
+        words = words[:-1]
+    # "when did Massive Dynamic sign up": a lowercase verb after a capitalised name is what it did.
+    while len(words) > 1 and words[-1] in VERBS_AFTER_NAMES and capitalised(words[-2]):
         words = words[:-1]
     if words and not keep_possessive:
         words = [*words[:-1], _POSSESSIVE.sub("", words[-1])]

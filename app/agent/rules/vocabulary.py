@@ -56,6 +56,12 @@ connections connectivity link links sync end side network
 BOUNDARY_WORDS = frozenset({"and", "n", "then", "but", "also", "plus", "or", "so", "afterwards", "after", "before",
                             "if", "when", "because", "since", "unless", "once", "while", "whenever", "ahead",
                             "prior", "b4", "till", "until"})
+# What a customer does, said after its name ("when did Hooli sign up", "has Globex renewed"), in lower case.
+VERBS_AFTER_NAMES = frozenset("""
+sign signed join joined start started churn churned renew renewed pay paid buy bought leave left upgrade upgraded
+downgrade downgraded cancel cancelled canceled switch switched move moved complain complained go went become
+became onboard onboarded sign-up signup
+""".split())
 # Legal forms written after a comma in a company's name ("Initech, Inc.").
 COMPANY_FORMS = frozenset({"inc", "llc", "ltd", "limited", "co", "corp", "corporation", "incorporated", "plc", "llp",
                            "gmbh", "ag", "sa", "sas", "sarl", "srl", "bv", "nv", "pty", "pte", "kg", "pllc"})
