@@ -233,3 +233,19 @@ def test_a_message_read_whole_is_not_split_into_requests() -> None:
             ("Hi! summarize Globex. thanks", "summarize_customer", {"customer": "Globex"})):
         step = _first(text, channel="C0GEN")
         assert isinstance(step, Calls) and [(c.tool, c.args) for c in step.calls] == [(tool, args)], text
+
+
+def test_a_short_follow_up_asks_the_question_before_of_another_customer() -> None:
+    def after(before: str, now: str) -> list[tuple[str, dict[str, object]]]:
+        history = (Turn("user", before, customer="Globex"), Turn("assistant", "..."))
+        step = _first(now, history=history, channel="C0GEN")
+        assert isinstance(step, Calls), (before, now)
+        return [(c.tool, c.args) for c in step.calls]
+
+    assert after("open tickets for Globex", "and for Initech?") == [("crm.list_tickets", {"customer": "Initech"})]
+    assert after("report on Globex", "same for Hooli please") == [
+        ("report.build", {"customer": "Hooli", "channel": "C0GEN"})]
+    assert after("who owns Globex?", "what about Initech?") == [("crm.get_customer", {"customer": "Initech"})]
+    # Asked in its own words, it is what it says.
+    assert after("open tickets for Globex", "and summarize Initech") == [
+        ("summarize_customer", {"customer": "Initech"})]

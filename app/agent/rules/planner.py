@@ -3,14 +3,16 @@ answers from its result; what it does not understand, or may not do, it says so.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import Any
 
 from app.agent.conversation import AgentRequest, Answer, Calls, PlannerStep, ToolCall
 from app.agent.rules import answers, patterns
 from app.agent.rules.clauses import clauses
-from app.agent.rules.names import as_typed
+from app.agent.rules.names import as_typed, concepts_of, tokens
 from app.agent.rules.understand import Understood, understand
-from app.agent.slack_text import SlackText, read_slack_text
+from app.agent.slack_text import SlackText, narrowed, read_slack_text
 from app.domain.customers import MAX_CUSTOMER_CHARS
 from app.messages.mrkdwn import escape
 
@@ -47,6 +49,7 @@ class RulesPlanner:
         separate = _separate_reads(said, request, understood)
         if separate:
             return Calls(separate)
+        understood = _continued(said, understood, request)
         kind, customer = understood.kind, understood.customer
         if kind == "followup" or (kind in NEEDS_CUSTOMER and customer is None):
             customer = _last_customer(request)
@@ -79,6 +82,33 @@ class RulesPlanner:
             named = ", ".join(f"*{escape(name)}*" for name in understood.also)
             return Calls((call,), note=f"(One customer at a time: {named} after this, if you ask again.)")
         return Calls((call,))
+
+
+# "and for Initech?", "same for Hooli", "what about Initech": the question before, of another customer.
+_CONTINUES = re.compile(r"^\W*(?:and|what about|how about|same(?: thing)?(?: for| with)?|now|ok,? now|also)\b"
+                        r"(?:\s+(?:for|with|about|on))?\s+(?P<rest>.+)$", re.IGNORECASE)
+CONTINUED_KINDS = ("tickets", "lookup", "report")
+
+
+def _continued(said: SlackText, understood: Understood, request: AgentRequest) -> Understood:
+    """A short follow-up that names only a customer asks what the turn before asked, of that customer."""
+    follow_up = _CONTINUES.match(said.text)
+    if not follow_up or understood.kind not in ("summary", "unknown") or understood.wants_post \
+            or len(follow_up.group("rest").split()) > 4:
+        return understood
+    previous = next((turn for turn in reversed(request.history) if turn.role == "user"), None)
+    if previous is None:
+        return understood
+    before = understand(read_slack_text(previous.text))
+    if before.kind not in CONTINUED_KINDS and not (understood.kind == "unknown" and before.kind == "summary"):
+        return understood
+    rest = follow_up.group("rest")
+    if any(concept is not None for concept in concepts_of(tokens(rest))) or patterns.SUMMARY_PHRASE.search(rest):
+        return understood  # "and summarize Initech": asked in its own words
+    named = understand(narrowed(said, rest))
+    if named.customer is None:
+        return understood
+    return replace(before, customer=named.customer, also=named.also)
 
 
 def _separate_reads(said: SlackText, request: AgentRequest, whole: Understood) -> tuple[ToolCall, ...]:
