@@ -249,3 +249,12 @@ def test_a_short_follow_up_asks_the_question_before_of_another_customer() -> Non
     # Asked in its own words, it is what it says.
     assert after("open tickets for Globex", "and summarize Initech") == [
         ("summarize_customer", {"customer": "Initech"})]
+
+
+def test_customers_compared_are_each_summarized() -> None:
+    for text, names in (("compare globex and initech", ["globex", "initech"]),
+                        ("acme rockets vs acme robotics - how are they each doing?",
+                         ["acme rockets", "acme robotics"])):
+        step = _first(text)
+        assert isinstance(step, Calls)
+        assert [(c.tool, c.args["customer"]) for c in step.calls] == [("summarize_customer", n) for n in names], text

@@ -85,7 +85,9 @@ SEND_ELSEWHERE = re.compile(
     r"direct messages?|letters?|invites?|invitations?|faxe?s?|newsletters?)\b"
     r"|\b(dm|pm|text|e-?mail|sms|whatsapp)\s+(me|him|her|them|us|everyone|everybody|all)\b"
     # "dm the Globex summary to ...": an order whose verb sends it elsewhere.
-    r"|^\W*((please|pls|plz|kindly|can you|could you|would you)\s+)?(dm|pm|e-?mail|text|sms|whatsapp)\s", re.I)
+    r"|^\W*((please|pls|plz|kindly|can you|could you|would you)\s+)?(dm|pm|e-?mail|text|sms|whatsapp)\s"
+    # ... not a noun asked about: "email address for Bluth Company", "email of the Globex contact".
+    r"(?!(address|addresses|addy|id|contact|details|of|for|on)\b)", re.I)
 # Customers chosen by a fact the CRM cannot be searched by (plan, status, owner), or all of them: the search
 # reads names, ids and emails only.
 CUSTOMERS_BY_FACT = re.compile(

@@ -63,11 +63,12 @@ def _is_change_request(words: list[str]) -> bool:
     return leading + 1 == len(lowered) or lowered[leading + 1] not in NOT_A_CHANGE_AFTER
 
 
-_LIST_JOINER = re.compile(r"\s*(?:,\s*(?:(?:and|&|or)(?:\s+also)?\s+)?|\s(?:and|&|or)(?:\s+also)?\s+)", re.IGNORECASE)
+_LIST_JOINER = re.compile(r"\s*(?:,\s*(?:(?:and|&|or|vs\.?|versus)(?:\s+also)?\s+)?|\s(?:and|&|or|vs\.?|versus)"
+                          r"(?:\s+also)?\s+)", re.IGNORECASE)
 
 
 # What may follow a name in a list typed all in lower case: the list goes on, or the request ends.
-_LIST_GOES_ON = re.compile(r"\s*(?:$|[,?.!;:]|(?:and|&|or|please|pls|thanks|thx|for|in|to|on)\b)", re.IGNORECASE)
+_LIST_GOES_ON = re.compile(r"\s*(?:$|[,?.!;:\-–—]|(?:and|&|or|please|pls|thanks|thx|for|in|to|on)\b)", re.IGNORECASE)
 
 
 def _listed_after(first: str, candidates: list[str], text: str) -> tuple[str, ...]:
