@@ -175,9 +175,10 @@ def customers(text: str, words: list[str], concepts: list[str | None]) -> list[s
     quoted = _quoted(text)
     if quoted and not quoted.startswith("#"):
         return [quoted]
+    # One letter is no name: "s" is what is left of "<@U123>'s accounts" once the mention is read.
     return [n for n in _candidate_names(words, concepts)
             if not all(w in SYSTEM_NOUNS or w in FILLER for w in n.lower().split())
-            and n.split()[0].lower() not in SYSTEM_NOUNS]
+            and n.split()[0].lower() not in SYSTEM_NOUNS and len(n) > 1]
 
 
 def text_to_post(text: str) -> str | None:
