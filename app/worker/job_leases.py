@@ -3,8 +3,9 @@
 RQ gives a job's entry its whole time limit plus a minute (4 min for a summary, 16 for a report), so a job
 whose worker died sat that long before anyone noticed. Here the entry lives a short lease, renewed every few
 seconds by one thread per worker process for every job its workers run (a job shorter than the renewal
-interval costs nothing extra), and every worker looks for lapsed leases every few seconds: a lapsed job goes
-through RQ's own clean-up, which calls the failure callback and queues the job again (its Retry).
+interval costs nothing extra), and every worker looks for lapsed leases every few seconds: a lease lapsed at
+two looks in a row goes through RQ's own clean-up, which calls the failure callback and queues the job again
+(its Retry).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import redis
@@ -24,6 +26,8 @@ from rq.utils import current_timestamp, now
 
 log = logging.getLogger(__name__)
 SWEEP_LOCK_KEY = "acme:sweep:lapsed-jobs"
+# How often the keeper wakes to renew what is due: after Redis comes back, a live job's lease within this.
+RENEW_TICK_S = 1.0
 
 
 def renew_every_s(lease_s: float) -> float:
@@ -77,7 +81,7 @@ class LeaseKeeper:
 
     def _renew_forever(self) -> None:
         while True:
-            time.sleep(min(1.0, self._every_s))
+            time.sleep(min(RENEW_TICK_S, self._every_s))
             try:
                 self.renew_due()
             except redis.RedisError as exc:
@@ -85,23 +89,58 @@ class LeaseKeeper:
                 log.debug("could not renew job leases: %s", exc)
 
 
-def sweep_lapsed(connection: redis.Redis, queues: list[Queue], death_penalty: type[BaseDeathPenalty],
-                 lock_s: int) -> int:
-    """Hand the jobs whose lease lapsed to RQ's clean-up (failure callback, then queued again while retries are
-    left); one round trip when none has lapsed. Answers how many lapsed."""
-    at = current_timestamp()
-    with connection.pipeline(transaction=False) as pipeline:
-        for queue in queues:
-            pipeline.zrangebyscore(queue.started_job_registry.key, 0, at)
-        lapsed = [(queue, ids) for queue, ids in zip(queues, pipeline.execute(), strict=True) if ids]
-    if not lapsed or not connection.set(SWEEP_LOCK_KEY, 1, nx=True, ex=lock_s):
-        return 0
-    try:
-        for queue, ids in lapsed:
-            log.warning("the worker running %s stopped renewing its lease: running it again if it may",
-                        ", ".join(i.decode().split(":")[0] for i in ids))
-            StartedJobRegistry(queue.name, connection, job_class=queue.job_class, serializer=queue.serializer,
-                               death_penalty_class=death_penalty).cleanup(at)
-    finally:
-        connection.delete(SWEEP_LOCK_KEY)
-    return sum(len(ids) for _, ids in lapsed)
+class LapsedJobs:
+    """Hands the jobs whose lease lapsed to RQ's clean-up (failure callback, then queued again while retries are
+    left).
+
+    A lease is taken for lapsed only when one look saw it lapsed and the next, a while later, finds it not renewed
+    since: Redis paused or failing over for longer than a lease lapses every lease at once, and a worker that lived
+    through it renews its own as soon as Redis answers. Taken at the first look, a job still running ran twice.
+    A dead worker's job waits one look more.
+    """
+
+    def __init__(self, connection: redis.Redis, queues: list[Queue], death_penalty: type[BaseDeathPenalty], *,
+                 look_every_s: float, lock_s: int = 60, clock: Callable[[], float] = time.monotonic) -> None:
+        self._redis = connection
+        self._queues = queues
+        self._death_penalty = death_penalty
+        self._look_every_s = look_every_s
+        self._lock_s = lock_s
+        self._clock = clock
+        # When the last look saw lapsed leases: (this process's monotonic clock, the leases' clock).
+        self._seen: tuple[float, int] | None = None
+
+    def sweep(self) -> int:
+        """One look; answers how many jobs were handed back. One round trip when none has lapsed."""
+        at, looked = current_timestamp(), self._clock()
+        lapsed = self._lapsed(at)
+        if not lapsed:
+            self._seen = None
+            return 0
+        # Long enough for a live worker's keeper to renew (its next tick), short enough to be the look before
+        # (not one this process made before Redis or itself stalled).
+        soonest = max(0.5 * self._look_every_s, 2 * RENEW_TICK_S + 0.5)
+        if self._seen is None or looked - self._seen[0] > 3 * soonest:
+            self._seen = (looked, at)
+            return 0
+        if looked - self._seen[0] < soonest:
+            return 0
+        seen, self._seen = self._seen, (looked, at)
+        confirmed = self._lapsed(seen[1])  # lapsed then, and not renewed since
+        if not confirmed or not self._redis.set(SWEEP_LOCK_KEY, 1, nx=True, ex=self._lock_s):
+            return 0
+        try:
+            for queue, ids in confirmed:
+                log.warning("the worker running %s stopped renewing its lease: running it again if it may",
+                            ", ".join(i.decode().split(":")[0] for i in ids))
+                StartedJobRegistry(queue.name, self._redis, job_class=queue.job_class, serializer=queue.serializer,
+                                   death_penalty_class=self._death_penalty).cleanup(seen[1])
+        finally:
+            self._redis.delete(SWEEP_LOCK_KEY)
+        return sum(len(ids) for _, ids in confirmed)
+
+    def _lapsed(self, at: int) -> list[tuple[Queue, list[bytes]]]:
+        with self._redis.pipeline(transaction=False) as pipeline:
+            for queue in self._queues:
+                pipeline.zrangebyscore(queue.started_job_registry.key, 0, at)
+            return [(queue, ids) for queue, ids in zip(self._queues, pipeline.execute(), strict=True) if ids]

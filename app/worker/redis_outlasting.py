@@ -22,7 +22,7 @@ from rq.scheduler import RQScheduler
 from rq.utils import now
 from rq.worker import WorkerStatus
 
-from app.worker.job_leases import sweep_lapsed
+from app.worker.job_leases import LapsedJobs
 from app.worker.outlasting_scheduler import OutlastingScheduler
 from app.worker.redis_waits import RedisWaits
 
@@ -54,6 +54,7 @@ class RedisOutlasting(SimpleWorker):
     _redis_waits: RedisWaits | None = None
     _scheduler_in_burst = False
     _swept_at: float = 0.0
+    _lapsed_jobs: LapsedJobs | None = None
 
     def outlast_redis(self, url: str, quiet: bool = False) -> None:
         """`quiet`: the agent's turn workers, a score of threads beside the main loop, leave the saying to it."""
@@ -161,7 +162,10 @@ class RedisOutlasting(SimpleWorker):
     def _maintain(self) -> None:
         if self.sweeps_lapsed_jobs and time.monotonic() - self._swept_at >= self.sweep_every_s:
             self._swept_at = time.monotonic()
-            sweep_lapsed(self.connection, self.queues, self.death_penalty_class, lock_s=60)
+            if self._lapsed_jobs is None:
+                self._lapsed_jobs = LapsedJobs(self.connection, self.queues, self.death_penalty_class,
+                                               look_every_s=self.sweep_every_s)
+            self._lapsed_jobs.sweep()
             if self.stranded_sweep is not None:
                 self.stranded_sweep()
             if self.orphan_sweep is not None:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
+from rq.registry import StartedJobRegistry
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from app.embedded_redis import EmbeddedRedis, free_port
 from app.integrations.breaker_storage import SnapshotRedisStorage
+from app.queueing.job_table import SUMMARY_QUEUE
 from tests.conftest import Stack
-from tests.integration.test_worker_processes import Supervised, _wait_for, start_worker  # noqa: F401
+from tests.integration.test_worker_processes import Supervised, _two_workers_up, _wait_for, start_worker  # noqa: F401
 
 
 class RestartableRedis:
@@ -217,3 +222,30 @@ def test_the_api_without_redis_reads_the_database_says_when_to_come_back_for_the
     assert stack.http.get("/v1/workflows").status_code == 200
     assert any("rate limiter available again" in r.getMessage() for r in caplog.records)
     assert [stack.http.get("/v1/tools").status_code for _ in range(2)] == [200, 200]
+
+
+def test_a_job_running_through_a_redis_pause_longer_than_its_lease_runs_once(
+        stack_factory, own_redis: RestartableRedis, start_worker) -> None:  # noqa: F811
+    own_redis.start()
+    stack = stack_factory(worker=False, redis_url=own_redis.url)
+    connection = redis.Redis.from_url(own_redis.url)
+    # Two processes: the one not running the job looks for lapsed leases as soon as Redis answers again.
+    supervised: Supervised = start_worker(stack, "--processes", "2", WORKER_JOB_LEASE_S="3")
+    _two_workers_up(supervised, connection)
+    stack.crm.faults("slow", delay_s=5)
+    assert stack.slash("summary Globex").text == "Working on it..."
+    started = StartedJobRegistry(SUMMARY_QUEUE, connection=connection)
+    _wait_for(lambda: started.count == 1, "the job to start")
+    requests_before = stack.crm.state.api_requests
+
+    pid = int(connection.info("server")["process_id"])
+    os.kill(pid, signal.SIGSTOP)  # hung, not gone: past the job's lease, while it waits on the CRM
+    time.sleep(4.5)
+    os.kill(pid, signal.SIGCONT)
+
+    _wait_for(lambda: _summaries(stack) == 1, "the summary")
+    time.sleep(6)  # two looks for lapsed leases and more, by both processes
+    assert _summaries(stack) == 1
+    assert "stopped renewing its lease" not in supervised.log()
+    # The summary's two CRM reads, once: the job was not run a second time beside the first.
+    assert stack.crm.state.api_requests - requests_before <= 2
