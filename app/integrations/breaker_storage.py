@@ -30,6 +30,13 @@ log = logging.getLogger(__name__)
 log.addFilter(_one_line)
 
 
+def storage_keys(namespace: str) -> list[str]:
+    """Where pybreaker's Redis storage of `namespace` keeps the state, when it opened and the failure count
+    (its `_namespace`), known without making one: making one writes to Redis."""
+    return [f"{namespace}:{pybreaker.CircuitRedisStorage.BASE_NAMESPACE}:{key}"
+            for key in ("state", "opened_at", "fail_counter")]
+
+
 class SnapshotRedisStorage(pybreaker.CircuitRedisStorage):
     """pybreaker's Redis storage, read once per call: one MGET of the state, when it opened and the failure
     count, instead of a GET of the state twice and a SET of the count after every success. A closed state
@@ -39,6 +46,7 @@ class SnapshotRedisStorage(pybreaker.CircuitRedisStorage):
         super().__init__(pybreaker.STATE_CLOSED, connection, namespace=namespace)
         self.logger = log
         self.keys = [self._namespace("state"), self._namespace("opened_at"), self._namespace("fail_counter")]
+        assert self.keys == storage_keys(namespace), "pybreaker names its keys otherwise"
         self._call = threading.local()
         self._closed_fresh_s = closed_fresh_s
         self._closed_seen_at = float("-inf")

@@ -21,7 +21,7 @@ import redis
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_any, wait_exponential
 from tenacity.stop import stop_base
 
-from app.integrations.breaker_storage import SnapshotRedisStorage
+from app.integrations.breaker_storage import SnapshotRedisStorage, storage_keys
 from app.integrations.errors import DownstreamFailed, DownstreamUnavailable
 from app.integrations.shared_throttle import SharedThrottle
 
@@ -134,6 +134,7 @@ class SharedBreaker:
         self.reset_s = reset_s
         self._redis = self.connection = connection
         self._trial_key = f"acme:breaker:{name}:trial"
+        self._namespace = f"acme:{name}"
         self._created: tuple[SnapshotRedisStorage, pybreaker.CircuitBreaker] | None = None
         self._create_lock = threading.Lock()
 
@@ -142,7 +143,7 @@ class SharedBreaker:
         # server must start (and say "not ready") while Redis is down.
         with self._create_lock:
             if self._created is None:
-                storage = SnapshotRedisStorage(self._redis, namespace=f"acme:{self.name}")
+                storage = SnapshotRedisStorage(self._redis, namespace=self._namespace)
                 breaker = pybreaker.CircuitBreaker(
                     fail_max=self.fail_max,
                     reset_timeout=self.reset_s,
@@ -168,8 +169,9 @@ class SharedBreaker:
         return self._storage.state
 
     def status_keys(self) -> list[str]:
-        """Where its state and the time it opened are kept, for a reader of many breakers at once."""
-        return self._storage.keys[:2]
+        """Where its state and the time it opened are kept, for a reader of many breakers at once; known without
+        Redis (`acme serve` reads breakers it never used: making their storage would wait on Redis)."""
+        return storage_keys(self._namespace)[:2]
 
     def retry_in_s(self) -> int:
         opened_at = self._storage.opened_at

@@ -39,6 +39,13 @@ def queue_unavailable(maybe_queued: bool = False) -> str:
     return "The job queue is unavailable right now, so I cannot start this. Please try again in a minute."
 
 
+def status_unavailable() -> str:
+    # `/acme status` starts nothing: what is down is said, not that "this" cannot start.
+    return (":red_circle: Redis is not answering, so I cannot read the status: the job queue and the circuit "
+            "breakers' states are kept there. Until it answers, nothing asked of me can be queued; the team "
+            "has the details in the logs.")
+
+
 def unexpected_failure(what: str) -> Message:
     return Message(text=f":warning: Something went wrong while {what}; the team has the details in the logs.")
 

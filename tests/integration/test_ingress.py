@@ -23,7 +23,7 @@ import pytest
 import redis
 
 from app.embedded_redis import EmbeddedRedis
-from app.messages.bot import queue_unavailable
+from app.messages.bot import queue_unavailable, status_unavailable
 from app.webhook_signature import crm_signature
 from tests.conftest import CHANNEL, USER, Stack
 
@@ -91,6 +91,9 @@ def test_with_redis_paused_a_slash_command_is_told_the_queue_is_unavailable_and_
         answers = [f.result() for f in in_flight]
         answers_took = time.perf_counter() - started
         help_answer = stack.slash("help")  # needs no queue: answered as ever
+        status_started = time.perf_counter()
+        status_answer = stack.slash("status")  # the first: the server has not read a breaker yet
+        status_took = time.perf_counter() - status_started
         api_started = time.perf_counter()
         api_answer = stack.http.get("/v1/workflows")
         api_took = time.perf_counter() - api_started
@@ -102,6 +105,9 @@ def test_with_redis_paused_a_slash_command_is_told_the_queue_is_unavailable_and_
     assert {a.text for a in answers} == {queue_unavailable(maybe_queued=True)}
     assert answers_took < 3, f"slash commands answered after {answers_took:.2f} s; Slack gives up at 3 s"
     assert help_answer.status_code == 200 and "/acme summary" in help_answer.text
+    # What is down is said; not that "this" cannot start, since the status starts nothing.
+    assert status_answer.status_code == 200 and status_answer.text == status_unavailable()
+    assert status_took < 1, f"/acme status answered after {status_took:.2f} s behind a hung Redis"
     # The API's gateway (keys, rate limits) asks Redis with the same short timeout, then serves what needs only
     # the database.
     assert api_answer.status_code == 200

@@ -15,7 +15,7 @@ import redis
 from slack_bolt import App, BoltContext
 
 from app.domain.system_status import SystemStatus
-from app.messages.bot import WORKING, help_text, queue_unavailable, system_status
+from app.messages.bot import WORKING, help_text, queue_unavailable, status_unavailable, system_status
 from app.messages.customers import needs_customer
 from app.queueing.job_queue import Delivery, JobQueue, QueueUnavailable, new_request_id
 from app.queueing.slack_request import SlackRequest
@@ -52,7 +52,7 @@ def register(app: App, *, jobs: JobQueue, read_system_status: Callable[[], Syste
                 status = system_status(read_system_status())
             except redis.RedisError as exc:
                 log.error("could not read the status: %s", exc)
-                ack(text=queue_unavailable())
+                ack(text=status_unavailable())
                 return
             ack(text=status.text, blocks=status.blocks)
             return
