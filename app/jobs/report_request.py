@@ -10,7 +10,7 @@ from app.jobs.lookup import customer_or_reason
 from app.jobs.replies import Replies
 from app.jobs.reports import AccountReports, Built, JustBuilt, NotAMember, ProgressMemory, ReportPlace, UnderWay
 from app.messages.message import Message
-from app.messages.mrkdwn import escape
+from app.messages.mrkdwn import escape_line
 from app.queueing.slack_request import SlackRequest
 
 JOINED = "joined a report already under way"
@@ -23,7 +23,7 @@ def answer_with_report(reports: AccountReports, crm: CrmClient, replies: Replies
         return customer
     outcome = reports.build(customer, ReportPlace(asked.channel_id, asked.thread_ts), holder, asked.user_id, on_told,
                             shown)
-    name = escape(customer.name)
+    name = escape_line(customer.name)
     match outcome:
         case Built(_, tickets):
             return f"report on {customer.id}: {tickets} tickets"

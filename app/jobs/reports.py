@@ -17,7 +17,7 @@ from app.integrations.errors import DownstreamRejected, IntegrationError
 from app.integrations.slack_poster import NOT_A_MEMBER, SlackPoster, Upload
 from app.messages.bot import WORKING
 from app.messages.message import Message
-from app.messages.mrkdwn import escape, mention
+from app.messages.mrkdwn import escape_line, mention
 from app.reports.chart import tickets_per_week_png
 from app.reports.document import AccountReport, TicketHistory, markdown
 from app.state.report_claims import ReportClaim, ReportClaims
@@ -119,10 +119,10 @@ class Progress:
         self._slack.update_message(self._channel, self._ts, Message(text=text))
 
     def failed(self, reason: str) -> None:
-        self.say(f":warning: {self._title} failed: {escape(reason)}")
+        self.say(f":warning: {self._title} failed: {escape_line(reason)}")
 
     def retrying(self, reason: str) -> None:
-        self.say(f":hourglass: {self._title} failed, retrying ({escape(reason)})...")
+        self.say(f":hourglass: {self._title} failed, retrying ({escape_line(reason)})...")
 
 
 def _mentions(user_ids: list[str]) -> str:
@@ -181,7 +181,7 @@ class AccountReports:
 
     def _build(self, customer: Customer, place: ReportPlace, claim: ReportClaim,
                on_told: Callable[[], None], memory: ProgressMemory) -> ReportOutcome:
-        title = f"Account report for *{escape(customer.name)}*"
+        title = f"Account report for *{escape_line(customer.name)}*"
         earlier = memory.recall()
         if earlier is not None and earlier.channel == place.channel:
             ts = earlier.ts  # a run before this one died: its message goes on showing the progress
@@ -210,7 +210,7 @@ class AccountReports:
             raise
         late = [user for user in claim.askers() if user not in askers]
         if late:
-            ready = f"the account report for {escape(customer.name)} is ready: <{permalink}|open it>."
+            ready = f"the account report for {escape_line(customer.name)} is ready: <{permalink}|open it>."
             self._slack.post_message(place.channel, Message(text=f"{_mentions(late)} {ready}"), thread_ts=thread)
         progress.say(f"{title} is ready: <{permalink}|open the report> ({tickets} tickets). "
                      f"The file and its chart are in the thread.")
@@ -239,7 +239,7 @@ class AccountReports:
         askers = claim.askers()
         permalink = self._slack.upload_files(
             channel, uploads, thread_ts=thread,
-            comment=f"{_mentions(askers)} here is the account report for {escape(customer.name)}, "
+            comment=f"{_mentions(askers)} here is the account report for {escape_line(customer.name)}, "
                     f"with its chart.".strip())
         claim.finish(permalink)
         return len(tickets), permalink, askers

@@ -7,9 +7,23 @@ import re
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 
 
+# Characters that show nothing of their own: C0 and C1 controls (NUL, BEL, ESC...) and the bidirectional overrides
+# that reverse what follows them. Line breaks and tabs are kept by `escape`, and made spaces by `escape_line`.
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_BREAKS = re.compile(r"[\t\n\r\x0b\x0c\x85\u2028\u2029]+")
+
+
 def escape(text: str) -> str:
-    """Make `text` show literally in mrkdwn: `<!channel>` and `<@U1>` stop being mentions."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Make `text` show literally in mrkdwn: `<!channel>` and `<@U1>` stop being mentions, and control characters
+    (a terminal's escapes, a right-to-left override) are dropped."""
+    return _INVISIBLE.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).replace("&", "&amp;") \
+        .replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escape_line(text: str) -> str:
+    """`escape`, for a value shown within a line (a name, an owner, a ticket's subject): its line breaks become
+    spaces, so that a value from the CRM cannot start lines of its own ("\n*Open tickets (0):* none")."""
+    return escape(_BREAKS.sub(" ", text))
 
 
 def unescape(text: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.messages.message import Message, section
-from app.messages.mrkdwn import escape
+from app.messages.mrkdwn import escape, escape_line
 
 DRAFT_ACTION = "draft_response"
 DISMISS_ACTION = "dismiss_notification"
@@ -21,8 +21,8 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
 
 
 def urgent_ticket_notification(customer_name: str, subject: str, priority: str, ticket_id: str) -> Message:
-    kind = "urgent" if priority == "urgent" else f"{escape(priority)}-priority"
-    text = (f"A new {kind} ticket just arrived from *{escape(customer_name)}*: {escape(subject)}. "
+    kind = "urgent" if priority == "urgent" else f"{escape_line(priority)}-priority"
+    text = (f"A new {kind} ticket just arrived from *{escape_line(customer_name)}*: {escape_line(subject)}. "
             f"Would you like me to draft a response?")
     actions = {"type": "actions", "block_id": "notification_actions", "elements": [
         _button("Draft response", DRAFT_ACTION, ticket_id, "primary"),
@@ -32,7 +32,7 @@ def urgent_ticket_notification(customer_name: str, subject: str, priority: str, 
 
 
 def new_customer_notification(name: str, plan: str, customer_id: str) -> Message:
-    text = f"New customer signed up: *{escape(name)}* ({escape(plan)})"
+    text = f"New customer signed up: *{escape_line(name)}* ({escape_line(plan)})"
     actions = {"type": "actions", "block_id": "notification_actions",
                "elements": [_button("Summarize", SUMMARIZE_ACTION, customer_id, "primary")]}
     return Message(text=text, blocks=[section(text), actions])

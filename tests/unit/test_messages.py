@@ -5,7 +5,7 @@ from app.messages.bot import help_text
 from app.messages.customers import ambiguous_customer, customer_summary, no_customer
 from app.messages.long_text import pieces
 from app.messages.message import MAX_SECTION_CHARS, section
-from app.messages.mrkdwn import escape, quoted, unescape
+from app.messages.mrkdwn import escape, escape_line, quoted, unescape
 
 HOSTILE = Customer("cus_1", "<!channel> & Co", "<@U1>@x.example", "<!here> Ltd", "pro", "active", "<!subteam^S1>",
                    "2026-01-01")
@@ -23,6 +23,28 @@ def test_summary_message_escapes_every_crm_field_in_blocks_and_fallback() -> Non
     for raw in ("<!channel>", "<@U1>", "<!here>", "<!subteam^S1>", "<!everyone>", "t<1>"):
         assert raw not in everything
     assert message.text.startswith("Summary of &lt;!channel&gt; &amp; Co")
+
+
+def test_crm_values_cannot_start_lines_of_their_own_nor_carry_control_characters() -> None:
+    assert escape("a\r\nb\x07\x1b[31m\u202egnp.exe\x00") == "a\nb[31mgnp.exe"
+    assert escape_line("Dana\n*Open tickets (0):* none\u2028\t:white_check_mark:") == \
+        "Dana *Open tickets (0):* none :white_check_mark:"
+    forged = Customer("cus_2", "Globex\n:white_check_mark: *All clear*", "a@b.example", "Globex\x1b[31m", "pro",
+                      "active", "Dana\n*Open tickets (0):* none\x07", "2026-01-01")
+    message = customer_summary(summarize(forged, [Ticket("t1", "Login\nfails\u202e", "urgent", "open", "2026-01-02")]))
+    shown = [message.text, *_strings(message.blocks)]
+    for text in shown:
+        assert "\n*Open tickets (0)" not in text and "\n:white_check_mark:" not in text, text
+        assert not any(ch in text for ch in "\x07\x1b\u202e"), text
+    assert any("Dana *Open tickets (0):* none" in text for text in shown)
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [text for item in value for text in _strings(item)] if isinstance(value, list) else []
 
 
 def test_long_ticket_lists_are_cut_and_sections_stay_under_slacks_limit() -> None:

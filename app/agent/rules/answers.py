@@ -9,7 +9,7 @@ from typing import Any
 
 from app.agent.conversation import Answer, ToolResult
 from app.messages.long_text import shortened
-from app.messages.mrkdwn import escape
+from app.messages.mrkdwn import escape_line
 
 CAN_DO = ("I can summarize a customer (`summarize Globex`), list their open tickets (`open tickets for Initech`), "
           "look one up or search the CRM, build an account report (`report on Globex`), post a summary to a "
@@ -54,15 +54,15 @@ def ask(text: str) -> Answer:
 
 
 def _customer_line(c: dict[str, Any], bold: bool = True) -> str:
-    f = {k: escape(str(c.get(k, ""))) for k in ("name", "company", "plan", "status", "owner", "email", "id")}
+    f = {k: escape_line(str(c.get(k, ""))) for k in ("name", "company", "plan", "status", "owner", "email", "id")}
     name = f"*{f['name']}*" if bold else f["name"]
     return (f"{name} ({f['company']}): {f['plan']} plan, {f['status'].replace('_', ' ')}, owner {f['owner']}, "
             f"{f['email']} (`{f['id']}`)")
 
 
 def _ticket_line(t: dict[str, Any]) -> str:
-    return (f"• *{escape(str(t.get('priority', '')))}* {escape(str(t.get('subject', '')))} "
-            f"(`{escape(str(t.get('id', '')))}`, {escape(str(t.get('status', '')))})")
+    return (f"• *{escape_line(str(t.get('priority', '')))}* {escape_line(str(t.get('subject', '')))} "
+            f"(`{escape_line(str(t.get('id', '')))}`, {escape_line(str(t.get('status', '')))})")
 
 
 def _summary(output: dict[str, Any]) -> str:
@@ -76,15 +76,15 @@ def _summary(output: dict[str, Any]) -> str:
             lines.append(f"… and {len(tickets) - MAX_LISTED} more")
     else:
         lines.append("No open tickets.")
-    lines.append(f":mag: Needs attention: {escape(str(output.get('attention', '')))}")
+    lines.append(f":mag: Needs attention: {escape_line(str(output.get('attention', '')))}")
     return "\n".join(lines)
 
 
 def _tickets(customer: str, tickets: list[dict[str, Any]]) -> str:
     open_ones = [t for t in tickets if t.get("status") in ("open", "pending", "new")]
     if not open_ones:
-        return f"*{escape(customer)}* has no open tickets ({len(tickets)} in all)."
-    lines = [f"*{escape(customer)}* has {len(open_ones)} open ticket(s):"]
+        return f"*{escape_line(customer)}* has no open tickets ({len(tickets)} in all)."
+    lines = [f"*{escape_line(customer)}* has {len(open_ones)} open ticket(s):"]
     lines += [_ticket_line(t) for t in open_ones[:MAX_LISTED]]
     if len(open_ones) > MAX_LISTED:
         lines.append(f"… and {len(open_ones) - MAX_LISTED} more")
@@ -95,10 +95,10 @@ def _status(output: dict[str, Any]) -> str:
     breakers = output.get("circuit_breakers") or {}
     queues = output.get("queues") or {}
     down = [name for name, state in breakers.items() if state != "closed"]
-    head = (f":warning: {', '.join(escape(d) for d in down)} {'is' if len(down) == 1 else 'are'} not answering "
-            f"(circuit breaker {', '.join(escape(str(breakers[d])) for d in down)})." if down
+    head = (f":warning: {', '.join(escape_line(d) for d in down)} {'is' if len(down) == 1 else 'are'} not answering "
+            f"(circuit breaker {', '.join(escape_line(str(breakers[d])) for d in down)})." if down
             else "Everything is up: every circuit breaker is closed.")
-    waiting = ", ".join(f"`{escape(name)}` {depth}" for name, depth in queues.items())
+    waiting = ", ".join(f"`{escape_line(name)}` {depth}" for name, depth in queues.items())
     return f"{head}\nJobs waiting: {waiting or 'none'}."
 
 
@@ -107,29 +107,29 @@ def from_result(result: ToolResult, customer: str | None) -> Answer:
     tool, args, output = result.call.tool, result.call.args, result.output
     if result.error:
         # An error may repeat what was asked in full (a page pasted as a name): its start says enough.
-        return Answer(f"I couldn't do that ({escape(tool)}): {escape(shortened(result.error, MAX_ERROR_SHOWN))}",
-                      mrkdwn=True)
-    name = escape(customer or str(args.get("customer", "")))
+        shown = escape_line(shortened(result.error, MAX_ERROR_SHOWN))
+        return Answer(f"I couldn't do that ({escape_line(tool)}): {shown}", mrkdwn=True)
+    name = escape_line(customer or str(args.get("customer", "")))
     channel = str(args.get("channel", ""))
     if tool == "summarize_customer" and isinstance(output, dict):
         return Answer(_summary(output), mrkdwn=True)
     if tool == "summarize_and_post_customer_update":
-        return Answer(f"Done: I posted the summary of *{name}* in <#{escape(channel)}>.", mrkdwn=True)
+        return Answer(f"Done: I posted the summary of *{name}* in <#{escape_line(channel)}>.", mrkdwn=True)
     if tool == "report.build" and isinstance(output, dict):
-        return Answer(f"{escape(str(output.get('result', 'The report is under way')))}, in <#{escape(channel)}>.",
-                      mrkdwn=True)
+        under_way = escape_line(str(output.get("result", "The report is under way")))
+        return Answer(f"{under_way}, in <#{escape_line(channel)}>.", mrkdwn=True)
     if tool == "crm.list_tickets" and isinstance(output, list):
         return Answer(_tickets(customer or str(args.get("customer", "")), output), mrkdwn=True)
     if tool == "crm.get_customer" and isinstance(output, dict):
         return Answer(_customer_line(output), mrkdwn=True)
     if tool == "crm.search_customers" and isinstance(output, list):
         if not output:
-            return Answer(f"No customer matches “{escape(str(args.get('query', '')))}”.", mrkdwn=True)
-        lines = [f"{len(output)} customer(s) match “{escape(str(args.get('query', '')))}”:"]
+            return Answer(f"No customer matches “{escape_line(str(args.get('query', '')))}”.", mrkdwn=True)
+        lines = [f"{len(output)} customer(s) match “{escape_line(str(args.get('query', '')))}”:"]
         lines += [f"• {_customer_line(c)}" for c in output[:MAX_LISTED]]
         return Answer("\n".join(lines), mrkdwn=True)
     if tool == "system.status" and isinstance(output, dict):
         return Answer(_status(output), mrkdwn=True)
     if tool == "slack.post_message":
-        return Answer(f"Done: posted in <#{escape(channel)}>.", mrkdwn=True)
-    return Answer(f"Done ({escape(tool)}).", mrkdwn=True)
+        return Answer(f"Done: posted in <#{escape_line(channel)}>.", mrkdwn=True)
+    return Answer(f"Done ({escape_line(tool)}).", mrkdwn=True)

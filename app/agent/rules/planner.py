@@ -14,7 +14,7 @@ from app.agent.rules.names import as_typed, concepts_of, tokens
 from app.agent.rules.understand import Understood, understand
 from app.agent.slack_text import SlackText, narrowed, read_slack_text
 from app.domain.customers import MAX_CUSTOMER_CHARS
-from app.messages.mrkdwn import escape
+from app.messages.mrkdwn import escape_line
 
 NEEDS_CUSTOMER = ("summary", "report", "tickets", "lookup", "search")
 # What only reads, asked of several customers at once ("open tickets for Globex and Initech"): one call each.
@@ -72,14 +72,14 @@ class RulesPlanner:
             return answers.fixed_reply(kind, understood.reason)
         allowed = {tool.name for tool in request.tools}
         if request.tools and call.tool not in allowed:
-            return answers.ask(f"I'm not allowed to use `{escape(call.tool)}` here, so I can't do that.")
+            return answers.ask(f"I'm not allowed to use `{escape_line(call.tool)}` here, so I can't do that.")
         if call.tool in READ_FOR_EACH and understood.also:
             others = understood.also[:MAX_CUSTOMERS_AT_ONCE - 1]
             return Calls((call, *(ToolCall(f"call_{n}", call.tool, {**call.args, "customer": other})
                                   for n, other in enumerate(others, start=2))))
         if understood.also and "customer" in call.args:
             # Said before it is approved, not only after: the asker knows what the approval covers.
-            named = ", ".join(f"*{escape(name)}*" for name in understood.also)
+            named = ", ".join(f"*{escape_line(name)}*" for name in understood.also)
             return Calls((call,), note=f"(One customer at a time: {named} after this, if you ask again.)")
         return Calls((call,))
 
@@ -156,7 +156,7 @@ def _with_channels_left(answer: Answer, call: ToolCall, understood: Understood) 
     left = [c for c in understood.channels if c != call.args["channel"]]
     if not left:
         return answer
-    named = ", ".join(f"<#{escape(c)}>" for c in dict.fromkeys(left))
+    named = ", ".join(f"<#{escape_line(c)}>" for c in dict.fromkeys(left))
     return Answer(f"{answer.text}\nI do one channel at a time: ask again for {named}.", mrkdwn=True)
 
 
@@ -171,7 +171,7 @@ def _answered_here(answer: Answer, said: SlackText, understood: Understood) -> A
     if not channels:
         return answer
     return Answer(f"{answer.text}\nI answered here: to a channel I post a customer's summary or report "
-                  f"(`post the summary of Globex in <#{escape(channels[0])}>`).", mrkdwn=True)
+                  f"(`post the summary of Globex in <#{escape_line(channels[0])}>`).", mrkdwn=True)
 
 
 def _joined(pieces: list[Answer]) -> Answer:
@@ -185,7 +185,7 @@ def _customers_left(answer: Answer, calls: list[ToolCall], understood: Understoo
     left = [name for name in (understood.customer, *understood.also) if name and name.casefold() not in done]
     if not left or not any("customer" in call.args for call in calls):
         return answer
-    named = ", ".join(f"*{escape(name)}*" for name in left)
+    named = ", ".join(f"*{escape_line(name)}*" for name in left)
     one_at_a_time = "one customer at a time" if calls[0].tool not in READ_FOR_EACH else (
         f"up to {MAX_CUSTOMERS_AT_ONCE} customers at a time")
     return Answer(f"{answer.text}\nI do {one_at_a_time}: ask again for {named}.", mrkdwn=True)
@@ -202,7 +202,7 @@ def _target_channel(understood: Understood, current: str | None) -> str | None |
     if understood.channels:
         return understood.channels[0]
     if understood.unlinked_channel:
-        return answers.ask(f"I can't tell which channel {escape(understood.unlinked_channel)} is: mention it so "
+        return answers.ask(f"I can't tell which channel {escape_line(understood.unlinked_channel)} is: mention it so "
                            f"that Slack links it (type `#` and pick the channel), and ask again.")
     if understood.here and current:
         return current
