@@ -42,7 +42,6 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
     assert settings.slack_bot_token and settings.slack_signing_secret
     signing_secret = settings.slack_signing_secret.get_secret_value()
 
-    read_system_status = collaborators.read_system_status
     # What a request waits on before its ack talks to Redis with the short timeout (ack_redis): past
     # it, the user hears that the queue is unavailable while Slack still listens.
     ack_redis = collaborators.ack_redis
@@ -98,6 +97,6 @@ def create_web_app(collaborators: Collaborators) -> FastAPI:
         Route("/webhooks/crm", crm_webhook_endpoint(webhook_secret, settings.notify_priority_set, ack_jobs,
                                                     lanes.webhooks),
               methods=["POST"], include_in_schema=False),
-        *health_routes(collaborators.db, read_system_status, registry),
+        *health_routes(collaborators.db, read_status_for_ack, registry, lanes.probes),
     ]
     return app

@@ -27,12 +27,14 @@ class ThreadLane:
 
 
 class ThreadLanes:
-    """The web process's lanes for the signed webhooks: Slack's acks and the CRM's events.
+    """The web process's lanes: Slack's acks, the CRM's events, and the probes (/readyz, /metrics).
 
     (The API's gateway has threads of its own, app/api/gateway.py; FastAPI runs the API's plain `def`
-    routes, and Starlette /readyz and /metrics, in its shared pool.)
+    routes in its shared pool.)
     """
 
-    def __init__(self, slack: int = 16, webhooks: int = 8) -> None:
+    def __init__(self, slack: int = 16, webhooks: int = 8, probes: int = 4) -> None:
         self.slack = ThreadLane("slack", slack)
         self.webhooks = ThreadLane("webhooks", webhooks)
+        # /readyz and /metrics: asked every few seconds, and stuck for as long as Redis or the database is.
+        self.probes = ThreadLane("probes", probes)

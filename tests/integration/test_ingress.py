@@ -114,6 +114,26 @@ def test_with_redis_paused_a_slash_command_is_told_the_queue_is_unavailable_and_
     assert api_took < 1.5, f"the API answered after {api_took:.2f} s behind a hung Redis"
 
 
+def test_with_redis_paused_probes_answer_not_ready_in_time_and_leave_the_api_its_threads(
+        own_redis: EmbeddedRedis, stack_factory) -> None:
+    stack: Stack = stack_factory(worker=False, redis_url=own_redis.url)
+    assert stack.http.get("/readyz").status_code == 200
+    with Paused(own_redis), ThreadPoolExecutor(48) as pool:
+        # More probes at once than the server's shared pool has threads (40), as an orchestrator and a
+        # Prometheus retrying against a stuck server might send.
+        probes = [pool.submit(stack.http.get, path) for path in ("/readyz", "/metrics") * 24]
+        time.sleep(0.3)
+        api_started = time.perf_counter()
+        api_answer = stack.http.get("/v1/workflows")
+        api_took = time.perf_counter() - api_started
+        answers = [probe.result() for probe in probes]
+        probes_took = time.perf_counter() - api_started
+    assert api_answer.status_code == 200
+    assert api_took < 1.5, f"the API waited {api_took:.2f} s behind probes stuck on Redis"
+    assert all(answer.status_code == 503 for answer in answers[::2])  # /readyz: not ready
+    assert probes_took < 6, f"the probes were answered after {probes_took:.2f} s"
+
+
 # --- hostile bodies ------------------------------------------------------------------------------------------
 
 def _slack_signature(secret: str, body: bytes, timestamp: str) -> str:
