@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.domain.outcome import Failed
 from app.runs.builtin_workflows import BuiltinWorkflow
 from app.runs.events import event_json
-from app.runs.history import TERMINAL, RunHistory
+from app.runs.history import TERMINAL, HistoryWriter, RunHistory
 from app.runs.record_writer import FinishedRun, RunRecordWriter
 from app.store.models import Run, StepRun, new_id, utcnow
 
@@ -73,8 +73,12 @@ class SlackRunRecorder:
 
     @contextmanager
     def recorded(self, workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: datetime | None,
-                 live: bool = False, resumes: str | None = None, job_id: str | None = None) -> Iterator[RecordedRun]:
+                 live: bool = False, resumes: str | None = None, job_id: str | None = None,
+                 lost_attempts: int = 0) -> Iterator[RecordedRun]:
         """Record the block as a one-step run of `workflow` (or as the next part of the waiting run `resumes`).
+
+        `lost_attempts`: runs of the job before this one that never ended (their worker died, or Redis failed
+        under them) and wrote nothing, as a quick job writes its run only at its end: kept as `retried` steps.
 
         A quick job (a summary takes milliseconds) is recorded in one go after its work, written
         behind it with others, so the database is never between the user and the answer; a `live`
@@ -100,7 +104,7 @@ class SlackRunRecorder:
             if run_id is None and not (handle.waiting or resumes):
                 # A quick job's run; or a live one whose start the database refused (locked): recorded whole
                 # behind the work, when the database takes it, rather than lost.
-                self._writer.write(_finished_run(workflow, inputs, queued_at, started_at, handle))
+                self._writer.write(_finished_run(workflow, inputs, queued_at, started_at, handle, lost_attempts))
             elif run_id is not None or not live:
                 try:
                     if run_id is None:
@@ -135,7 +139,7 @@ class SlackRunRecorder:
             assert run is not None
             if run.status in TERMINAL:
                 return  # cancelled, or swept, while the job ran: it stays so
-            for record in history.session.scalars(select(StepRun).where(StepRun.run_id == run_id)):
+            for record in _live_steps(history, run_id):
                 record.status, record.output, record.error, record.finished_at = (
                     status, handle.output, handle.error, utcnow())
             run.status, run.output, run.error, run.finished_at = status, handle.output, handle.error, utcnow()
@@ -159,7 +163,7 @@ class SlackRunRecorder:
                 return None
             run.status, run.job_id = "running", job_id or run.job_id
             history.emit(run, "run.status", "running", at=started_at)
-            for record in history.session.scalars(select(StepRun).where(StepRun.run_id == run_id)):
+            for record in _live_steps(history, run_id):
                 record.status = "running"
                 history.emit(run, "step.status", "running", step_id=STEP_ID, tool=record.tool, at=started_at)
             return run.id
@@ -172,9 +176,16 @@ class SlackRunRecorder:
             run = history.session.get(Run, run_id)
             if run is None or run.status in TERMINAL:
                 return
-            for record in history.session.scalars(select(StepRun).where(StepRun.run_id == run_id)):
+            for record in _live_steps(history, run_id):
                 record.status = status
-                if not retrying:
+                if retrying:
+                    # The attempt that did not end is kept beside the one that runs it again.
+                    history.session.add(StepRun(run_id=run_id, step_id=record.step_id, tool=record.tool,
+                                                status="retried", args=record.args, error=reason,
+                                                started_at=record.started_at, finished_at=utcnow()))
+                    history.emit(run, "step.status", "retried", step_id=record.step_id, tool=record.tool,
+                                 error=reason)
+                else:
                     record.error, record.finished_at = reason, utcnow()
             run.status = status
             if retrying:
@@ -191,16 +202,25 @@ class SlackRunRecorder:
             assert run is not None
             if run.status in TERMINAL:
                 return
-            for record in history.session.scalars(select(StepRun).where(StepRun.run_id == run_id)):
+            for record in _live_steps(history, run_id):
                 record.status = "waiting"
             run.status, run.job_id = "waiting", waiting.job_id
             history.emit(run, "step.status", "waiting", step_id=STEP_ID, tool=workflow.step, reason=waiting.reason)
             history.emit(run, "run.status", "waiting", reason=waiting.reason, retry_in_s=round(waiting.retry_in_s, 3))
 
 
+def _live_steps(history: HistoryWriter, run_id: str) -> list[StepRun]:
+    """The run's step being run (or waiting): not the attempts kept as `retried` beside it."""
+    return list(history.session.scalars(select(StepRun).where(StepRun.run_id == run_id, StepRun.status != "retried")))
+
+
+LOST_ATTEMPT = "this attempt did not end (its worker stopped, or Redis failed under it): run again"
+
+
 def _finished_run(workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: datetime | None,
-                  started_at: datetime, handle: RecordedRun) -> FinishedRun:
-    """The rows and events `_start` and `_finish` would have written, all at once."""
+                  started_at: datetime, handle: RecordedRun, lost_attempts: int = 0) -> FinishedRun:
+    """The rows and events `_start` and `_finish` would have written, all at once; before them, a `retried`
+    step for each run of the job that never ended."""
     run_id = new_id("run")
     finished_at = utcnow()
     created_at = (queued_at.replace(tzinfo=UTC) if queued_at and not queued_at.tzinfo else queued_at) or started_at
@@ -212,14 +232,18 @@ def _finished_run(workflow: BuiltinWorkflow, inputs: dict[str, Any], queued_at: 
     step = {"run_id": run_id, "step_id": STEP_ID, "tool": workflow.step, "status": status, "args": inputs,
             "output": handle.output, "error": handle.error, "started_at": started_at, "finished_at": finished_at,
             "usage": None}
+    lost = [{**step, "status": "retried", "output": None, "error": LOST_ATTEMPT, "started_at": None,
+             "finished_at": started_at} for _ in range(lost_attempts)]
     error = {"error": handle.error} if handle.error else {}
     happened = [("run.status", "queued", None, created_at, {}),
+                *(("step.status", "retried", STEP_ID, started_at, {"tool": workflow.step, "error": LOST_ATTEMPT})
+                  for _ in range(lost_attempts)),
                 ("run.status", "running", None, started_at, {}),
                 ("step.status", "running", STEP_ID, started_at, {"tool": workflow.step}),
                 ("step.status", status, STEP_ID, finished_at, {"tool": workflow.step, **error}),
                 ("run.status", status, None, finished_at, error)]
     return FinishedRun(
-        run=run, steps=[step],
+        run=run, steps=[*lost, step],
         events=[{"run_id": run_id, "step_id": step_id, "type": type_, "status": event_status, "at": at,
                  "detail": detail} for type_, event_status, step_id, at, detail in happened],
         published=[event_json(type_, run_id, workflow.id, step_id, event_status, at, **detail)

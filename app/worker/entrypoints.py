@@ -24,7 +24,7 @@ from app.jobs.report_request import answer_with_report
 from app.jobs.reports import ShownProgress
 from app.jobs.summary import answer_with_summary
 from app.messages.bot import help_text, unexpected_failure
-from app.queueing.job_table import ENTRY_POINTS, RUN, kind_of
+from app.queueing.job_table import ENTRY_POINTS, JOB_RERUNS, RUN, kind_of
 from app.queueing.slack_request import SlackRequest
 from app.runs.builtin_workflows import (
     CRM_NOTIFICATION,
@@ -53,6 +53,13 @@ JobFunction = Callable[..., str]
 RecordedJob = Callable[..., str | None]
 
 
+def _lost_attempts(rq_job: Job | None) -> int:
+    """Runs of the job before this one that ended for want of a worker (the only failures run again)."""
+    if rq_job is None or rq_job.retries_left is None:
+        return 0
+    return max(0, JOB_RERUNS - rq_job.retries_left)
+
+
 def _recorded_as(workflow: BuiltinWorkflow, live: bool = False) -> Callable[[JobFunction], RecordedJob]:
     """Record every run of the job as a run of `workflow` (live: as it goes, not only when it ends).
 
@@ -76,7 +83,8 @@ def _recorded_as(workflow: BuiltinWorkflow, live: bool = False) -> Callable[[Job
                 return f"run {resumes} was cancelled; nothing to do"
             with worker.slack_runs.recorded(workflow, inputs=kwargs, live=live, resumes=resumes,
                                             queued_at=rq_job.enqueued_at if rq_job else None,
-                                            job_id=rq_job.id if rq_job else None) as run:
+                                            job_id=rq_job.id if rq_job else None,
+                                            lost_attempts=_lost_attempts(rq_job)) as run:
                 if rq_job is not None and run.run_id and run.run_id != resumes:
                     # If this worker dies, the job's next run goes on with the same run (a live one's).
                     rq_job.meta[RUN_META] = run.run_id

@@ -54,6 +54,11 @@ def test_a_job_whose_worker_process_dies_runs_again_on_another_worker_and_answer
     log = supervised.log()
     assert f"worker process {killed} was killed by SIGKILL" in log
     assert f"{job_id} stopped renewing its lease" in log
+    # Its run, written when the job ended, keeps the attempt that did not end beside the one that did.
+    _wait_for(lambda: stack.http.get("/v1/runs").json()["items"], "the summary's run")
+    [run] = stack.http.get("/v1/runs").json()["items"]
+    steps = stack.http.get(f"/v1/runs/{run['id']}").json()["steps"]
+    assert [step["status"] for step in steps] == ["retried", "succeeded"]
 
 
 def test_a_job_that_a_dying_worker_took_off_its_queue_before_starting_it_runs_once(

@@ -71,8 +71,11 @@ def test_a_report_whose_worker_was_killed_is_built_by_the_next_run_as_the_same_r
         # The second asker's run ended when it was told to wait for the first's report.
         [run] = [r for r in runs if r.inputs["request"]["user_id"] == "U0FIRST"]
         assert [r.status for r in runs] == ["succeeded", "succeeded"]
-    events = stack.http.get(f"/v1/runs/{run.id}").json()["events"]
+    shown = stack.http.get(f"/v1/runs/{run.id}").json()
+    events = shown["events"]
     assert [e["detail"].get("reason") for e in events if e["status"] == "waiting"] == [RETRYING]
+    # The attempt its worker died in is kept beside the one that built the report.
+    assert sorted(step["status"] for step in shown["steps"]) == ["retried", "succeeded"]
     assert [e["status"] for e in events if e["type"] == "run.status"][-1] == "succeeded"
 
 
