@@ -41,6 +41,9 @@ def test_new_customers_always_notify_and_unknown_types_never() -> None:
     (body(type="customer.created", data={"id": "c"}), "lacks name"),
     (body(id="e" * 201), "'id' is longer than 200 characters"),
     (body(id="evt\n1"), "'id' holds a character that is not printable"),
+    (body(data={"id": "t", "customer_id": "c", "subject": {"a": 1}, "priority": "urgent"}), "subject must be text"),
+    (body(type="customer.created", data={"id": "c", "name": ["Newco"]}), "name must be text"),
+    (body(data={"id": "t", "customer_id": True, "subject": "s", "priority": "urgent"}), "customer_id must be text"),
     (b'{"id": "evt\\ud800", "type": "x", "data": {"a": 1}}', "'id' holds a character that is not printable"),
 ])
 def test_malformed_events_say_what_is_wrong(raw: bytes, reason: str) -> None:
