@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 import redis
@@ -45,7 +46,10 @@ def _unreadable(cause: BaseException) -> str:
     if isinstance(cause, RecursionError):
         return "it nests too deeply"
     if isinstance(cause, ValueError):
-        return " ".join(str(cause).split())[:200]  # a number of more than 4300 digits, said by Python
+        said = " ".join(str(cause).split())
+        if "integer string conversion" in said:  # Python's words name its own setting: ours are the caller's
+            return f"a number has more than {sys.get_int_max_str_digits()} digits"
+        return said[:200]
     return type(cause).__name__
 
 
