@@ -258,3 +258,10 @@ def test_customers_compared_are_each_summarized() -> None:
         step = _first(text)
         assert isinstance(step, Calls)
         assert [(c.tool, c.args["customer"]) for c in step.calls] == [("summarize_customer", n) for n in names], text
+
+
+def test_a_question_after_and_is_a_request_of_its_own() -> None:
+    step = _first("who owns Hooli and what plan is Soylent on?")
+    assert isinstance(step, Calls)
+    assert [(c.tool, c.args["customer"]) for c in step.calls] == [("crm.get_customer", "Hooli"),
+                                                                   ("crm.get_customer", "Soylent")]

@@ -1,5 +1,6 @@
 """Separate requests in one message ("globex summary pls, and also open tickets for hooli", "what's new with
-Initech? also is the CRM ok"): split where a new sentence or an "and also" starts one. Pure.
+Initech? also is the CRM ok"): split where a new sentence, an "and also" or an "and" then a question starts one.
+Pure.
 
 Only what can be answered together is split off: reads of the CRM and the system's status. A message with a
 request of another kind (a post, a report), or a part that asks nothing this planner reads, is read whole,
@@ -13,7 +14,9 @@ import re
 from app.agent.slack_text import SlackText, narrowed
 
 # A new sentence, a semicolon, or an "also" after a comma or an "and" ("..., and also ...", "... and also ...").
-_STARTS_ANOTHER = re.compile(r"(?<=[.?!;])\s+(?=\S)|;\s*|,\s*(?:and\s+)?also\s+|\s+and\s+also\s+", re.IGNORECASE)
+_STARTS_ANOTHER = re.compile(r"(?<=[.?!;])\s+(?=\S)|;\s*|,\s*(?:and\s+)?also\s+|\s+and\s+also\s+"
+                             # "who owns Hooli and what plan is Soylent on?": a question after "and" is another.
+                             r"|,?\s+and\s+(?=(?:what|who|whose|which|how|is|are|does|do|did|any)\b)", re.IGNORECASE)
 MAX_CLAUSES = 5
 
 

@@ -40,6 +40,10 @@ NEVER_A_NAME = FILLER | GREETINGS | THANKS | PLEASANTRIES
 _SENTENCE_END = re.compile(r"[.!?:;…]")
 # Verbs ("Summarize", "Analyse") are orders even when capitalised; nouns ("Report", "Status") may name a company.
 _REQUEST_VERB_FORM = re.compile(r"(i[sz]e|y[sz]e)$")
+# A lowercase word of a verb's forms ("dealing", "suspended"): never the end of a name typed with capitals.
+_VERB_FORM = re.compile(r"^[a-z]{2,}(ing|ed)$")
+TIMES = frozenset({"yesterday", "today", "tonight", "tomorrow", "lately", "recently", "now", "earlier", "again",
+                   "anymore", "yet", "already", "currently", "atm", "rn"})
 
 
 def tokens(text: str) -> list[str]:
@@ -95,8 +99,10 @@ def _strip(words: list[str], keep_possessive: bool = False) -> list[str]:
     while words and (words[-1] == "&" or _TIME.match(words[-1]) or words[-1].lower() in NEVER_A_NAME and not (
             len(words) > 1 and _titlecase(words[-1]) and capitalised(words[-2]))):
         words = words[:-1]
-    # "when did Massive Dynamic sign up": a lowercase verb after a capitalised name is what it did.
-    while len(words) > 1 and words[-1] in VERBS_AFTER_NAMES and capitalised(words[-2]):
+    # "when did Massive Dynamic sign up", "is Bluth Company dealing with", "Hooli yesterday", "is Umbrella
+    # suspended": a lowercase word after a capitalised name says what it did, or when, not who.
+    while len(words) > 1 and capitalised(words[-2]) and (
+            words[-1] in VERBS_AFTER_NAMES or words[-1] in TIMES or _VERB_FORM.search(words[-1])):
         words = words[:-1]
     if words and not keep_possessive:
         words = [*words[:-1], _POSSESSIVE.sub("", words[-1])]
@@ -176,9 +182,13 @@ def customers(text: str, words: list[str], concepts: list[str | None]) -> list[s
     if quoted and not quoted.startswith("#"):
         return [quoted]
     # One letter is no name: "s" is what is left of "<@U123>'s accounts" once the mention is read.
-    return [n for n in _candidate_names(words, concepts)
-            if not all(w in SYSTEM_NOUNS or w in FILLER for w in n.lower().split())
-            and n.split()[0].lower() not in SYSTEM_NOUNS and len(n) > 1]
+    found = [n for n in _candidate_names(words, concepts)
+             if not all(w in SYSTEM_NOUNS or w in FILLER for w in n.lower().split())
+             and n.split()[0].lower() not in SYSTEM_NOUNS and len(n) > 1]
+    if any(map(looks_like_a_name, found)):
+        # "is Acme Robotics at risk of churning?": a verb's form alone is what a named customer does.
+        found = [n for n in found if not _VERB_FORM.fullmatch(n)]
+    return found
 
 
 def text_to_post(text: str) -> str | None:

@@ -30,7 +30,10 @@ SYSTEM_QUESTION = re.compile(
     r"|\bhow('s| is| are)\b.{0,10}\b(the )?(crm|system|systems|queues?|breakers?|services?|integrations?)\b"
     r"|\b(what'?s|what is|anything|something|is (something|anything)) (wrong|going on|broken|off|up) with "
     r"(the |your )?(crm|slack|system|systems|queues?|integrations?|api|workers?|services?|connection)\b"
-    r"|\b(circuit )?breakers?\b|\bqueue (depth|length|size)s?\b|\bsystem status\b", re.IGNORECASE)
+    r"|\b(circuit )?breakers?\b|\bqueue (depth|length|size)s?\b|\bsystem status\b"
+    r"|\b(is|are)\b.{0,12}\b(the )?(crm|slack|system|systems|bot|api|integrations?|services?|queues?|workers?)\b"
+    r"\s+(having|seeing|experiencing|got|getting)\s+(any\s+|some\s+)?(problems?|issues?|trouble|errors?|"
+    r"outages?|hiccups?|difficulties)\b", re.IGNORECASE)
 SUMMARY_PHRASE = re.compile(
     r"\bhow('?s| is| are| has| have)\b.{1,60}\b(doing|going|looking|holding up|faring|getting on|coming along)\b"
     r"|\bhow'?s\b.{1,40}\b(account|relationship)\b"

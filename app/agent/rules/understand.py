@@ -156,7 +156,9 @@ def _understand(message: SlackText) -> Understood:
     # "write in #ops: ...", "ping #ops with: ...": a verb that otherwise asks for something this bot does not
     # do (a change, an email) is an order to post when it names a channel and what to say there.
     posting_order = _leading(lowered) in POSTING_VERBS and bool(message.channels) and text_to_post(text) is not None
-    wants_post = (POST in present or posting_order) and (bool(message.channels) or here or unlinked is not None)
+    # "just tell me here", "show us": told to the asker, not posted.
+    posts = any(c == POST and lowered[n + 1:n + 2] not in (["me"], ["us"]) for n, c in enumerate(concepts))
+    wants_post = (posts or posting_order) and (bool(message.channels) or here or unlinked is not None)
     to_post = text_to_post(text) if wants_post else None
     named_in = text
     if to_post:
@@ -244,7 +246,9 @@ def _understand(message: SlackText) -> Understood:
         return asked("followup", None)
     # Only a name, nothing else ("Globex?"): its summary. Other words with it ("the weather in Chicago")
     # mean something this bot does not do.
-    short_question = text.rstrip().endswith("?") and len(words) <= 4
+    # ... or a lone word that is no word of a request: "wonka", as "globex?".
+    short_question = (text.rstrip().endswith("?") and len(words) <= 4) or (
+        len(words) == 1 and words[0].isalpha() and len(words[0]) >= 3)
     if customer and len(candidates) == 1 and (looks_like_a_name(customer) or short_question):
         return asked("summary", customer)
     return Understood("unknown")

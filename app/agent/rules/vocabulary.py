@@ -120,7 +120,8 @@ THANKS = frozenset({"thanks", "thank", "thx", "ty", "cheers", "appreciated", "ap
                     "gracias", "grazie", "danke", "obrigado", "obrigada", "arigato", "dank"})
 PLEASANTRIES = frozenset({"great", "cool", "nice", "awesome", "ok", "okay", "perfect", "lol", "haha", "bye",
                           "goodbye", "cya", "later", "good", "bot", "wow", "neat", "sweet", "excellent", "yes",
-                          "no", "nope", "yep", "sure", "fine", "k", "np"})
+                          "no", "nope", "yep", "sure", "fine", "k", "np", "nvm", "nevermind", "whatever", "test",
+                          "testing", "ping", "hmm", "hm", "huh", "what", "why", "oh", "ah", "meh", "idk", "brb"})
 
 # Common words that are no typos of a request word ("sorry", "story", "port"), besides the sets above.
 COMMON_WORDS = frozenset("""
@@ -152,7 +153,7 @@ KEYWORDS = Vocabulary({
     POST: ("post", "share", "send", "drop", "put", "publish", "forward", "push", "broadcast", "announce", "paste",
            "shoot", "throw", "pop", "stick", "dump", "relay", "say", "tell", "notify", "inform", "posted", "dropped",
            "shared", "sent", "pushed", "published", "forwarded", "dumped", "pasted", "message", "msg"),
-    HELP: ("help", "commands", "command", "usage", "capabilities", "manual", "docs", "documentation", "menu",
+    HELP: ("help", "halp", "commands", "command", "usage", "capabilities", "manual", "docs", "documentation", "menu",
            "options", "features"),
     DESTROY: ("delete", "remove", "erase", "wipe", "purge", "destroy", "truncate", "nuke", "obliterate",
               "deactivate", "disable", "ban", "shred", "kill", "drop-table"),
