@@ -104,14 +104,14 @@ def serve(settings: Settings) -> None:
 
 
 def worker(settings: Settings, burst: bool, processes: int = 1, stop_timeout_s: float = 30.0,
-           supervised: bool = False) -> None:
+           supervisor_pid: int | None = None) -> None:
     settings.require("slack_bot_token", command="worker")
     settings.require_model_if_configured(command="worker")
     # As serve does: a worker started first on a fresh database would otherwise record its first runs in tables
     # that are not there yet. Upgrades take turns (app/store/db.py), so each process may ask. A database that does
     # not answer does not stop it: Slack's work needs only Redis, and its records are written once it answers.
     try:
-        if not supervised:  # its supervisor has
+        if supervisor_pid is None:  # its supervisor has
             _upgrade(settings)
     except SettingsError as exc:
         logging.getLogger("app.cli").warning("%s", exc)
@@ -121,17 +121,20 @@ def worker(settings: Settings, burst: bool, processes: int = 1, stop_timeout_s: 
 
         # Each child is this command with one process: it reads the same settings and builds its own
         # collaborators, so the supervisor builds none and forks nothing it holds.
-        child = [sys.executable, "-m", "app", "worker", "--processes", "1", SUPERVISED_CHILD,
+        child = [sys.executable, "-m", "app", "worker", "--processes", "1", SUPERVISED_CHILD, str(os.getpid()),
                  *(["--burst"] if burst else [])]
         raise SystemExit(Supervisor(child, processes, burst=burst, stop_timeout_s=stop_timeout_s).run())
 
     from app.composition import build_collaborators  # noqa: PLC0415
+    from app.worker.ends_with_supervisor import end_with_supervisor  # noqa: PLC0415
     from app.worker.lower_priority import lower_priority  # noqa: PLC0415
     from app.worker.runner import run_worker  # noqa: PLC0415
 
     # On a machine it shares with `acme serve`, the worker yields the CPU to the acks: Slack gives up on
     # one after 3 s, while a job can wait a few ms more. Alone on a machine, it changes nothing.
     lower_priority(settings.worker_nice)
+    if supervisor_pid is not None:
+        end_with_supervisor(supervisor_pid)
     collaborators = build_collaborators(settings)
     gc.collect()
     gc.freeze()  # as in serve: long-lived objects need no scanning
@@ -221,7 +224,8 @@ def main(argv: list[str] | None = None) -> None:
                                "(default: one per core this process may use, within its container's CPU limit); "
                                "1 runs the worker in this process")
     # What a supervisor's child is started with: the supervisor said what is wrong with the settings once already.
-    worker_parser.add_argument(SUPERVISED_CHILD, action="store_true", help=argparse.SUPPRESS)
+    # The supervisor's pid: the child ends with it (app/worker/ends_with_supervisor.py).
+    worker_parser.add_argument(SUPERVISED_CHILD, type=int, metavar="PID", help=argparse.SUPPRESS)
     worker_parser.add_argument("--stop-timeout", type=float, default=30.0, metavar="SECONDS",
                                help="on SIGTERM or SIGINT, how long the workers may finish their jobs in flight "
                                "before a cold stop (default 30; with --processes above 1)")
@@ -246,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.command == "demo":
             demo(args.script)
             return
-        settings = _settings_and_logging(warn=not getattr(args, "supervised_child", False))  # said by its supervisor
+        settings = _settings_and_logging(warn=getattr(args, "supervised_child", None) is None)  # said by its supervisor
         if args.command == "serve":
             serve(settings)
         elif args.command == "db":
@@ -254,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command in ("plan", "eval"):
             plan_or_eval(settings, args)
         else:
-            worker(settings, args.burst, args.processes, args.stop_timeout, supervised=args.supervised_child)
+            worker(settings, args.burst, args.processes, args.stop_timeout, supervisor_pid=args.supervised_child)
     except SettingsError as exc:
         print(f"acme {args.command}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -321,3 +321,19 @@ def test_a_worker_started_before_serve_brings_a_fresh_database_up_to_date(stack_
     assert "no such table" not in worker.log() and "Traceback" not in worker.log()
     with sqlite3.connect(fresh) as db:
         assert db.execute("SELECT count(*) FROM runs WHERE status = 'succeeded'").fetchone() == (1,)
+
+
+def test_the_worker_processes_end_with_a_supervisor_killed_outright_and_the_job_in_flight_finishes(
+        stack_factory, redis_conn: redis.Redis, start_worker) -> None:
+    stack = stack_factory(worker=False)
+    supervised = start_worker(stack, "--processes", "2")
+    children = _two_workers_up(supervised, redis_conn)
+    stack.crm.faults("slow", delay_s=1.5)
+    assert stack.slash("summary Globex").text == "Working on it..."
+    _wait_for(lambda: StartedJobRegistry(SUMMARY_QUEUE, connection=redis_conn).count == 1, "the job to start")
+
+    supervised.process.kill()  # no stop of its own: the kernel tells the children (SIGTERM, a warm stop)
+    supervised.process.wait()
+    _wait_for(lambda: all(_ended(child) for child in children), "the worker processes to end")
+    assert _summaries(stack) == 1
+    assert not _registered_pids(redis_conn) & children
