@@ -135,7 +135,14 @@ def patch_workflow(workflow_id: str, body: WorkflowPatch, backend: Backend) -> d
 @router.delete("/workflows/{workflow_id}", status_code=204, tags=["workflows"])
 def delete_workflow(workflow_id: str, backend: Backend) -> Response:
     with backend.db.session() as session:
-        session.delete(find_workflow(session, workflow_id, changing=True))
+        workflow = find_workflow(session, workflow_id, changing=True)
+        # Deleted under a workflow that calls it, every run of that one would fail at its step, queued ones too.
+        callers = sorted(other.id for other in session.scalars(select(Workflow).where(Workflow.id != workflow_id))
+                         if any(step.get("workflow") == workflow_id for step in other.steps or []))
+        if callers:
+            raise ApiError(409, f"workflow {workflow_id!r} is called by {', '.join(callers[:10])}: change or delete "
+                                "those first", details={"called_by": callers}, code="workflow_in_use")
+        session.delete(workflow)
     return Response(status_code=204)
 
 

@@ -157,6 +157,11 @@ def test_workflows_that_would_call_each_other_for_ever_are_refused(api: Stack) -
     b = api.http.post("/v1/workflows", json={"name": "B", "steps": [{"id": "a", "workflow": a["id"]}]}).json()
     circle = api.http.patch(f"/v1/workflows/{a['id']}", json={"steps": [{"id": "b", "workflow": b["id"]}]})
     assert circle.status_code == 422 and f"{a['id']} -> {b['id']} -> {a['id']}" in circle.json()["error"]["message"]
+    # Nor is a workflow deleted while another calls it: every run of that one would fail at its step.
+    in_use = api.http.delete(f"/v1/workflows/{a['id']}")
+    assert in_use.status_code == 409 and in_use.json()["error"]["details"] == {"called_by": [b["id"]]}
+    assert api.http.delete(f"/v1/workflows/{b['id']}").status_code == 204
+    assert api.http.delete(f"/v1/workflows/{a['id']}").status_code == 204
 
 
 def test_context_for_a_workflow_and_for_one_run_is_read_by_steps(api: Stack) -> None:
