@@ -15,6 +15,7 @@ from app.api.schemas import RunIn, RunStarted, Step, WorkflowIn, WorkflowOut, Wo
 from app.runs.builtin_workflows import is_builtin
 from app.runs.templates import ROOTS, references
 from app.store.models import Run, Workflow
+from app.tools.registry import RunnableTool, ToolArgumentsInvalid
 
 router = APIRouter()
 
@@ -30,8 +31,11 @@ def check_steps(
             raise ApiError(422, f"{where}: the step id is used twice")
         if (step.tool is None) == (step.workflow is None):
             raise ApiError(422, f"{where}: a step names either a tool or a workflow")
-        if step.tool and backend.tools.get(step.tool) is None:
+        tool = backend.tools.get(step.tool) if step.tool else None
+        if step.tool and tool is None:
             raise ApiError(422, f"{where}: there is no tool {step.tool!r}", code="unknown_tool")
+        if tool is not None:
+            _check_literal_args(where, tool, step.args or {})
         if step.workflow and (step.workflow == workflow_id or is_builtin(step.workflow)
                               or session.get(Workflow, step.workflow) is None):
             raise ApiError(422, f"{where}: there is no other workflow {step.workflow!r}")
@@ -48,6 +52,18 @@ def check_steps(
                 raise ApiError(422, f"{where}: {{{{ {reference} }}}} refers to a step that does not come before it")
         seen.append(step.id)
     return [s.model_dump(exclude_none=True) for s in steps]
+
+
+def _check_literal_args(where: str, tool: RunnableTool, args: dict[str, Any]) -> None:
+    """Arguments written as they are (no {{ reference }}, known only when the step runs) must fit the tool's
+    schema now: one that never can would fail every run of the workflow at that step."""
+    templated = {name for name, value in args.items() if next(references(value), None) is not None}
+    try:
+        tool.validate(args)
+    except ToolArgumentsInvalid as exc:
+        errors = [e for e in exc.errors if not (e["path"] and str(e["path"][0]) in templated)]
+        if errors:
+            raise ApiError(422, f"{where}: {exc}", details=errors) from None
 
 
 def _path_back(session: Session, start: str, target: str) -> list[str]:

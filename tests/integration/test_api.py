@@ -111,9 +111,16 @@ def test_workflow_crud_pagination_and_versions(api: Stack) -> None:
 
 @pytest.mark.parametrize(("steps", "message"), [
     ([{"id": "a", "tool": "no.such.tool"}], "there is no tool 'no.such.tool'"),
-    ([{"id": "a", "tool": "crm.get_customer"}, {"id": "a", "tool": "crm.get_customer"}], "used twice"),
+    ([{"id": "a", "tool": "crm.get_customer", "args": {"customer": "Globex"}},
+      {"id": "a", "tool": "crm.get_customer", "args": {"customer": "Globex"}}], "used twice"),
     ([{"id": "a", "tool": "crm.get_customer", "args": {"customer": "{{ steps.b.output.id }}"}},
-      {"id": "b", "tool": "crm.get_customer"}], "does not come before it"),
+      {"id": "b", "tool": "crm.get_customer", "args": {"customer": "Globex"}}], "does not come before it"),
+    # Arguments written as they are must fit the tool: this one never could, and every run would fail there.
+    ([{"id": "a", "tool": "crm.search_customers", "args": {"query": "x", "limit": "lots"}}],
+     "arguments for crm.search_customers do not match its schema"),
+    ([{"id": "a", "tool": "crm.search_customers", "args": {"query": "x", "bogus": 1}}],
+     "arguments for crm.search_customers do not match its schema"),
+    ([{"id": "a", "tool": "crm.get_customer"}], "arguments for crm.get_customer do not match its schema"),
     ([{"id": "a", "tool": "crm.get_customer", "args": {"customer": "{{ secrets.token }}"}}], "must start with"),
     ([{"id": "a"}], "either a tool or a workflow"),
 ])
@@ -453,3 +460,10 @@ def test_a_cursor_that_was_never_given_out_is_a_422(api: Stack) -> None:
     workflow = api.http.post("/v1/workflows", json={"name": "With context"}).json()
     answer = api.http.get(f"/v1/workflows/{workflow['id']}/context", params={"cursor": "not-a-number"})
     assert answer.status_code == 422
+
+
+def test_arguments_known_only_when_the_step_runs_are_checked_then_not_when_the_workflow_is_made(api: Stack) -> None:
+    made = api.http.post("/v1/workflows", json={"name": "Search", "steps": [
+        {"id": "find", "tool": "crm.search_customers",
+         "args": {"query": "{{ inputs.q }}", "limit": "{{ inputs.n }}"}}]})
+    assert made.status_code == 201, made.text
