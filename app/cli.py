@@ -64,6 +64,7 @@ def serve(settings: Settings) -> None:
     import uvicorn  # noqa: PLC0415 - keep `acme --help` quick
 
     from app.composition import build_collaborators  # noqa: PLC0415
+    from app.http_server import WS_MAX_MESSAGE_BYTES  # noqa: PLC0415
     from app.web.app import create_web_app  # noqa: PLC0415
     from app.web.socket_mode import start_socket_mode  # noqa: PLC0415
 
@@ -96,6 +97,7 @@ def serve(settings: Settings) -> None:
     # Our own logging config stays in force; uvicorn's access log would log every ack at INFO.
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+                    ws_max_size=WS_MAX_MESSAGE_BYTES,
                     lifespan="off")
     finally:
         if socket_mode is not None:

@@ -8,11 +8,16 @@ import time
 import uvicorn
 from starlette.types import ASGIApp
 
+# The most a WebSocket client may send in one message: the live API's subscriptions are a few hundred bytes,
+# and uvicorn's own cap (16 MiB) let a client make the server read and parse megabytes (found by the
+# black-box pass). Past it, the socket is closed with 1009 (message too big).
+WS_MAX_MESSAGE_BYTES = 64 * 1024
+
 
 class BackgroundServer:
     def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0, name: str = "server") -> None:
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                                access_log=False)
+                                access_log=False, ws_max_size=WS_MAX_MESSAGE_BYTES)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=name, daemon=True)
         self.host = host

@@ -7,6 +7,7 @@ import time
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.conftest import CHANNEL, Stack
@@ -332,6 +333,12 @@ def test_keys_are_required_when_configured(stack_factory, sqlite_db: str) -> Non
     with connect(ws + "?api_key=key-one", open_timeout=5) as socket:
         socket.send(json.dumps({"subscribe": {"run_id": "run_x"}}))
         assert json.loads(socket.recv(timeout=5)) == {"subscribed": {"run_id": "run_x"}}
+    # A message far larger than any subscription is not read: the socket closes with 1009 (too big).
+    with connect(ws + "?api_key=key-one", open_timeout=5, max_size=None) as socket:
+        socket.send(json.dumps({"subscribe": {"run_id": "r" * 2_000_000}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=5)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
 
 def test_rate_limit_per_key_answers_429_with_retry_after(stack_factory, sqlite_db: str) -> None:
