@@ -41,8 +41,8 @@ class StepEngine:
 
     def execute(self, run_id: str, job_id: str | None = None, waited_for: str | None = None) -> str:
         """Run the steps of a queued run; or go on with a waiting one when `job_id` (or `waited_for`, the job
-        `job_id` stands in for) is the job it waits for, its steps that succeeded taken as done (their outputs as
-        recorded)."""
+        `job_id` stands in for) is the job it waits for. Either way, steps that succeeded in an earlier attempt
+        are taken as done (their outputs as recorded)."""
         expected = waited_for or job_id
         try:
             with self._history.writing() as history:
@@ -53,7 +53,10 @@ class StepEngine:
                     return f"run {run_id} is {run.status if run else 'gone'}; nothing to do"
                 if job_id is not None:
                     run.job_id = job_id  # a job that stands in for another after an outage: the sweep watches it
-                if run.started_at is not None:
+                # Run before (it waited, or its worker died): the steps that succeeded then are done, and are
+                # not run again (a post would be asked of Slack twice, a CRM read made twice).
+                ran_before = run.started_at is not None
+                if ran_before:
                     # An earlier job's attempts that never ended (it waited, or its worker died): each step
                     # runs again in a row of its own.
                     history.end_live_steps(run, "retried", "the step runs again in a later job")
@@ -61,7 +64,7 @@ class StepEngine:
                 history.emit(run, "run.status", "running")
                 steps, inputs, workflow_id = list(run.steps), dict(run.inputs), run.workflow_id
                 values = _context_values(history.session, workflow_id, run_id)
-                done = _succeeded_steps(history.session, run_id) if resuming else {}
+                done = _succeeded_steps(history.session, run_id) if resuming or ran_before else {}
         except SQLAlchemyError as exc:
             if is_transient(exc):
                 raise RunNotStarted(driver_detail(exc)) from None
@@ -135,7 +138,8 @@ class StepEngine:
 
 
 def _succeeded_steps(session: Session, run_id: str) -> dict[str, Any]:
-    """A waiting run's steps that succeeded, by step id, with their outputs (a later attempt's record wins)."""
+    """A run's steps that succeeded in an earlier attempt, by step id, with their outputs (a later attempt's
+    record wins)."""
     query = select(StepRun).where(StepRun.run_id == run_id, StepRun.status == "succeeded").order_by(StepRun.id)
     return {record.step_id: record.output for record in session.scalars(query)}
 

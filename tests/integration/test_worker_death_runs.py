@@ -90,7 +90,9 @@ def test_an_api_run_whose_worker_was_killed_runs_again_and_succeeds_saying_it_re
                              json={"inputs": {"customer": "Globex", "channel": CHANNEL}}).json()["run_id"]
     job_id = _running_job(RUN_QUEUE, redis_conn)
     assert job_id == f"run-{run_id}"
-    _wait_for(lambda: stack.http.get(f"/v1/runs/{run_id}").json()["status"] == "running", "the run to start")
+    # Killed in its second step, once the first has succeeded.
+    _wait_for(lambda: [s["status"] for s in stack.http.get(f"/v1/runs/{run_id}").json()["steps"]]
+              == ["succeeded", "running"], "the run's second step")
     _kill_the_worker_running(job_id, redis_conn)
     stack.crm.faults("ok")
 
@@ -102,5 +104,8 @@ def test_an_api_run_whose_worker_was_killed_runs_again_and_succeeds_saying_it_re
     assert statuses[-1] == ("succeeded", None)
     assert sum("Summary of Globex" in c.text for c in stack.slack.calls) == 1
     # The dead worker's attempt is not left "running" beside the one that succeeded.
-    steps = [s["status"] for s in run["steps"]]
-    assert steps[-1] == "succeeded" and "running" not in steps and "retried" in steps
+    steps = [(s["step_id"], s["status"]) for s in run["steps"]]
+    assert steps[-1] == ("post", "succeeded") and ("post", "retried") in steps
+    assert "running" not in {status for _, status in steps}
+    # The step that had succeeded is taken as done, not run again.
+    assert [status for step, status in steps if step == "fetch"] == ["succeeded"]
