@@ -17,9 +17,15 @@ from redis.typing import EncodableT, FieldT
 def confirmed(connection: redis.Redis, key: str, suspects: Iterable[str], at: float, confirm_s: float) -> list[str]:
     """The suspects an earlier sweep also suspected, `confirm_s` before `at` or more; the others are kept for
     the next sweep, and what is no longer suspected is forgotten."""
+    return list(confirmed_since(connection, key, suspects, at, confirm_s))
+
+
+def confirmed_since(connection: redis.Redis, key: str, suspects: Iterable[str], at: float,
+                    confirm_s: float) -> dict[str, float]:
+    """`confirmed`, with when each was first suspected."""
     seen = {_text(name): float(since) for name, since in connection.hgetall(key).items()}
     suspected = list(suspects)
-    found = [name for name in suspected if name in seen and seen[name] <= at - confirm_s]
+    found = {name: seen[name] for name in suspected if name in seen and seen[name] <= at - confirm_s}
     with connection.pipeline() as pipeline:
         pipeline.delete(key)
         waiting: dict[FieldT, EncodableT] = {name: seen.get(name, at) for name in suspected if name not in found}

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from typing import Protocol
 
 import redis
@@ -24,8 +23,11 @@ from rq.registry import StartedJobRegistry
 from rq.timeouts import BaseDeathPenalty
 from rq.utils import current_timestamp, now
 
+from app.state.suspects import confirmed_since
+
 log = logging.getLogger(__name__)
 SWEEP_LOCK_KEY = "acme:sweep:lapsed-jobs"
+LAPSED_SUSPECTS_KEY = "acme:sweep:lapsed-jobs:suspects"
 # How often the keeper wakes to renew what is due: after Redis comes back, a live job's lease within this.
 RENEW_TICK_S = 1.0
 
@@ -93,54 +95,48 @@ class LapsedJobs:
     """Hands the jobs whose lease lapsed to RQ's clean-up (failure callback, then queued again while retries are
     left).
 
-    A lease is taken for lapsed only when one look saw it lapsed and the next, a while later, finds it not renewed
-    since: Redis paused or failing over for longer than a lease lapses every lease at once, and a worker that lived
+    A lapsed lease is a suspicion confirmed at a later sweep (app/state/suspects.py), whichever worker makes it:
+    Redis paused or failing over for longer than a lease lapses every lease at once, and a worker that lived
     through it renews its own as soon as Redis answers. Taken at the first look, a job still running ran twice.
     A dead worker's job waits one look more.
     """
 
     def __init__(self, connection: redis.Redis, queues: list[Queue], death_penalty: type[BaseDeathPenalty], *,
-                 look_every_s: float, lock_s: int = 60, clock: Callable[[], float] = time.monotonic) -> None:
+                 look_every_s: float, lock_s: int = 60) -> None:
         self._redis = connection
         self._queues = queues
         self._death_penalty = death_penalty
-        self._look_every_s = look_every_s
         self._lock_s = lock_s
-        self._clock = clock
-        # When the last look saw lapsed leases: (this process's monotonic clock, the leases' clock).
-        self._seen: tuple[float, int] | None = None
+        # Long enough for a live worker's keeper to renew (its next tick after Redis answers again).
+        self._confirm_s = max(0.5 * look_every_s, 2 * RENEW_TICK_S + 0.5)
 
     def sweep(self) -> int:
-        """One look; answers how many jobs were handed back. One round trip when none has lapsed."""
-        at, looked = current_timestamp(), self._clock()
-        lapsed = self._lapsed(at)
-        if not lapsed:
-            self._seen = None
-            return 0
-        # Long enough for a live worker's keeper to renew (its next tick), short enough to be the look before
-        # (not one this process made before Redis or itself stalled).
-        soonest = max(0.5 * self._look_every_s, 2 * RENEW_TICK_S + 0.5)
-        if self._seen is None or looked - self._seen[0] > 3 * soonest:
-            self._seen = (looked, at)
-            return 0
-        if looked - self._seen[0] < soonest:
-            return 0
-        seen, self._seen = self._seen, (looked, at)
-        confirmed = self._lapsed(seen[1])  # lapsed then, and not renewed since
-        if not confirmed or not self._redis.set(SWEEP_LOCK_KEY, 1, nx=True, ex=self._lock_s):
-            return 0
-        try:
-            for queue, ids in confirmed:
-                log.warning("the worker running %s stopped renewing its lease: running it again if it may",
-                            ", ".join(i.decode().split(":")[0] for i in ids))
-                StartedJobRegistry(queue.name, self._redis, job_class=queue.job_class, serializer=queue.serializer,
-                                   death_penalty_class=self._death_penalty).cleanup(seen[1])
-        finally:
-            self._redis.delete(SWEEP_LOCK_KEY)
-        return sum(len(ids) for _, ids in confirmed)
-
-    def _lapsed(self, at: int) -> list[tuple[Queue, list[bytes]]]:
+        """One look; answers how many jobs were handed back. One round trip when none has lapsed, and the
+        suspicions of the looks before are dropped with one more."""
+        at = current_timestamp()
         with self._redis.pipeline(transaction=False) as pipeline:
             for queue in self._queues:
                 pipeline.zrangebyscore(queue.started_job_registry.key, 0, at)
-            return [(queue, ids) for queue, ids in zip(self._queues, pipeline.execute(), strict=True) if ids]
+            lapsed = {f"{queue.name}:{entry.decode()}": queue
+                      for queue, ids in zip(self._queues, pipeline.execute(), strict=True) for entry in ids}
+        if not lapsed:
+            self._redis.delete(LAPSED_SUSPECTS_KEY)
+            return 0
+        if not self._redis.set(SWEEP_LOCK_KEY, 1, nx=True, ex=self._lock_s):
+            return 0
+        try:
+            found = confirmed_since(self._redis, LAPSED_SUSPECTS_KEY, lapsed, at, self._confirm_s)
+            if not found:
+                return 0
+            # The sweep that first suspected the latest of them saw every lease lapsed by then; those still
+            # lapsed are all confirmed now. The clean-up goes no further: a lease that lapsed since (in a pause
+            # of Redis, say) is only a suspect yet.
+            since = int(max(found.values()))
+            for queue in {lapsed[name] for name in found}:
+                log.warning("the worker running %s stopped renewing its lease: running it again if it may",
+                            ", ".join(name.split(":")[1] for name in found if lapsed[name] is queue))
+                StartedJobRegistry(queue.name, self._redis, job_class=queue.job_class, serializer=queue.serializer,
+                                   death_penalty_class=self._death_penalty).cleanup(since)
+        finally:
+            self._redis.delete(SWEEP_LOCK_KEY)
+        return len(found)
