@@ -56,11 +56,11 @@ connections connectivity link links sync end side network
 BOUNDARY_WORDS = frozenset({"and", "n", "then", "but", "also", "plus", "or", "so", "afterwards", "after", "before",
                             "if", "when", "because", "since", "unless", "once", "while", "whenever", "ahead",
                             "prior", "b4", "till", "until"})
-# What a customer does, said after its name ("when did Hooli sign up", "has Globex renewed"), in lower case.
+# What a customer does, said after its name ("when did Hooli sign up", "has Globex paid"), in lower case; its
+# forms in -ed and -ing are known by their ending (names.py).
 VERBS_AFTER_NAMES = frozenset("""
-sign signed join joined start started churn churned renew renewed pay paid buy bought leave left upgrade upgraded
-downgrade downgraded cancel cancelled canceled switch switched move moved complain complained go went become
-became onboard onboarded sign-up signup
+sign join start churn renew pay paid buy bought leave left upgrade downgrade cancel switch move complain go went
+become became onboard sign-up signup
 """.split())
 # Legal forms written after a comma in a company's name ("Initech, Inc.").
 COMPANY_FORMS = frozenset({"inc", "llc", "ltd", "limited", "co", "corp", "corporation", "incorporated", "plc", "llp",
